@@ -1,0 +1,182 @@
+"""Off-chip memory behind one small interface, and the simple models that fill the slot.
+
+Implementations register by name in ``MEMORIES`` and are chosen in the architecture YAML with
+``memory: {impl: <name>, ...}``:
+
+* ``ideal``      — fixed latency, unbounded bandwidth; isolates the other blocks.
+* ``analytical`` — channels x per-channel bandwidth plus a fixed latency, FIFO-shared by all
+  requesters (the bandwidth-only model; the default).
+* ``hbm``        — bank-level HBM (``accelsim.hw.hbm``), registered when that module is imported.
+
+Units: engine time in integer picoseconds, bandwidth in GB/s (= bytes/ns), latency in ns.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Generator
+
+import simpy
+
+from ..arch.fields import Section
+from ..registry import Registry
+from ..units import bytes_to_ps, ns_to_ps
+
+MEMORIES: Registry[type["MemoryModel"]] = Registry("memory")
+
+
+class MemoryModel(abc.ABC):
+    """What the engine needs from off-chip memory.
+
+    Contract (every registered model; ``tests/hw/memory_contract.py`` checks it):
+
+    * bytes are conserved: ``stats()["bytes_read"] + stats()["bytes_written"]`` equals the bytes
+      passed to ``transfer``;
+    * a transfer never completes faster than ``unloaded_transfer_ps`` of the same request;
+    * the same sequence of requests gives the same times (deterministic);
+    * ``transfer`` is a SimPy process body: ``yield env.process(mem.transfer(...))``.
+
+    Lifecycle: ``from_config`` (validate) -> ``bind(env)`` (one SimPy environment per run) ->
+    ``transfer`` calls -> ``stats()``.
+    """
+
+    impl_name: str = ""
+    description: str = ""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, section: Section) -> "MemoryModel":
+        """Build from the ``memory:`` section of an architecture YAML (validates every key)."""
+
+    @abc.abstractmethod
+    def transfer(self, nbytes: int, *, write: bool = False, address: int = 0
+                 ) -> Generator[simpy.Event, Any, int]:
+        """SimPy process body: move ``nbytes`` starting at byte ``address``; returns ``nbytes``."""
+
+    @abc.abstractmethod
+    def peak_bandwidth_gbps(self) -> float:
+        """Aggregate peak data bandwidth in GB/s."""
+
+    def unloaded_transfer_ps(self, nbytes: int, *, write: bool = False) -> int:
+        """Closed-form time of one transfer on an idle memory (used by the analytical fidelity)."""
+        return ns_to_ps(self.latency_ns()) + bytes_to_ps(nbytes, self.peak_bandwidth_gbps())
+
+    def latency_ns(self) -> float:
+        """Unloaded access latency in ns."""
+        return 0.0
+
+    def bind(self, env: simpy.Environment) -> None:
+        """Attach to a SimPy environment and reset all state and statistics."""
+        self.env = env
+        self.bytes_read = 0
+        self.bytes_written = 0
+        self.busy_ps = 0
+
+    def stats(self) -> dict[str, Any]:
+        """Statistics for the report, keyed like the YAML section (bytes, busy time, ...)."""
+        return {"impl": self.impl_name, "bytes_read": self.bytes_read,
+                "bytes_written": self.bytes_written, "busy_ps": self.busy_ps,
+                "peak_bandwidth_gbps": self.peak_bandwidth_gbps()}
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration as a plain dict (goes into the report's ``arch`` section)."""
+        return {"impl": self.impl_name}
+
+
+def build_memory(raw: Any, *, file: str | None = None, path: str = "memory") -> MemoryModel:
+    """Validate a ``memory:`` mapping and build the model it names (default ``analytical``)."""
+    section = Section(raw, file=file, path=path)
+    impl = section.str("impl", default="analytical")
+    _import_optional_models()
+    cls = MEMORIES.get(impl, file=file, key=section.key_path("impl"))
+    model = cls.from_config(section)
+    section.done()
+    return model
+
+
+def _import_optional_models() -> None:
+    """Import modules that register more memory models (kept lazy: numba compiles on import)."""
+    try:
+        from . import hbm  # noqa: F401  (registers "hbm")
+    except ModuleNotFoundError as exc:  # the module is optional; a broken import is not hidden
+        if exc.name != f"{__package__}.hbm":
+            raise
+
+
+@MEMORIES.register("ideal", "fixed latency, unbounded bandwidth; isolates the other blocks")
+class IdealMemory(MemoryModel):
+    def __init__(self, latency_ns: float = 0.0):
+        self._latency_ns = latency_ns
+
+    @classmethod
+    def from_config(cls, section: Section) -> "IdealMemory":
+        return cls(section.float("latency_ns", default=0.0, minimum=0.0))
+
+    def peak_bandwidth_gbps(self) -> float:
+        return float("inf")
+
+    def latency_ns(self) -> float:
+        return self._latency_ns
+
+    def unloaded_transfer_ps(self, nbytes: int, *, write: bool = False) -> int:
+        return ns_to_ps(self._latency_ns)
+
+    def transfer(self, nbytes: int, *, write: bool = False, address: int = 0):
+        if write:
+            self.bytes_written += nbytes
+        else:
+            self.bytes_read += nbytes
+        yield self.env.timeout(ns_to_ps(self._latency_ns))
+        return nbytes
+
+    def describe(self) -> dict[str, Any]:
+        return {"impl": self.impl_name, "latency_ns": self._latency_ns}
+
+
+@MEMORIES.register("analytical", "channels x bandwidth + fixed latency, FIFO-shared (bandwidth-only model)")
+class AnalyticalMemory(MemoryModel):
+    """Aggregate-bandwidth pipe: a transfer is striped over all channels.
+
+    A transfer holds the pipe for ``nbytes / (channels * channel_bandwidth_gbps)`` and then spends
+    ``latency_ns`` in flight with the pipe already free, so back-to-back transfers pipeline.
+    Ignores banks, row buffers and refresh (that is the ``hbm`` model's job).
+    """
+
+    def __init__(self, channels: int, channel_bandwidth_gbps: float, latency_ns: float):
+        self.channels = channels
+        self.channel_bandwidth_gbps = channel_bandwidth_gbps
+        self._latency_ns = latency_ns
+
+    @classmethod
+    def from_config(cls, section: Section) -> "AnalyticalMemory":
+        return cls(section.int("channels", minimum=1, maximum=4096),
+                   section.float("channel_bandwidth_gbps", minimum=0.0, exclusive_minimum=True),
+                   section.float("latency_ns", default=100.0, minimum=0.0))
+
+    def peak_bandwidth_gbps(self) -> float:
+        return self.channels * self.channel_bandwidth_gbps
+
+    def latency_ns(self) -> float:
+        return self._latency_ns
+
+    def bind(self, env: simpy.Environment) -> None:
+        super().bind(env)
+        self._pipe = simpy.Resource(env, capacity=1)
+
+    def transfer(self, nbytes: int, *, write: bool = False, address: int = 0):
+        busy = bytes_to_ps(nbytes, self.peak_bandwidth_gbps())
+        with self._pipe.request() as grant:
+            yield grant
+            yield self.env.timeout(busy)
+        self.busy_ps += busy
+        if write:
+            self.bytes_written += nbytes
+        else:
+            self.bytes_read += nbytes
+        yield self.env.timeout(ns_to_ps(self._latency_ns))
+        return nbytes
+
+    def describe(self) -> dict[str, Any]:
+        return {"impl": self.impl_name, "channels": self.channels,
+                "channel_bandwidth_gbps": self.channel_bandwidth_gbps,
+                "latency_ns": self._latency_ns}

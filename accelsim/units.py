@@ -1,0 +1,48 @@
+"""The one place where clock-domain conversions happen.
+
+Engine time is integer picoseconds (exact, deterministic). Each component counts integer cycles in
+its own clock; these functions are the only crossing points. Nothing else converts inline.
+"""
+
+from __future__ import annotations
+
+PS_PER_NS = 1000
+
+
+def cycles_to_ps(cycles: int, clock_mhz: float) -> int:
+    """Duration of ``cycles`` cycles of a ``clock_mhz`` clock, in integer ps (rounded up)."""
+    if cycles < 0:
+        raise ValueError(f"negative cycle count {cycles}")
+    return -(-int(cycles) * 1_000_000 // int(round(clock_mhz))) if float(clock_mhz).is_integer() \
+        else int(-(-cycles * 1_000_000.0 // clock_mhz))
+
+
+def ps_to_cycles(ps: int, clock_mhz: float) -> int:
+    """Number of whole cycles of a ``clock_mhz`` clock that cover ``ps`` picoseconds (rounded up)."""
+    if ps < 0:
+        raise ValueError(f"negative duration {ps} ps")
+    return int(-(-int(ps) * clock_mhz // 1_000_000))
+
+
+def ns_to_ps(ns: float) -> int:
+    """Nanoseconds (float) to integer picoseconds, rounded to nearest."""
+    return int(round(ns * PS_PER_NS))
+
+
+def ps_to_ns(ps: int) -> float:
+    return ps / PS_PER_NS
+
+
+def bytes_to_ps(nbytes: int, bandwidth_gbps: float) -> int:
+    """Time to move ``nbytes`` at ``bandwidth_gbps`` GB/s (1 GB/s = 1 byte/ns), in ps, rounded up."""
+    if nbytes < 0:
+        raise ValueError(f"negative byte count {nbytes}")
+    if bandwidth_gbps <= 0:
+        raise ValueError(f"non-positive bandwidth {bandwidth_gbps} GB/s")
+    return int(-(-nbytes * PS_PER_NS // bandwidth_gbps))
+
+
+def ns_to_cycles(t_ns: float, tck_ps: float) -> int:
+    """JEDEC-style: a timing in ns to cycles of a clock with period ``tck_ps``, rounded up."""
+    # NOTE: subtract a tiny epsilon so values that are exact multiples do not round up on float noise.
+    return int(-(-(t_ns * 1000.0 - 1e-6) // tck_ps))
