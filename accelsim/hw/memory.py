@@ -72,6 +72,18 @@ class MemoryModel(abc.ABC):
         self.bytes_written = 0
         self.busy_ps = 0
 
+    #: Names of additive integer statistics (``counters``/``add_counters``); subclasses extend.
+    counter_names: tuple[str, ...] = ("bytes_read", "bytes_written", "busy_ps")
+
+    def counters(self) -> dict[str, int]:
+        """Snapshot of the additive statistics (the engine replays their deltas on reuse)."""
+        return {name: int(getattr(self, name)) for name in self.counter_names}
+
+    def add_counters(self, delta: dict[str, int]) -> None:
+        """Add a recorded delta, as if the same transfers had been simulated again."""
+        for name, value in delta.items():
+            setattr(self, name, getattr(self, name) + value)
+
     def stats(self) -> dict[str, Any]:
         """Statistics for the report, keyed like the YAML section (bytes, busy time, ...)."""
         return {"impl": self.impl_name, "bytes_read": self.bytes_read,
@@ -87,7 +99,8 @@ def build_memory(raw: Any, *, file: str | None = None, path: str = "memory") -> 
     """Validate a ``memory:`` mapping and build the model it names (default ``analytical``)."""
     section = Section(raw, file=file, path=path)
     impl = section.str("impl", default="analytical")
-    _import_optional_models()
+    if impl not in MEMORIES:
+        _import_optional_models()
     cls = MEMORIES.get(impl, file=file, key=section.key_path("impl"))
     model = cls.from_config(section)
     section.done()
@@ -96,11 +109,14 @@ def build_memory(raw: Any, *, file: str | None = None, path: str = "memory") -> 
 
 def _import_optional_models() -> None:
     """Import modules that register more memory models (kept lazy: numba compiles on import)."""
-    try:
-        from . import hbm  # noqa: F401  (registers "hbm")
-    except ModuleNotFoundError as exc:  # the module is optional; a broken import is not hidden
-        if exc.name != f"{__package__}.hbm":
-            raise
+    import importlib
+
+    for module in ("accelsim.hw.hbm",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # not built yet; a broken import is not hidden
+            if exc.name != module:
+                raise
 
 
 @MEMORIES.register("ideal", "fixed latency, unbounded bandwidth; isolates the other blocks")

@@ -1,0 +1,334 @@
+"""The architecture schema: YAML -> typed, validated, frozen dataclasses.
+
+An architecture file looks like (every key but ``systolic.rows/cols`` and ``memory`` has a default)::
+
+    name: npu-128x128-bf16-hbm2
+    source: "why these numbers"
+    clock_mhz: 1000
+    dtypes: {act: bf16, weight: bf16, kv: bf16, accum: fp32}
+    systolic: {rows: 128, cols: 128, dataflow: ws, count: 1, fold_pipelining: false}
+    vector: {lanes: 128, ops_per_lane_per_cycle: 1, pipeline_latency_cycles: 8}
+    sram: {mode: separate, ifmap_kib: 8192, filter_kib: 8192, ofmap_kib: 4096,
+           bandwidth_bytes_per_cycle: 1024}
+    memory: {impl: analytical, channels: 8, channel_bandwidth_gbps: 32, latency_ns: 100}
+
+``load_arch`` accepts a path, a preset name (a file in ``arch_configs/``) or a SCALE-Sim ``.cfg``;
+``overrides`` are dotted ``key=value`` strings (the CLI's ``--set``), typed by YAML rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ..errors import ConfigError, unknown_name
+from .dtypes import DTYPES, dtype_bytes
+from .fields import Section
+
+SYSTOLIC_DATAFLOWS = ("os", "ws", "is")
+SRAM_MODES = ("separate", "unified")
+
+
+def arch_configs_dir() -> Path:
+    """Folder of shipped presets: ``$ACCELSIM_HOME/arch_configs`` or the repo's ``arch_configs``."""
+    home = os.environ.get("ACCELSIM_HOME")
+    root = Path(home) if home else Path(__file__).resolve().parents[2]
+    return root / "arch_configs"
+
+
+@dataclass(frozen=True)
+class DtypeConfig:
+    act: str = "bf16"
+    weight: str = "bf16"
+    kv: str = "bf16"
+    accum: str = "fp32"
+
+    def bytes(self, role: str) -> float:
+        """Bytes per element of the operand ``role`` (act, weight, kv, accum)."""
+        return dtype_bytes(getattr(self, role))
+
+
+@dataclass(frozen=True)
+class SystolicConfig:
+    rows: int
+    cols: int
+    dataflow: str = "ws"
+    count: int = 1                 # identical arrays; an op's tiles are spread over them
+    fold_pipelining: bool = False  # False = SCALE-Sim: every fold pays full fill + drain
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols * self.count
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    lanes: int = 128
+    ops_per_lane_per_cycle: int = 1
+    pipeline_latency_cycles: int = 8
+
+    @property
+    def ops_per_cycle(self) -> int:
+        return self.lanes * self.ops_per_lane_per_cycle
+
+
+@dataclass(frozen=True)
+class SramConfig:
+    """On-chip buffers in KiB. ``separate``: SCALE-Sim-style ifmap/filter/ofmap buffers;
+    ``unified``: one buffer shared by all operands. Each buffer is double-buffered (half in use,
+    half being filled). ``bandwidth_bytes_per_cycle``: SRAM <-> array bandwidth (0 = unlimited)."""
+
+    mode: str = "separate"
+    ifmap_kib: int = 64
+    filter_kib: int = 64
+    ofmap_kib: int = 64
+    unified_kib: int = 0
+    bandwidth_bytes_per_cycle: int = 0
+
+    def capacity_bytes(self) -> dict[str, int]:
+        """Bytes per buffer: keys ``ifmap, filter, ofmap`` or ``unified``."""
+        if self.mode == "unified":
+            return {"unified": self.unified_kib * 1024}
+        return {"ifmap": self.ifmap_kib * 1024, "filter": self.filter_kib * 1024,
+                "ofmap": self.ofmap_kib * 1024}
+
+    @property
+    def total_kib(self) -> int:
+        return self.unified_kib if self.mode == "unified" else (
+            self.ifmap_kib + self.filter_kib + self.ofmap_kib)
+
+
+@dataclass(frozen=True)
+class InterconnectConfig:
+    """Chip-to-chip links used by collectives (tensor parallelism), as a ring of devices."""
+
+    link_bandwidth_gbps: float          # per direction, per device
+    link_latency_ns: float = 1000.0     # per ring step (software + link)
+
+    def collective_ps(self, op_class: str, nbytes: int, group: int) -> int:
+        """Time of one collective over ``group`` devices with ``nbytes`` payload per device.
+
+        Ring algorithms: all-reduce = reduce-scatter + all-gather, ``2(p-1)`` steps of
+        ``nbytes/p``; all-gather and all-to-all ``p-1`` steps; send/recv one step of ``nbytes``.
+        """
+        from ..units import bytes_to_ps, ns_to_ps
+
+        if group <= 1:
+            return 0
+        step = -(-nbytes // group)
+        steps = {"allreduce": 2 * (group - 1), "allgather": group - 1, "all2all": group - 1}.get(
+            op_class)
+        if steps is None:               # send / recv
+            steps, step = 1, nbytes
+        return steps * (ns_to_ps(self.link_latency_ns) + bytes_to_ps(step, self.link_bandwidth_gbps))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_tiles_per_op: int = 256   # tiles of one op beyond this are merged (event budget per op)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A validated architecture. Build with ``load_arch``; ``memory`` is the raw (validated)
+    mapping, turned into a fresh model per simulation by ``build_memory()``."""
+
+    name: str
+    clock_mhz: float
+    systolic: SystolicConfig
+    vector: VectorConfig
+    sram: SramConfig
+    memory: Mapping[str, Any]
+    dtypes: DtypeConfig = field(default_factory=DtypeConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    interconnect: InterconnectConfig | None = None
+    source: str = ""
+    description: str = ""
+    file: str | None = None
+
+    def build_memory(self):
+        from ..hw.memory import build_memory
+
+        return build_memory(dict(self.memory), file=self.file)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["memory"] = dict(self.memory)
+        d.pop("file")
+        return d
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.systolic.pes
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
+    """Validate a raw mapping (already parsed YAML) and build the ``Arch``."""
+    top = Section(raw, file=file)
+    dt = top.section("dtypes", default={})
+    dtypes = DtypeConfig(**{role: dt.choice(role, DTYPES, default=getattr(DtypeConfig, role))
+                            for role in ("act", "weight", "kv", "accum")})
+    dt.done()
+
+    sa = top.section("systolic")
+    systolic = SystolicConfig(
+        rows=sa.int("rows", minimum=1, maximum=65536),
+        cols=sa.int("cols", minimum=1, maximum=65536),
+        dataflow=sa.choice("dataflow", SYSTOLIC_DATAFLOWS, default="ws"),
+        count=sa.int("count", default=1, minimum=1, maximum=4096),
+        fold_pipelining=sa.bool("fold_pipelining", default=False))
+    sa.done()
+
+    vu = top.section("vector", default={})
+    vector = VectorConfig(
+        lanes=vu.int("lanes", default=VectorConfig.lanes, minimum=1, maximum=1 << 20),
+        ops_per_lane_per_cycle=vu.int("ops_per_lane_per_cycle", default=1, minimum=1, maximum=1024),
+        pipeline_latency_cycles=vu.int("pipeline_latency_cycles", default=8, minimum=0,
+                                       maximum=1 << 20))
+    vu.done()
+
+    sr = top.section("sram", default={})
+    mode = sr.choice("mode", SRAM_MODES, default="separate")
+    kib = dict(minimum=1, maximum=1 << 24)
+    if mode == "separate":
+        sram = SramConfig(mode=mode, ifmap_kib=sr.int("ifmap_kib", default=64, **kib),
+                          filter_kib=sr.int("filter_kib", default=64, **kib),
+                          ofmap_kib=sr.int("ofmap_kib", default=64, **kib),
+                          bandwidth_bytes_per_cycle=sr.int("bandwidth_bytes_per_cycle", default=0,
+                                                           minimum=0))
+    else:
+        sram = SramConfig(mode=mode, ifmap_kib=0, filter_kib=0, ofmap_kib=0,
+                          unified_kib=sr.int("unified_kib", **kib),
+                          bandwidth_bytes_per_cycle=sr.int("bandwidth_bytes_per_cycle", default=0,
+                                                           minimum=0))
+    sr.done()
+
+    eng = top.section("engine", default={})
+    engine = EngineConfig(max_tiles_per_op=eng.int("max_tiles_per_op", default=256, minimum=1,
+                                                   maximum=1 << 20))
+    eng.done()
+
+    interconnect = None
+    if top.has("interconnect"):
+        ic = top.section("interconnect")
+        interconnect = InterconnectConfig(
+            link_bandwidth_gbps=ic.float("link_bandwidth_gbps", minimum=0.0, exclusive_minimum=True),
+            link_latency_ns=ic.float("link_latency_ns", default=1000.0, minimum=0.0))
+        ic.done()
+
+    memory_raw = top.any("memory")
+    arch = Arch(
+        name=top.str("name", default=Path(file).stem if file else "arch"),
+        clock_mhz=top.float("clock_mhz", default=1000.0, minimum=1.0, maximum=1e6),
+        systolic=systolic, vector=vector, sram=sram, memory=memory_raw, dtypes=dtypes,
+        engine=engine, interconnect=interconnect, source=top.str("source", default=""),
+        description=top.str("description", default=""), file=file)
+    top.done()
+    arch.build_memory()          # validates the memory section now, not mid-simulation
+    return arch
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file: {exc}", file=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML: {where}{problem}", file=str(path)) from None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in arch_configs_dir().glob("*.yaml"))
+
+
+def resolve_arch_path(path_or_name: str | os.PathLike) -> Path:
+    """A file path as given, or a preset name looked up in ``arch_configs/``."""
+    path = Path(path_or_name)
+    if path.suffix in (".yaml", ".yml", ".cfg") or path.exists():
+        if not path.exists():
+            raise ConfigError("file not found", file=str(path))
+        return path
+    preset = arch_configs_dir() / f"{path_or_name}.yaml"
+    if preset.exists():
+        return preset
+    raise unknown_name("architecture preset", str(path_or_name), preset_names())
+
+
+def apply_overrides(raw: Any, overrides: Iterable[str] | Mapping[str, Any] | None,
+                    *, file: str | None = None) -> Any:
+    """Apply dotted-path overrides (``"systolic.rows=64"`` or ``{"systolic.rows": 64}``).
+
+    Values given as strings are typed by YAML rules (``64`` -> int, ``true`` -> bool). The key
+    path must lead through existing mappings; the leaf is validated by the schema afterwards.
+    """
+    if not overrides:
+        return raw
+    raw = copy.deepcopy(raw) if raw is not None else {}
+    items = overrides.items() if isinstance(overrides, Mapping) else (
+        _split_override(o) for o in overrides)
+    for key, value in items:
+        if isinstance(value, str):
+            try:
+                value = yaml.safe_load(value) if value.strip() else value
+            except yaml.YAMLError:
+                pass
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(f"malformed key path {key!r}", file="--set", key=key)
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[:depth + 1])} is not a mapping; cannot set {key}",
+                                  file="--set", key=key)
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _split_override(text: str) -> tuple[str, str]:
+    if not isinstance(text, str) or "=" not in text:
+        raise ConfigError(f"expected KEY.PATH=VALUE, got {text!r}", file="--set")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def load_arch(path_or_name: str | os.PathLike, overrides: Iterable[str] | Mapping[str, Any] | None
+              = None) -> Arch:
+    """Load an architecture from a YAML file, a preset name, or a SCALE-Sim ``.cfg``.
+
+    Example:
+        >>> arch = load_arch("scalesim_default", overrides=["systolic.dataflow=os"])
+        >>> arch.systolic.rows, arch.systolic.dataflow
+        (32, 'os')
+    """
+    path = resolve_arch_path(path_or_name)
+    if path.suffix == ".cfg":
+        from .scalesim_import import read_scalesim_cfg
+
+        raw = read_scalesim_cfg(path)
+    else:
+        raw = _read_yaml(path)
+    raw = apply_overrides(raw, overrides, file=str(path))
+    return parse_arch(raw, file=str(path))
+
+
+def check_arch(path_or_name: str | os.PathLike) -> Arch:
+    """Load and validate an architecture; raises ``ConfigError`` with the reason if it is wrong."""
+    return load_arch(path_or_name)

@@ -1,0 +1,308 @@
+"""The SimPy engine: replays an operator trace on an architecture, at tile granularity.
+
+Processes and resources:
+
+* each operator is a SimPy process: it waits for its dependencies, acquires its unit
+  (``systolic``, ``vector``, ``dma``, ``link``: one ``simpy.Resource`` each), runs its tile plan,
+  releases the unit and signals its completion event;
+* a tile plan runs as two cooperating processes, a loader that fetches tile ``i+1`` while tile
+  ``i`` computes (double buffering: at most two tiles resident) and the compute loop, which starts
+  each output tile's write-back as a memory transfer of its own;
+* all transfers go through one shared ``MemoryModel`` (``hw/memory.py``), where concurrent
+  operators contend.
+
+Shape reuse: an operator whose shape was already simulated *while running alone* (no other
+operator active or waiting from its start to its end) and that again runs alone takes exactly
+the same time, because memory is idle at both starts (every operator waits for its own
+write-backs). Such an operator is replayed as one timeout; the report counts these reuses.
+Memory-model state not captured by that argument (HBM open rows) is the one approximation.
+
+Time is integer picoseconds; unit cycles use the architecture clock (``accelsim.units``).
+Traces are processed one ``iter`` at a time, so memory stays flat for long serving traces.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import simpy
+
+from ..arch.config import Arch
+from ..errors import SimulationError
+from ..mapping.lower import KEY_COLUMNS, OpPlan, lower
+from ..units import cycles_to_ps
+from ..workload.trace import OpTrace, parse_deps
+
+UNITS = ("systolic", "vector", "dma", "link")
+FIDELITIES = ("full", "analytical")
+_ADDRESS_STRIDE = 1 << 34       # each distinct operator shape streams from its own 16 GiB region
+
+
+@dataclass
+class OpRecord:
+    """One executed operator instance (a trace row; ``repeat`` gives several)."""
+
+    row: int
+    unit: str
+    start_ps: int
+    end_ps: int
+    compute_cycles: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+    reused: bool
+
+
+@dataclass
+class _Memo:
+    duration_ps: int
+    memory_delta: dict[str, int]
+
+
+@dataclass
+class SimResult:
+    """Raw engine output; ``report.Report`` turns it into tables and JSON."""
+
+    records: list[OpRecord]
+    plans: dict[tuple, OpPlan]
+    row_keys: list[tuple]
+    end_ps: int
+    unit_busy_ps: dict[str, int]
+    memory_stats: dict[str, Any]
+    reuse: dict[str, int] = field(default_factory=dict)
+
+
+def shape_key(op: dict[str, Any]) -> tuple:
+    return tuple(op[c] for c in KEY_COLUMNS)
+
+
+class Simulation:
+    """One run of ``trace`` on ``arch``. Use ``accelsim.simulate`` unless you need the pieces."""
+
+    def __init__(self, arch: Arch, trace: OpTrace, *, fidelity: str = "full",
+                 progress: bool | None = None):
+        if fidelity not in FIDELITIES:
+            raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
+                                  f"{', '.join(FIDELITIES)}")
+        self.arch, self.trace, self.fidelity = arch, trace, fidelity
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.rows: list[dict[str, Any]] = trace.ops.to_dict("records")
+        self.row_keys = [shape_key(op) for op in self.rows]
+        self.plans: dict[tuple, OpPlan] = {}
+        self._key_index: dict[tuple, int] = {}
+        self.records: list[OpRecord] = []
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, row: int) -> OpPlan:
+        key = self.row_keys[row]
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = lower(self.rows[row], self.arch)
+            self._key_index[key] = len(self._key_index)
+            plan.compute_ps = np.array([cycles_to_ps(int(c), self.arch.clock_mhz)
+                                        for c in plan.compute_cycles], dtype=np.int64)
+        return plan
+
+    def _dependencies(self) -> list[list[int]]:
+        """Row indices each row waits for (default: the previous row of its iter/stream)."""
+        by_id = {op["op_id"]: i for i, op in enumerate(self.rows)}
+        last_in_stream: dict[tuple[int, int], int] = {}
+        deps: list[list[int]] = []
+        for i, op in enumerate(self.rows):
+            stream = (op["iter"], op["stream"])
+            explicit = parse_deps(op["deps"])
+            if explicit is None:
+                deps.append([last_in_stream[stream]] if stream in last_in_stream else [])
+            else:
+                deps.append([by_id[d] for d in explicit])
+            last_in_stream[stream] = i
+        return deps
+
+    def _iterations(self) -> Iterator[list[int]]:
+        """Row indices grouped by ``iter`` in first-appearance order."""
+        groups: dict[int, list[int]] = {}
+        for i, op in enumerate(self.rows):
+            groups.setdefault(op["iter"], []).append(i)
+        return iter(groups.values())
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> SimResult:
+        for i in range(len(self.rows)):
+            self.plan(i)             # fail on impossible mappings before simulating anything
+        if self.fidelity == "analytical":
+            return self._run_analytical()
+        return self._run_full()
+
+    def _progress_bar(self, total: int):
+        if not self.progress:
+            return None
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, unit="op", desc=f"simulating {self.trace.name}", leave=False)
+
+    def _run_full(self) -> SimResult:
+        env = simpy.Environment()
+        self.env = env
+        self.memory = self.arch.build_memory()
+        self.memory.bind(env)
+        self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
+        self.unit_busy_ps = dict.fromkeys(UNITS, 0)
+        self.memo: dict[tuple, _Memo] = {}
+        self.active = 0
+        self.epoch = 0
+        self.reused = 0
+        deps = self._dependencies()
+        done: dict[int, simpy.Event] = {}
+        bar = self._progress_bar(len(self.rows))
+        for rows in self._iterations():
+            finished = []
+            for i in rows:
+                waits = [done[d] for d in deps[i] if d in done and not done[d].processed]
+                done[i] = env.event()
+                env.process(self._operator(i, waits, done[i]))
+                finished.append(done[i])
+            env.run(until=simpy.AllOf(env, finished))
+            for i in rows:
+                done[i] = _DONE
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        if any(not ev.processed for ev in done.values()):
+            raise SimulationError("simulation stopped with operators still waiting")
+        return SimResult(self.records, self.plans, self.row_keys, int(env.now), self.unit_busy_ps,
+                         self.memory.stats(), self._reuse_stats())
+
+    def _reuse_stats(self) -> dict[str, int]:
+        executed = len(self.records)
+        return {"operators": executed, "distinct_shapes": len(self.plans),
+                "simulated": executed - self.reused, "reused": self.reused}
+
+    def _operator(self, row: int, waits: list[simpy.Event], done: simpy.Event):
+        if waits:
+            yield simpy.AllOf(self.env, waits)
+        op = self.rows[row]
+        key = self.row_keys[row]
+        plan = self.plans[key]
+        for _ in range(int(op["repeat"])):
+            self.active += 1
+            self.epoch += 1
+            epoch = self.epoch
+            with self.units[plan.unit].request() as grant:
+                yield grant
+                start = self.env.now
+                memo = self.memo.get(key)
+                alone = self.active == 1
+                if memo is not None and alone:
+                    yield self.env.timeout(memo.duration_ps)
+                    self.memory.add_counters(memo.memory_delta)
+                    self.reused += 1
+                    reused = True
+                else:
+                    before = self.memory.counters() if alone else None
+                    yield from self._tiles(plan, self._key_index[key] * _ADDRESS_STRIDE)
+                    if alone and self.epoch == epoch and key not in self.memo:
+                        after = self.memory.counters()
+                        self.memo[key] = _Memo(self.env.now - start,
+                                               {k: after[k] - before[k] for k in after})
+                    reused = False
+                end = self.env.now
+            self.active -= 1
+            self.unit_busy_ps[plan.unit] += end - start
+            self.records.append(OpRecord(row, plan.unit, start, end, plan.compute_cycles_total,
+                                         plan.dram_read_bytes, plan.dram_write_bytes, reused))
+        done.succeed()
+
+    def _tiles(self, plan: OpPlan, base_address: int):
+        """Run one plan: loads double-buffered against compute; write-backs in the background."""
+        env, memory = self.env, self.memory
+        if plan.fixed_ps:
+            yield env.timeout(plan.fixed_ps)
+            return
+        n = plan.tiles
+        loads, stores, compute_ps = plan.load_bytes, plan.store_bytes, plan.compute_ps
+        loaded = [env.event() for _ in range(n)]
+        computed = [env.event() for _ in range(n)]
+        address = [base_address]
+
+        def loader():
+            for i in range(n):
+                if i >= 2:
+                    yield computed[i - 2]          # the buffer half is free again
+                if loads[i]:
+                    yield env.process(memory.transfer(int(loads[i]), write=False,
+                                                      address=address[0]))
+                    address[0] += int(loads[i])
+                loaded[i].succeed()
+
+        env.process(loader())
+        writebacks: list[simpy.Process | None] = [None] * n
+        for i in range(n):
+            yield loaded[i]
+            if i >= 2 and writebacks[i - 2] is not None:
+                yield writebacks[i - 2]            # its output buffer half is free again
+            if compute_ps[i]:
+                yield env.timeout(int(compute_ps[i]))
+            computed[i].succeed()
+            if stores[i]:
+                writebacks[i] = env.process(memory.transfer(int(stores[i]), write=True,
+                                                            address=base_address + (1 << 33)))
+        pending = [w for w in writebacks if w is not None and not w.processed]
+        if pending:
+            yield simpy.AllOf(env, pending)
+
+    # ------------------------------------------------------------------ analytical fidelity
+    def _run_analytical(self) -> SimResult:
+        """Closed form per operator: ``max(compute, DRAM time) + first load + latency``, list
+        scheduled on the units by dependency; no contention between concurrent operators."""
+        memory = self.arch.build_memory()
+        memory.bind(simpy.Environment())
+        deps = self._dependencies()
+        end_of: list[int] = [0] * len(self.rows)
+        unit_free = dict.fromkeys(UNITS, 0)
+        busy = dict.fromkeys(UNITS, 0)
+        durations: dict[tuple, int] = {}
+        for i, op in enumerate(self.rows):
+            key = self.row_keys[i]
+            plan = self.plans[key]
+            if key not in durations:
+                durations[key] = _analytical_ps(plan, memory, self.arch.clock_mhz)
+            t = max([end_of[d] for d in deps[i]] + [0])
+            for _ in range(int(op["repeat"])):
+                start = max(t, unit_free[plan.unit])
+                end = start + durations[key]
+                unit_free[plan.unit] = t = end
+                busy[plan.unit] += end - start
+                self.records.append(OpRecord(i, plan.unit, start, end, plan.compute_cycles_total,
+                                             plan.dram_read_bytes, plan.dram_write_bytes, False))
+                memory.bytes_read += plan.dram_read_bytes
+                memory.bytes_written += plan.dram_write_bytes
+            end_of[i] = t
+        executed = len(self.records)
+        return SimResult(self.records, self.plans, self.row_keys, max(end_of, default=0), busy,
+                         memory.stats(), {"operators": executed, "distinct_shapes": len(self.plans),
+                                          "simulated": len(durations),
+                                          "reused": executed - len(durations)})
+
+
+class _Done:
+    processed = True
+
+
+_DONE = _Done()
+
+
+def _analytical_ps(plan: OpPlan, memory, clock_mhz: float) -> int:
+    if plan.fixed_ps:
+        return plan.fixed_ps
+    compute = cycles_to_ps(plan.compute_cycles_total, clock_mhz)
+    traffic = plan.dram_read_bytes + plan.dram_write_bytes
+    if traffic == 0:
+        return compute
+    stream = memory.unloaded_transfer_ps(traffic)
+    first = memory.unloaded_transfer_ps(int(plan.load_bytes[0])) if plan.load_bytes[0] else 0
+    return max(compute, stream) + min(first, compute)
