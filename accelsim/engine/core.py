@@ -82,11 +82,11 @@ class Simulation:
     """One run of ``trace`` on ``arch``. Use ``accelsim.simulate`` unless you need the pieces."""
 
     def __init__(self, arch: Arch, trace: OpTrace, *, fidelity: str = "full",
-                 progress: bool | None = None):
+                 progress: bool | None = None, reuse: bool = True):
         if fidelity not in FIDELITIES:
             raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
                                   f"{', '.join(FIDELITIES)}")
-        self.arch, self.trace, self.fidelity = arch, trace, fidelity
+        self.arch, self.trace, self.fidelity, self.reuse = arch, trace, fidelity, reuse
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.rows: list[dict[str, Any]] = trace.ops.to_dict("records")
         self.row_keys = [shape_key(op) for op in self.rows]
@@ -196,7 +196,7 @@ class Simulation:
                 yield grant
                 start = self.env.now
                 memo = self.memo.get(key)
-                alone = self.active == 1
+                alone = self.active == 1 and self.reuse
                 if memo is not None and alone:
                     yield self.env.timeout(memo.duration_ps)
                     self.memory.add_counters(memo.memory_delta)

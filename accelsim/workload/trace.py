@@ -36,7 +36,7 @@ OP_CLASSES: dict[str, str] = {
     "allreduce": "link", "allgather": "link", "all2all": "link", "send": "link", "recv": "link",
 }
 MATMUL_CLASSES = ("gemm", "gemv", "attention_score", "attention_context")
-PHASES = ("prefill", "decode", "mixed")
+PHASES = ("prefill", "decode", "mixed", "none")
 
 INT_COLUMNS = ("op_id", "iter", "stream", "layer", "M", "K", "N", "batch", "heads", "kv_heads",
                "head_dim", "q_len", "kv_len", "causal", "flops", "bytes_weight", "bytes_act_in",

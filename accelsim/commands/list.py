@@ -1,0 +1,34 @@
+"""``accelsim list``: what is registered and shipped (presets, models, plug-ins)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("list", help="list presets, models and plug-in implementations")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..arch.config import load_arch, preset_names
+    from ..hw.memory import MEMORIES, _import_optional_models
+    from ..workload.models import models_dir
+
+    _import_optional_models()
+    print("architecture presets (arch_configs/):")
+    for name in preset_names():
+        try:
+            desc = load_arch(name).description
+        except Exception as exc:  # noqa: BLE001 - a broken preset is listed, not fatal
+            desc = f"(invalid: {exc})"
+        print(f"  {name:28s} {desc}")
+    print("\nmodels (traces/models/):")
+    print("  " + ", ".join(sorted(p.stem for p in models_dir().glob("*.yaml"))))
+    print("\nmemory impls (memory: {impl: ...}):")
+    for name, desc in MEMORIES.describe().items():
+        print(f"  {name:12s} {desc}")
+    print("\nsystolic dataflows: os (output stationary), ws (weight stationary), "
+          "is (input stationary)")
+    return 0

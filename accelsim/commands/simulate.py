@@ -1,0 +1,104 @@
+"""``accelsim simulate``: run a trace on an architecture and print / save the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_ARCH = "npu_128x128_bf16_hbm2"
+DEFAULT_TRACE = "llama2-7b_decode_b32_ctx2048.csv"
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "simulate", help="simulate an operator trace on an architecture",
+        description="Simulate an operator trace (or a SCALE-Sim topology, or a generated LLM "
+                    "step) on an architecture and print the report. With no arguments: "
+                    f"{DEFAULT_TRACE} on {DEFAULT_ARCH}.")
+    p.add_argument("--arch", default=DEFAULT_ARCH,
+                   help="preset name, architecture YAML, or SCALE-Sim .cfg (default %(default)s)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an architecture key, e.g. --set systolic.rows=64 (repeatable)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--trace", help="operator trace CSV (default: the shipped "
+                                     f"traces/{DEFAULT_TRACE})")
+    src.add_argument("--topology", help="SCALE-Sim topology CSV (GEMM or convolution layers)")
+    src.add_argument("--model", help="generate the trace of one step of this model instead")
+    p.add_argument("--topology-format", choices=("auto", "gemm", "conv"), default="auto",
+                   help="SCALE-Sim topology kind (default: from the header)")
+    p.add_argument("--phase", choices=("prefill", "decode"), default="decode",
+                   help="with --model: the step to generate")
+    p.add_argument("--batch", type=int, default=1, help="with --model: sequences in the batch")
+    p.add_argument("--context", type=int, default=2048, help="with --model, decode: KV length")
+    p.add_argument("--seq-len", type=int, default=512, help="with --model, prefill: prompt length")
+    p.add_argument("--fidelity", choices=("full", "analytical"), default="full")
+    p.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' = stdout)")
+    p.add_argument("--csv", metavar="PATH", help="write the per-operator table as CSV")
+    p.add_argument("--top", type=int, default=12, help="operators listed in the console table")
+    p.add_argument("--quiet", action="store_true", help="print only the total")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.set_defaults(run=run)
+    return p
+
+
+def _trace_dir() -> Path:
+    from ..arch.config import arch_configs_dir
+
+    return arch_configs_dir().parent / "traces"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_arch, load_trace, simulate
+    from ..workload.generate import generate_trace
+    from ..workload.scalesim_topology import load_scalesim_topology
+
+    arch = load_arch(args.arch, overrides=args.overrides)
+    if args.topology:
+        trace = load_scalesim_topology(args.topology, fmt=args.topology_format,
+                                       dtype=arch.dtypes.act)
+    elif args.model:
+        trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
+                               seq_len=args.seq_len)
+    else:
+        trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
+    started = time.perf_counter()
+    report = simulate(arch, trace, fidelity=args.fidelity,
+                      progress=False if args.no_progress else None)
+    wall_s = time.perf_counter() - started
+    if args.json:
+        if args.json == "-":
+            sys.stdout.write(report.to_json())
+        else:
+            report.to_json(args.json)
+    if args.csv:
+        report.to_csv(args.csv)
+    if args.json == "-":
+        return 0
+    if args.quiet:
+        print(f"{report.total_cycles} cycles, {report.total_time_ns:.1f} ns")
+        return 0
+    print(report.table(top=args.top))
+    if args.topology:
+        print("\nSCALE-Sim view (compute cycles in SCALE-Sim's convention: duration - 1):")
+        print(scalesim_view(report).to_string(index=False))
+    print(f"\nsimulated in {wall_s:.2f} s wall")
+    for path, what in ((args.json, "JSON report"), (args.csv, "per-operator CSV")):
+        if path and path != "-":
+            print(f"wrote {what}: {path}")
+    return 0
+
+
+def scalesim_view(report):
+    """Per-layer table with SCALE-Sim's column meanings (for --topology runs)."""
+    import pandas as pd
+
+    ops = report.ops
+    pes = report.arch.systolic.pes
+    cycles = ops["compute_cycles"] - 1
+    return pd.DataFrame({
+        "Layer": ops["name"], "Compute cycles (SCALE-Sim)": cycles,
+        "Total cycles (accelsim)": ops["total_cycles"], "Stall cycles": ops["stall_cycles"],
+        "Overall util %": (100 * ops["flops"] / 2 / (cycles * pes)).round(4),
+        "Mapping efficiency %": (100 * ops["mapping_efficiency"]).round(4)})

@@ -1,0 +1,214 @@
+"""The Report: what a simulation produced, as tables (pandas), JSON and console text.
+
+``Report.ops`` has one row per trace row (repeats summed) with these columns (cycles are in the
+architecture clock):
+
+=====================  =====================================================================
+``unit``               systolic, vector, dma or link
+``start_cycle``        when the operator got its unit
+``compute_cycles``     cycles the unit needs with data always ready (closed form)
+``stall_cycles``       ``total_cycles - compute_cycles``: waiting on memory (or the link)
+``total_cycles``       from unit grant to last write-back
+``utilization``        MACs (vector: ops) / (total_cycles x PEs (vector: ops per cycle))
+``mapping_efficiency`` used PEs / PEs, as SCALE-Sim defines it (systolic only)
+``dram_read_bytes``    DRAM -> SRAM bytes the tiling moves (``dram_write_bytes``: back)
+``bound``              ``memory`` if moving its DRAM bytes at peak bandwidth takes longer than
+                       its compute, else ``compute`` (``link`` for collectives)
+``reused``             instances replayed from an identical, already simulated shape
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..arch.config import Arch
+from ..engine.core import SimResult
+from ..units import cycles_to_ps, ps_to_cycles, ps_to_ns
+from ..workload.trace import OpTrace
+
+OP_COLUMNS = ("op_id", "iter", "stream", "layer", "name", "op_class", "unit", "start_cycle",
+              "compute_cycles", "stall_cycles", "total_cycles", "utilization",
+              "mapping_efficiency", "flops", "dram_read_bytes", "dram_write_bytes", "bound",
+              "reused")
+
+
+class Report:
+    """Results of ``accelsim.simulate``: ``.ops`` (DataFrame), ``.summary`` (by op class),
+    ``.total_cycles``, ``.total_time_ns``, ``.to_json()``, ``.to_csv()``, ``.table()``."""
+
+    def __init__(self, arch: Arch, trace: OpTrace, result: SimResult, *, fidelity: str):
+        self.arch, self.trace, self.result, self.fidelity = arch, trace, result, fidelity
+        clock = arch.clock_mhz
+        self.total_cycles = ps_to_cycles(result.end_ps, clock)
+        self.total_time_ns = ps_to_ns(result.end_ps)
+        self.ops = self._op_table()
+        self.summary = self._summary()
+
+    # ------------------------------------------------------------------ tables
+    def _op_table(self) -> pd.DataFrame:
+        clock = self.arch.clock_mhz
+        res = self.result
+        rec = pd.DataFrame({
+            "row": [r.row for r in res.records], "unit": [r.unit for r in res.records],
+            "start_ps": [r.start_ps for r in res.records], "end_ps": [r.end_ps for r in res.records],
+            "compute_cycles": [r.compute_cycles for r in res.records],
+            "dram_read_bytes": [r.dram_read_bytes for r in res.records],
+            "dram_write_bytes": [r.dram_write_bytes for r in res.records],
+            "reused": [int(r.reused) for r in res.records]})
+        rec["busy_ps"] = rec["end_ps"] - rec["start_ps"]
+        agg = rec.groupby("row", sort=True).agg(
+            unit=("unit", "first"), start_ps=("start_ps", "min"), busy_ps=("busy_ps", "sum"),
+            compute_cycles=("compute_cycles", "sum"), dram_read_bytes=("dram_read_bytes", "sum"),
+            dram_write_bytes=("dram_write_bytes", "sum"), reused=("reused", "sum"))
+        trace = self.trace.ops.iloc[agg.index]
+        plans = [res.plans[res.row_keys[i]] for i in agg.index]
+        total = np.array([ps_to_cycles(int(p), clock) for p in agg["busy_ps"]], dtype=np.int64)
+        repeat = trace["repeat"].to_numpy()
+        work = np.array([p.work for p in plans], dtype=np.float64) * repeat
+        peak = np.array([p.peak_work_per_cycle for p in plans], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(total > 0, work / (total * peak), 0.0)
+        util[np.array([p.unit in ("dma", "link") for p in plans])] = np.nan
+        mem = self.arch.build_memory()
+        bw = mem.peak_bandwidth_gbps()
+        bound = []
+        for p in plans:
+            traffic_ps = 0.0 if math.isinf(bw) else (p.dram_read_bytes + p.dram_write_bytes) * 1000 / bw
+            if p.unit == "link":
+                bound.append("link")
+            elif traffic_ps > cycles_to_ps(p.compute_cycles_total, clock):
+                bound.append("memory")
+            else:
+                bound.append("compute")
+        table = pd.DataFrame({
+            "op_id": trace["op_id"].to_numpy(), "iter": trace["iter"].to_numpy(),
+            "stream": trace["stream"].to_numpy(), "layer": trace["layer"].to_numpy(),
+            "name": trace["name"].to_numpy(), "op_class": trace["op_class"].to_numpy(),
+            "unit": agg["unit"].to_numpy(),
+            "start_cycle": [ps_to_cycles(int(p), clock) for p in agg["start_ps"]],
+            "compute_cycles": agg["compute_cycles"].to_numpy(),
+            "stall_cycles": np.maximum(total - agg["compute_cycles"].to_numpy(), 0),
+            "total_cycles": total, "utilization": util,
+            "mapping_efficiency": [p.mapping_efficiency for p in plans],
+            "flops": (trace["flops"] * trace["repeat"]).to_numpy(),
+            "dram_read_bytes": agg["dram_read_bytes"].to_numpy(),
+            "dram_write_bytes": agg["dram_write_bytes"].to_numpy(),
+            "bound": bound, "reused": agg["reused"].to_numpy()})
+        return table.reset_index(drop=True)
+
+    def _summary(self) -> pd.DataFrame:
+        ops = self.ops
+        g = ops.groupby("op_class", sort=False)
+        summary = pd.DataFrame({
+            "ops": g.size(), "total_cycles": g["total_cycles"].sum(),
+            "compute_cycles": g["compute_cycles"].sum(), "stall_cycles": g["stall_cycles"].sum(),
+            "flops": g["flops"].sum(),
+            "dram_bytes": g["dram_read_bytes"].sum() + g["dram_write_bytes"].sum(),
+            "memory_bound_ops": g["bound"].apply(lambda b: int((b == "memory").sum()))})
+        busy = max(1, int(ops["total_cycles"].sum()))
+        summary["share"] = summary["total_cycles"] / busy
+        return summary.sort_values("total_cycles", ascending=False, kind="stable")
+
+    # ------------------------------------------------------------------ export
+    def to_dict(self) -> dict[str, Any]:
+        res = self.result
+        clock = self.arch.clock_mhz
+        units = {u: {"busy_cycles": ps_to_cycles(b, clock),
+                     "busy_fraction": (b / res.end_ps) if res.end_ps else 0.0}
+                 for u, b in res.unit_busy_ps.items()}
+        ops = [{k: _plain(v) for k, v in row.items()}
+               for row in self.ops.to_dict("records")]
+        summary = [{"op_class": k, **{c: _plain(v) for c, v in row.items()}}
+                   for k, row in self.summary.to_dict("index").items()]
+        return {
+            "accelsim_version": __version__,
+            "fidelity": self.fidelity,
+            "arch": self.arch.to_dict(),
+            "trace": {"name": self.trace.name, "path": self.trace.path, "rows": len(self.trace),
+                      "meta": self.trace.meta},
+            "clock_mhz": clock,
+            "total_cycles": self.total_cycles,
+            "total_time_ns": self.total_time_ns,
+            "total_flops": int(self.ops["flops"].sum()),
+            "dram_read_bytes": int(self.ops["dram_read_bytes"].sum()),
+            "dram_write_bytes": int(self.ops["dram_write_bytes"].sum()),
+            "reuse": dict(res.reuse),
+            "units": units,
+            "memory": {k: _plain(v) for k, v in res.memory_stats.items()},
+            "summary": summary,
+            "ops": ops,
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
+        """The report as JSON (deterministic: sorted keys, no timestamps); also written to
+        ``path`` atomically when given."""
+        text = json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False) + "\n"
+        if path is not None:
+            from ..io import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """The per-operator table as CSV (written atomically)."""
+        from ..io import atomic_write_text
+
+        atomic_write_text(path, self.ops.to_csv(index=False))
+
+    # ------------------------------------------------------------------ console
+    def table(self, top: int = 12) -> str:
+        """A readable console summary: totals, per-class breakdown, the slowest operators."""
+        a, res = self.arch, self.result
+        lines = [
+            f"accelsim {__version__} | arch {a.name} | trace {self.trace.name} "
+            f"({len(self.trace)} ops) | fidelity {self.fidelity}",
+            f"total: {self.total_cycles:,} cycles = {self.total_time_ns / 1e3:,.2f} us at "
+            f"{a.clock_mhz:g} MHz | {self.ops['flops'].sum() / 1e9:,.2f} GFLOP | DRAM "
+            f"{(self.ops['dram_read_bytes'].sum() + self.ops['dram_write_bytes'].sum()) / 1e9:,.3f} GB",
+            f"shape reuse: {res.reuse.get('reused', 0)} of {res.reuse.get('operators', 0)} operator "
+            f"instances reused ({res.reuse.get('distinct_shapes', 0)} distinct shapes)",
+            "unit busy: " + ", ".join(f"{u} {d['busy_fraction']:.1%}"
+                                      for u, d in self.to_dict()["units"].items()
+                                      if d["busy_cycles"]),
+            "",
+            "by operator class:",
+        ]
+        s = self.summary.copy()
+        s["share"] = (100 * s["share"]).map("{:.1f}%".format)
+        s["dram_MB"] = (s.pop("dram_bytes") / 1e6).map("{:,.1f}".format)
+        s["flops"] = (s["flops"] / 1e9).map("{:,.2f}".format)
+        s = s.rename(columns={"flops": "GFLOP"})
+        lines.append(s.to_string())
+        lines += ["", f"top {min(top, len(self.ops))} operators by time:"]
+        o = self.ops.nlargest(top, "total_cycles", keep="first")[
+            ["op_id", "layer", "name", "unit", "total_cycles", "stall_cycles", "utilization",
+             "bound"]].copy()
+        o["utilization"] = o["utilization"].map(lambda u: "-" if pd.isna(u) else f"{100 * u:.1f}%")
+        lines.append(o.to_string(index=False))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<Report {self.arch.name} x {self.trace.name}: {self.total_cycles:,} cycles, "
+                f"{len(self.ops)} ops>")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python; NaN/inf -> None (JSON has no NaN)."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
