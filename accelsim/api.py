@@ -10,7 +10,7 @@ from .workload.trace import OpTrace, load_trace
 
 
 def simulate(arch: Arch | str, trace: OpTrace | str, *, fidelity: str = "full",
-             progress: bool | None = None) -> Report:
+             progress: bool | None = None, timeline: bool = False) -> Report:
     """Simulate ``trace`` on ``arch`` and return the ``Report``.
 
     Args:
@@ -19,6 +19,7 @@ def simulate(arch: Arch | str, trace: OpTrace | str, *, fidelity: str = "full",
         fidelity: ``"full"`` (SimPy, tile-level, memory contention) or ``"analytical"``
             (closed form per operator, list-scheduled; ~10x faster, for DSE).
         progress: show a progress bar (default: when stderr is a terminal).
+        timeline: record tile / transfer slices for ``Report.write_timeline`` (full fidelity).
 
     Example:
         >>> report = simulate("npu_128x128_bf16_hbm2",
@@ -30,7 +31,8 @@ def simulate(arch: Arch | str, trace: OpTrace | str, *, fidelity: str = "full",
         arch = load_arch(arch)
     if not isinstance(trace, OpTrace):
         trace = load_trace(trace)
-    result = Simulation(arch, trace, fidelity=fidelity, progress=progress).run()
+    result = Simulation(arch, trace, fidelity=fidelity, progress=progress,
+                        timeline=timeline).run()
     return Report(arch, trace, result, fidelity=fidelity)
 
 

@@ -36,6 +36,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fidelity", choices=("full", "analytical"), default="full")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' = stdout)")
     p.add_argument("--csv", metavar="PATH", help="write the per-operator table as CSV")
+    p.add_argument("--timeline", metavar="PATH",
+                   help="write a Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev)")
+    p.add_argument("--plots", metavar="DIR", help="write PNG plots (roofline, breakdowns, ...)")
     p.add_argument("--top", type=int, default=12, help="operators listed in the console table")
     p.add_argument("--quiet", action="store_true", help="print only the total")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -64,8 +67,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
     started = time.perf_counter()
+    if args.timeline and args.fidelity != "full":
+        from ..errors import AccelsimError
+
+        raise AccelsimError("--timeline needs --fidelity full")
     report = simulate(arch, trace, fidelity=args.fidelity,
-                      progress=False if args.no_progress else None)
+                      progress=False if args.no_progress else None,
+                      timeline=bool(args.timeline))
     wall_s = time.perf_counter() - started
     if args.json:
         if args.json == "-":
@@ -74,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
             report.to_json(args.json)
     if args.csv:
         report.to_csv(args.csv)
+    if args.timeline:
+        report.write_timeline(args.timeline)
+    plots = report.plot(args.plots) if args.plots else []
     if args.json == "-":
         return 0
     if args.quiet:
@@ -84,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
         print("\nSCALE-Sim view (compute cycles in SCALE-Sim's convention: duration - 1):")
         print(scalesim_view(report).to_string(index=False))
     print(f"\nsimulated in {wall_s:.2f} s wall")
-    for path, what in ((args.json, "JSON report"), (args.csv, "per-operator CSV")):
+    for path, what in ((args.json, "JSON report"), (args.csv, "per-operator CSV"),
+                       (args.timeline, "timeline (open in https://ui.perfetto.dev)")):
         if path and path != "-":
             print(f"wrote {what}: {path}")
+    for path in plots:
+        print(f"wrote plot: {path}")
     return 0
 
 

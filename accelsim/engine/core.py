@@ -59,6 +59,30 @@ class OpRecord:
 class _Memo:
     duration_ps: int
     memory_delta: dict[str, int]
+    events: list[tuple] = field(default_factory=list)   # timeline slices, relative to op start
+
+
+class Timeline:
+    """Slices for a Chrome/Perfetto trace: ``(track, name, start_ps, end_ps, args)``.
+
+    Operator slices sit on their unit's track with their tiles' compute slices nested inside;
+    memory models add occupancy slices on their own tracks. Past ``max_events`` only operator
+    slices are kept (``sampled`` is set), so long runs stay small.
+    """
+
+    def __init__(self, max_events: int):
+        self.events: list[tuple] = []
+        self.max_events = max_events
+        self.sampled = False
+
+    def detail(self) -> bool:
+        """Whether tile / transfer slices are still recorded."""
+        if len(self.events) >= self.max_events:
+            self.sampled = True
+        return not self.sampled
+
+    def add(self, track: str, name: str, start_ps: int, end_ps: int, args: dict | None = None):
+        self.events.append((track, name, start_ps, end_ps, args))
 
 
 @dataclass
@@ -72,6 +96,7 @@ class SimResult:
     unit_busy_ps: dict[str, int]
     memory_stats: dict[str, Any]
     reuse: dict[str, int] = field(default_factory=dict)
+    timeline: "Timeline | None" = None
 
 
 def shape_key(op: dict[str, Any]) -> tuple:
@@ -82,11 +107,13 @@ class Simulation:
     """One run of ``trace`` on ``arch``. Use ``accelsim.simulate`` unless you need the pieces."""
 
     def __init__(self, arch: Arch, trace: OpTrace, *, fidelity: str = "full",
-                 progress: bool | None = None, reuse: bool = True):
+                 progress: bool | None = None, reuse: bool = True, timeline: bool = False,
+                 timeline_max_events: int = 300_000):
         if fidelity not in FIDELITIES:
             raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
                                   f"{', '.join(FIDELITIES)}")
         self.arch, self.trace, self.fidelity, self.reuse = arch, trace, fidelity, reuse
+        self.timeline = Timeline(timeline_max_events) if timeline else None
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.rows: list[dict[str, Any]] = trace.ops.to_dict("records")
         self.row_keys = [shape_key(op) for op in self.rows]
@@ -149,6 +176,8 @@ class Simulation:
         self.env = env
         self.memory = self.arch.build_memory()
         self.memory.bind(env)
+        if self.timeline is not None:
+            self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
         self.unit_busy_ps = dict.fromkeys(UNITS, 0)
         self.memo: dict[tuple, _Memo] = {}
@@ -175,7 +204,11 @@ class Simulation:
         if any(not ev.processed for ev in done.values()):
             raise SimulationError("simulation stopped with operators still waiting")
         return SimResult(self.records, self.plans, self.row_keys, int(env.now), self.unit_busy_ps,
-                         self.memory.stats(), self._reuse_stats())
+                         self.memory.stats(), self._reuse_stats(), self.timeline)
+
+    def _record_memory(self, track: str, name: str, start_ps: int, end_ps: int, args=None):
+        if self.timeline.detail():
+            self.timeline.add(track, name, start_ps, end_ps, args)
 
     def _reuse_stats(self) -> dict[str, int]:
         executed = len(self.records)
@@ -197,29 +230,47 @@ class Simulation:
                 start = self.env.now
                 memo = self.memo.get(key)
                 alone = self.active == 1 and self.reuse
+                tl = self.timeline
                 if memo is not None and alone:
                     yield self.env.timeout(memo.duration_ps)
                     self.memory.add_counters(memo.memory_delta)
+                    if tl is not None and tl.detail():
+                        op_id = int(op["op_id"])
+                        for track, name, t0, t1, args in memo.events:
+                            if args and "op_id" in args:
+                                args = {**args, "op_id": op_id}
+                            tl.add(track, name, start + t0, start + t1, args)
                     self.reused += 1
                     reused = True
                 else:
                     before = self.memory.counters() if alone else None
-                    yield from self._tiles(plan, self._key_index[key] * _ADDRESS_STRIDE)
+                    first_event = len(tl.events) if tl is not None else 0
+                    yield from self._tiles(plan, self._key_index[key] * _ADDRESS_STRIDE, op)
                     if alone and self.epoch == epoch and key not in self.memo:
                         after = self.memory.counters()
+                        events = [] if tl is None or tl.sampled else [
+                            (track, name, t0 - start, t1 - start, args)
+                            for track, name, t0, t1, args in tl.events[first_event:]]
                         self.memo[key] = _Memo(self.env.now - start,
-                                               {k: after[k] - before[k] for k in after})
+                                               {k: after[k] - before[k] for k in after}, events)
                     reused = False
                 end = self.env.now
+                if tl is not None:
+                    tl.add(plan.unit, op["name"], start, end,
+                           {"op_id": int(op["op_id"]), "layer": int(op["layer"]),
+                            "op_class": op["op_class"],
+                            "shape": f"{op['M']}x{op['K']}x{op['N']}x{op['batch']}",
+                            "dram_bytes": plan.dram_read_bytes + plan.dram_write_bytes,
+                            "reused": reused})
             self.active -= 1
             self.unit_busy_ps[plan.unit] += end - start
             self.records.append(OpRecord(row, plan.unit, start, end, plan.compute_cycles_total,
                                          plan.dram_read_bytes, plan.dram_write_bytes, reused))
         done.succeed()
 
-    def _tiles(self, plan: OpPlan, base_address: int):
+    def _tiles(self, plan: OpPlan, base_address: int, op: dict[str, Any]):
         """Run one plan: loads double-buffered against compute; write-backs in the background."""
-        env, memory = self.env, self.memory
+        env, memory, tl = self.env, self.memory, self.timeline
         if plan.fixed_ps:
             yield env.timeout(plan.fixed_ps)
             return
@@ -246,7 +297,10 @@ class Simulation:
             if i >= 2 and writebacks[i - 2] is not None:
                 yield writebacks[i - 2]            # its output buffer half is free again
             if compute_ps[i]:
+                t0 = env.now
                 yield env.timeout(int(compute_ps[i]))
+                if tl is not None and tl.detail():
+                    tl.add(plan.unit, f"tile {i}", t0, env.now, {"op_id": int(op["op_id"])})
             computed[i].succeed()
             if stores[i]:
                 writebacks[i] = env.process(memory.transfer(int(stores[i]), write=True,

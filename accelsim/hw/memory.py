@@ -42,6 +42,9 @@ class MemoryModel(abc.ABC):
 
     impl_name: str = ""
     description: str = ""
+    #: Optional ``recorder(track, name, start_ps, end_ps, args)`` set by the engine when a
+    #: timeline is requested; models call it with occupancy slices that do not overlap per track.
+    recorder = None
 
     @classmethod
     @abc.abstractmethod
@@ -184,6 +187,9 @@ class AnalyticalMemory(MemoryModel):
         with self._pipe.request() as grant:
             yield grant
             yield self.env.timeout(busy)
+        if self.recorder is not None:
+            self.recorder("memory", "write" if write else "read", self.env.now - busy,
+                          self.env.now, {"bytes": nbytes})
         self.busy_ps += busy
         if write:
             self.bytes_written += nbytes

@@ -163,6 +163,23 @@ class Report:
 
         atomic_write_text(path, self.ops.to_csv(index=False))
 
+    def plot(self, directory: str | os.PathLike) -> list:
+        """Write the roofline, latency-breakdown, utilization and bandwidth plots (PNG)."""
+        from .plots import plot_all
+
+        return plot_all(self.to_dict(), directory)
+
+    def write_timeline(self, path: str | os.PathLike) -> None:
+        """Write a Chrome/Perfetto trace (needs ``simulate(..., timeline=True)``)."""
+        from ..errors import AccelsimError
+        from .timeline import write_timeline
+
+        if self.result.timeline is None:
+            raise AccelsimError("no timeline was recorded: simulate with timeline=True "
+                                "(CLI: --timeline PATH) at full fidelity")
+        write_timeline(self.result.timeline, path,
+                       title=f"accelsim: {self.trace.name} on {self.arch.name}")
+
     # ------------------------------------------------------------------ console
     def table(self, top: int = 12) -> str:
         """A readable console summary: totals, per-class breakdown, the slowest operators."""
