@@ -154,7 +154,8 @@ class Arch:
     def build_memory(self):
         from ..hw.memory import build_memory
 
-        return build_memory(dict(self.memory), file=self.file)
+        raw = dict(self.memory) if isinstance(self.memory, Mapping) else self.memory
+        return build_memory(raw, file=self.file)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -75,7 +75,10 @@ class Section:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"expected a number, got {_type_name(value)} {value!r:.60}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
             raise self.error(key, f"expected a finite number, got {value}")
         if exclusive_minimum and minimum is not None and value <= minimum:

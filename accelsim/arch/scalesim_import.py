@@ -23,7 +23,7 @@ _REQUIRED = {
 
 def read_scalesim_cfg(path: Path) -> dict[str, Any]:
     """Translate a SCALE-Sim ``.cfg`` into an accelsim architecture mapping."""
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)   # values are data, never expanded
     try:
         text = Path(path).read_text(encoding="utf-8")
         parser.read_string(text, source=str(path))

@@ -36,6 +36,9 @@ from ..units import ps_to_cycles
 from ..workload.trace import MATMUL_CLASSES, OP_CLASSES
 from .tiling import choose_tiling, tile_schedule
 
+#: A single GEMM instance needing more SRAM tiles than this is rejected (memory guard).
+MAX_TILES_PER_INSTANCE = 4_000_000
+
 #: Trace columns that determine an operator's timing (the shape-reuse key).
 KEY_COLUMNS = ("op_class", "M", "K", "N", "batch", "flops", "bytes_weight", "bytes_act_in",
                "bytes_act_out", "bytes_kv_read", "bytes_kv_write", "comm_bytes", "comm_group",
@@ -90,13 +93,11 @@ def _merge(plan_arrays: tuple[np.ndarray, ...], max_tiles: int) -> tuple[np.ndar
     return tuple(np.add.reduceat(a, starts) for a in plan_arrays)
 
 
-def _chunks(total_bytes: int, chunk_bytes: int) -> np.ndarray:
-    """Split ``total_bytes`` into chunk-sized pieces (last one smaller)."""
+def _chunks(total_bytes: int, chunk_bytes: int, max_tiles: int) -> np.ndarray:
+    """Split ``total_bytes`` into at most ``max_tiles`` pieces of about ``chunk_bytes`` or more."""
     chunk_bytes = max(1, int(chunk_bytes))
-    n = max(1, -(-int(total_bytes) // chunk_bytes))
-    sizes = np.full(n, chunk_bytes, dtype=np.int64)
-    sizes[-1] = int(total_bytes) - chunk_bytes * (n - 1)
-    return sizes
+    n = max(1, min(max_tiles, -(-int(total_bytes) // chunk_bytes)))
+    return _apportion(int(total_bytes), np.ones(n))
 
 
 def _stream_buffer_bytes(arch: Arch) -> int:
@@ -139,8 +140,20 @@ def _lower_matmul(op: dict[str, Any], arch: Arch) -> OpPlan:
     tiling = choose_tiling(M, K, N, arch.sram, a_bytes=a_b, b_bytes=b_b, c_bytes=a_b,
                            acc_bytes=acc_b, min_tile=spatial,
                            what=f"{op['name']} ({op['op_class']})")
+    if tiling.tiles > MAX_TILES_PER_INSTANCE:
+        raise SimulationError(
+            f"operator {op['name']} (op_id {op['op_id']}, M={M} K={K} N={N}) needs "
+            f"{tiling.tiles:,} SRAM tiles (limit {MAX_TILES_PER_INSTANCE:,}); enlarge the SRAM "
+            "or check the trace's shapes")
     load, macs, store = tile_schedule(M, K, N, tiling, a_bytes=a_b, b_bytes=b_b, c_bytes=a_b)
-    if batch > 1:
+    max_tiles = arch.engine.max_tiles_per_op
+    if batch > 1 and len(load) * batch > max_tiles:
+        # NOTE(perf): many instances -> groups of whole instances (scripts/bench_sim.py);
+        # keeps the plan at most max_tiles long whatever the batch.
+        groups = _apportion(batch, np.ones(min(batch, max_tiles)))
+        load, macs, store = (groups * int(load.sum()), groups * int(macs.sum()),
+                             groups * int(store.sum()))
+    elif batch > 1:
         load, macs, store = np.tile(load, batch), np.tile(macs, batch), np.tile(store, batch)
 
     sram_bw = arch.sram.bandwidth_bytes_per_cycle
@@ -165,11 +178,9 @@ def _lower_vector(op: dict[str, Any], arch: Arch) -> OpPlan:
     flops = int(op["flops"])
     read = int(op["bytes_act_in"] + op["bytes_weight"] + op["bytes_kv_read"])
     write = int(op["bytes_act_out"] + op["bytes_kv_write"])
-    load = _chunks(read, _stream_buffer_bytes(arch))
-    n = len(load)
-    store = _apportion(write, load if read else np.ones(n))
+    load = _chunks(read, _stream_buffer_bytes(arch), arch.engine.max_tiles_per_op)
+    store = _apportion(write, load if read else np.ones(len(load)))
     compute_total = -(-flops // vu.ops_per_cycle) + vu.pipeline_latency_cycles
-    load, store = _merge((load, store), arch.engine.max_tiles_per_op)
     return OpPlan("vector", load, _apportion(compute_total, load if read else np.ones(len(load))),
                   store, compute_total, work=flops, peak_work_per_cycle=vu.ops_per_cycle)
 
@@ -177,9 +188,8 @@ def _lower_vector(op: dict[str, Any], arch: Arch) -> OpPlan:
 def _lower_dma(op: dict[str, Any], arch: Arch) -> OpPlan:
     read = int(op["bytes_act_in"] + op["bytes_weight"] + op["bytes_kv_read"])
     write = int(op["bytes_act_out"] + op["bytes_kv_write"])
-    load = _chunks(read, _stream_buffer_bytes(arch))
+    load = _chunks(read, _stream_buffer_bytes(arch), arch.engine.max_tiles_per_op)
     store = _apportion(write, load if read else np.ones(len(load)))
-    load, store = _merge((load, store), arch.engine.max_tiles_per_op)
     return OpPlan("dma", load, np.zeros(len(load), dtype=np.int64), store, 0, work=0,
                   peak_work_per_cycle=1)
 

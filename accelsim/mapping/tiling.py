@@ -40,6 +40,8 @@ class GemmTiling:
     b_bytes: int          # DRAM bytes read for B
     c_bytes: int          # DRAM bytes written for the output
 
+    tiles: int = 1        # tiles of one instance (nM * nK * nN)
+
     @property
     def dram_bytes(self) -> int:
         return self.a_bytes + self.b_bytes + self.c_bytes
@@ -105,7 +107,7 @@ def choose_tiling(M: int, K: int, N: int, sram: SramConfig, *, a_bytes: float, b
     else:
         i, order, a_read, b_read = i_nm, "nm", a_nm[i_nm], b_nm[i_nm]
     return GemmTiling(int(Mc[i]), int(Kc[i]), int(Nc[i]), order, int(math.ceil(a_read)),
-                      int(math.ceil(b_read)), int(math.ceil(c_total)))
+                      int(math.ceil(b_read)), int(math.ceil(c_total)), int(tiles[i]))
 
 
 def tile_schedule(M: int, K: int, N: int, t: GemmTiling, *, a_bytes: float, b_bytes: float,

@@ -21,20 +21,21 @@ from ..errors import TraceError
 from .trace import OpTrace, from_records
 
 FORMATS = ("auto", "gemm", "conv")
+MAX_DIM = 1 << 31          # any larger layer dimension is a typo, not a layer
 
 
 def _ints(fields: list[str], count: int, file: str, line: int, names: tuple[str, ...]) -> list[int]:
     values = []
     for name, text in zip(names, fields[:count]):
         try:
-            value = int(float(text))
+            number = float(text)
         except ValueError:
             raise TraceError(f"expected an integer for {name}, got {text.strip()!r}", file=file,
                              row=line) from None
-        if value < 1 or value != float(text):
-            raise TraceError(f"expected a positive integer for {name}, got {text.strip()!r}",
-                             file=file, row=line)
-        values.append(value)
+        if not (1 <= number <= MAX_DIM) or not number.is_integer():
+            raise TraceError(f"expected an integer in 1..{MAX_DIM} for {name}, got "
+                             f"{text.strip()!r}", file=file, row=line)
+        values.append(int(number))
     return values
 
 
@@ -95,6 +96,6 @@ def load_scalesim_topology(path: str | Path, *, fmt: str = "auto", dtype: str = 
             "dtype_kv": dtype, "src": f"scalesim-topology:{path.name}:{line}"})
     meta = {"name": path.stem, "source": f"SCALE-Sim {fmt} topology {path.name}",
             "generator": "accelsim.workload.scalesim_topology"}
-    trace = from_records(records, meta)
+    trace = from_records(records, meta, file=file)
     trace.path = file
     return trace

@@ -97,10 +97,12 @@ def sidecar_path(csv_path: str | os.PathLike) -> Path:
     return csv_path.with_name(csv_path.name.removesuffix(".csv") + ".meta.json")
 
 
-def from_records(records: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> OpTrace:
-    """Build and validate a trace from row dicts (missing optional columns take defaults)."""
+def from_records(records: list[dict[str, Any]], meta: dict[str, Any] | None = None, *,
+                 file: str = "<generated>") -> OpTrace:
+    """Build and validate a trace from row dicts (missing optional columns take defaults);
+    ``file`` names the source in error messages."""
     frame = pd.DataFrame.from_records([{**DEFAULTS, **record} for record in records])
-    return OpTrace(validate_ops(frame, file="<generated>"), dict(meta or {}))
+    return OpTrace(validate_ops(frame, file=file), dict(meta or {}))
 
 
 def load_trace(path: str | os.PathLike) -> OpTrace:

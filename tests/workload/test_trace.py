@@ -102,7 +102,7 @@ def test_scalesim_conv_topology_uses_im2col(repo_root):
 
 
 @pytest.mark.parametrize("content, fragment", [
-    ("Layer, M, N, K,\nfc1, 64, 0, 32,\n", "row 2: expected a positive integer for N"),
+    ("Layer, M, N, K,\nfc1, 64, 0, 32,\n", "row 2: expected an integer in 1..2147483648 for N"),
     ("Layer, M, N, K,\nfc1, 64, x, 32,\n", "row 2: expected an integer for N"),
     ("Layer, M, N, K,\n", "expected a header line and at least one layer"),
     ("Layer, M, N, K,\nfc1, 64,\n", "row 2: expected 'Layer, M, N, K', got 2 fields"),
