@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-
-@pytest.fixture(scope="module")
-def validate(repo_root):
-    spec = importlib.util.spec_from_file_location("validate_noc",
-                                                  repo_root / "scripts" / "validate_noc.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+import accelsim.validation.noc as validate
 
 
 @pytest.mark.validation
-def test_mesh_matches_booksim(validate, reference_dir, full_validation):
+def test_mesh_matches_booksim(reference_dir, full_validation):
     rows = validate.compare(quick=not full_validation,
                             latency_points=None if full_validation else 4,
                             ref_dir=reference_dir)
