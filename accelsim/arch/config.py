@@ -147,6 +147,7 @@ class Arch:
     dtypes: DtypeConfig = field(default_factory=DtypeConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     interconnect: InterconnectConfig | None = None
+    noc: Mapping[str, Any] | None = None     # multi-core: a mesh of cores (hw/noc.py schema)
     source: str = ""
     description: str = ""
     file: str | None = None
@@ -157,9 +158,19 @@ class Arch:
         raw = dict(self.memory) if isinstance(self.memory, Mapping) else self.memory
         return build_memory(raw, file=self.file)
 
+    def build_noc(self):
+        """A fresh NoC model for a multi-core architecture (``None`` for a single core)."""
+        if self.noc is None:
+            return None
+        from ..hw.noc import build_noc
+
+        raw = dict(self.noc) if isinstance(self.noc, Mapping) else self.noc
+        return build_noc(raw, file=self.file)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["memory"] = dict(self.memory)
+        d["noc"] = dict(self.noc) if self.noc is not None else None
         d.pop("file")
         return d
 
@@ -224,15 +235,19 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
             link_latency_ns=ic.float("link_latency_ns", default=1000.0, minimum=0.0))
         ic.done()
 
+    noc_raw = top.any("noc", default=None)
     memory_raw = top.any("memory")
     arch = Arch(
         name=top.str("name", default=Path(file).stem if file else "arch"),
         clock_mhz=top.float("clock_mhz", default=1000.0, minimum=1.0, maximum=1e6),
         systolic=systolic, vector=vector, sram=sram, memory=memory_raw, dtypes=dtypes,
-        engine=engine, interconnect=interconnect, source=top.str("source", default=""),
+        engine=engine, interconnect=interconnect,
+        noc=dict(noc_raw) if isinstance(noc_raw, Mapping) else noc_raw,
+        source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()
     arch.build_memory()          # validates the memory section now, not mid-simulation
+    arch.build_noc()
     return arch
 
 
