@@ -35,6 +35,7 @@ from ..errors import SimulationError
 from ..mapping.lower import KEY_COLUMNS, OpPlan, lower
 from ..units import cycles_to_ps
 from ..workload.trace import OpTrace, parse_deps
+from .cache import LRUCache
 
 UNITS = ("systolic", "vector", "dma", "link")
 FIDELITIES = ("full", "analytical")
@@ -108,17 +109,18 @@ class Simulation:
 
     def __init__(self, arch: Arch, trace: OpTrace, *, fidelity: str = "full",
                  progress: bool | None = None, reuse: bool = True, timeline: bool = False,
-                 timeline_max_events: int = 300_000):
+                 timeline_max_events: int = 300_000, max_cached_shapes: int | None = None):
         if fidelity not in FIDELITIES:
             raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
                                   f"{', '.join(FIDELITIES)}")
         self.arch, self.trace, self.fidelity, self.reuse = arch, trace, fidelity, reuse
         self.timeline = Timeline(timeline_max_events) if timeline else None
+        self.max_cached_shapes = max_cached_shapes
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.rows: list[dict[str, Any]] = trace.ops.to_dict("records")
         self.row_keys = [shape_key(op) for op in self.rows]
         self.plans: dict[tuple, OpPlan] = {}
-        self._key_index: dict[tuple, int] = {}
+        self._shapes_planned = 0
         self.records: list[OpRecord] = []
 
     # ------------------------------------------------------------------ planning
@@ -126,10 +128,15 @@ class Simulation:
         key = self.row_keys[row]
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.plans[key] = lower(self.rows[row], self.arch)
-            self._key_index[key] = len(self._key_index)
-            plan.compute_ps = np.array([cycles_to_ps(int(c), self.arch.clock_mhz)
-                                        for c in plan.compute_cycles], dtype=np.int64)
+            plan = self.plans[key] = self._new_plan(row)
+        return plan
+
+    def _new_plan(self, row: int) -> OpPlan:
+        plan = lower(self.rows[row], self.arch)
+        plan.compute_ps = np.array([cycles_to_ps(int(c), self.arch.clock_mhz)
+                                    for c in plan.compute_cycles], dtype=np.int64)
+        plan.base_address = self._shapes_planned * _ADDRESS_STRIDE
+        self._shapes_planned += 1
         return plan
 
     def _dependencies(self) -> list[list[int]]:
@@ -171,7 +178,7 @@ class Simulation:
             return None
         return tqdm(total=total, unit="op", desc=f"simulating {self.trace.name}", leave=False)
 
-    def _run_full(self) -> SimResult:
+    def _setup(self) -> simpy.Environment:
         env = simpy.Environment()
         self.env = env
         self.memory = self.arch.build_memory()
@@ -180,31 +187,56 @@ class Simulation:
             self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
         self.unit_busy_ps = dict.fromkeys(UNITS, 0)
-        self.memo: dict[tuple, _Memo] = {}
+        self.memo: LRUCache[_Memo] = LRUCache(self.max_cached_shapes)
         self.active = 0
         self.epoch = 0
         self.reused = 0
+        self.state: dict[int, str] = {}
+        return env
+
+    def _run_full(self) -> SimResult:
+        env = self._setup()
         deps = self._dependencies()
         done: dict[int, simpy.Event] = {}
         bar = self._progress_bar(len(self.rows))
         for rows in self._iterations():
-            finished = []
-            for i in rows:
-                waits = [done[d] for d in deps[i] if d in done and not done[d].processed]
-                done[i] = env.event()
-                env.process(self._operator(i, waits, done[i]))
-                finished.append(done[i])
-            env.run(until=simpy.AllOf(env, finished))
-            for i in rows:
-                done[i] = _DONE
+            self._run_rows(rows, deps, done)
             if bar is not None:
                 bar.update(len(rows))
         if bar is not None:
             bar.close()
-        if any(not ev.processed for ev in done.values()):
-            raise SimulationError("simulation stopped with operators still waiting")
         return SimResult(self.records, self.plans, self.row_keys, int(env.now), self.unit_busy_ps,
                          self.memory.stats(), self._reuse_stats(), self.timeline)
+
+    def _run_rows(self, rows: list[int], deps: list[list[int]], done: dict) -> None:
+        """Start the operators ``rows`` and run until all are done (one iteration)."""
+        env = self.env
+        finished = []
+        for i in rows:
+            waits = [done[d] for d in deps[i] if d in done and not done[d].processed]
+            done[i] = env.event()
+            self.state[i] = "waiting for its dependencies"
+            env.process(self._operator(i, waits, done[i]))
+            finished.append(done[i])
+        try:
+            env.run(until=simpy.AllOf(env, finished))
+        except RuntimeError as exc:
+            if "No scheduled events left" not in str(exc):
+                raise
+            raise self._deadlock(rows, done) from None
+        for i in rows:
+            done[i] = _DONE
+            self.state.pop(i, None)
+
+    def _deadlock(self, rows: list[int], done: dict) -> SimulationError:
+        """Watchdog: nothing can happen any more, yet operators are unfinished: say which."""
+        stuck = [i for i in rows if not done[i].triggered]
+        lines = [f"op_id {self.rows[i]['op_id']} ({self.rows[i]['name']}): "
+                 f"{self.state.get(i, 'not started')}" for i in stuck[:5]]
+        more = f" and {len(stuck) - 5} more" if len(stuck) > 5 else ""
+        return SimulationError(
+            f"simulation deadlocked at {self.env.now} ps with {len(stuck)} operator(s) unable to "
+            f"proceed{more}: " + "; ".join(lines))
 
     def _record_memory(self, track: str, name: str, start_ps: int, end_ps: int, args=None):
         if self.timeline.detail():
@@ -212,24 +244,28 @@ class Simulation:
 
     def _reuse_stats(self) -> dict[str, int]:
         executed = len(self.records)
+        memo = self.memo.stats()
         return {"operators": executed, "distinct_shapes": len(self.plans),
-                "simulated": executed - self.reused, "reused": self.reused}
+                "simulated": executed - self.reused, "reused": self.reused,
+                "memo_entries": memo["entries"], "memo_evictions": memo["evictions"]}
 
     def _operator(self, row: int, waits: list[simpy.Event], done: simpy.Event):
         if waits:
             yield simpy.AllOf(self.env, waits)
         op = self.rows[row]
         key = self.row_keys[row]
-        plan = self.plans[key]
+        plan = self.plan(row)
         for _ in range(int(op["repeat"])):
             self.active += 1
             self.epoch += 1
             epoch = self.epoch
+            self.state[row] = f"waiting for the {plan.unit} unit"
             with self.units[plan.unit].request() as grant:
                 yield grant
+                self.state[row] = f"running on the {plan.unit} unit (memory: {self.memory.impl_name})"
                 start = self.env.now
-                memo = self.memo.get(key)
                 alone = self.active == 1 and self.reuse
+                memo = self.memo.get(key) if alone else None
                 tl = self.timeline
                 if memo is not None and alone:
                     yield self.env.timeout(memo.duration_ps)
@@ -245,14 +281,14 @@ class Simulation:
                 else:
                     before = self.memory.counters() if alone else None
                     first_event = len(tl.events) if tl is not None else 0
-                    yield from self._tiles(plan, self._key_index[key] * _ADDRESS_STRIDE, op)
-                    if alone and self.epoch == epoch and key not in self.memo:
+                    yield from self._tiles(plan, plan.base_address, op)
+                    if alone and self.epoch == epoch and key not in self.memo:  # ran alone
                         after = self.memory.counters()
                         events = [] if tl is None or tl.sampled else [
                             (track, name, t0 - start, t1 - start, args)
                             for track, name, t0, t1, args in tl.events[first_event:]]
-                        self.memo[key] = _Memo(self.env.now - start,
-                                               {k: after[k] - before[k] for k in after}, events)
+                        self.memo.put(key, _Memo(self.env.now - start,
+                                                 {k: after[k] - before[k] for k in after}, events))
                     reused = False
                 end = self.env.now
                 if tl is not None:
