@@ -17,6 +17,19 @@ def cycles_to_ps(cycles: int, clock_mhz: float) -> int:
         else int(-(-cycles * 1_000_000.0 // clock_mhz))
 
 
+def cycles_to_ps_array(cycles, clock_mhz: float):
+    """``cycles_to_ps`` over a numpy integer array (same rounding)."""
+    import numpy as np
+
+    cycles = np.asarray(cycles, dtype=np.int64)
+    if (cycles < 0).any():
+        raise ValueError("negative cycle count")
+    if float(clock_mhz).is_integer():
+        mhz = int(round(clock_mhz))
+        return -(-cycles * 1_000_000 // mhz)
+    return np.array([cycles_to_ps(int(c), clock_mhz) for c in cycles], dtype=np.int64)
+
+
 def ps_to_cycles(ps: int, clock_mhz: float) -> int:
     """Number of whole cycles of a ``clock_mhz`` clock that cover ``ps`` picoseconds (rounded up)."""
     if ps < 0:

@@ -74,7 +74,7 @@ class StreamSimulation(Simulation):
             self.rows = trace.ops.to_dict("records")
             self.row_keys = [shape_key(op) for op in self.rows]
             for i in range(len(self.rows)):
-                self.plan(i)
+                self.plan(i)           # LRU-cached by shape key
             deps = self._dependencies()
             start = env.now
             self.records = []

@@ -30,6 +30,7 @@ layout model).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 DATAFLOWS = ("os", "ws", "is")
@@ -70,6 +71,7 @@ class SystolicTiming:
         return self.macs / (self.compute_cycles * rows * cols) if self.compute_cycles else 0.0
 
 
+@functools.lru_cache(maxsize=8192)   # NOTE(perf): pure; repeated shapes in DSE (bench_dse.py)
 def gemm_timing(M: int, K: int, N: int, rows: int, cols: int, dataflow: str, *,
                 fold_pipelining: bool = False) -> SystolicTiming:
     """Closed-form timing of ``out[M,N] = A[M,K] . B[K,N]`` on a ``rows x cols`` array.

@@ -57,14 +57,14 @@ class OpPlan:
     mapping_efficiency: float = float("nan")
     fixed_ps: int = 0                  # link time (collectives), not tied to the NPU clock
     details: dict[str, Any] = field(default_factory=dict)
+    first_load_bytes: int = -1         # bytes loaded before the first tile can start (-1: tile 0)
 
-    @property
-    def dram_read_bytes(self) -> int:
-        return int(self.load_bytes.sum())
-
-    @property
-    def dram_write_bytes(self) -> int:
-        return int(self.store_bytes.sum())
+    def __post_init__(self) -> None:
+        # NOTE(perf): totals are read per operator instance; summed once (scripts/bench_dse.py).
+        self.dram_read_bytes = int(self.load_bytes.sum())
+        self.dram_write_bytes = int(self.store_bytes.sum())
+        if self.first_load_bytes < 0:
+            self.first_load_bytes = int(self.load_bytes[0]) if len(self.load_bytes) else 0
 
     @property
     def tiles(self) -> int:
@@ -93,6 +93,10 @@ def _merge(plan_arrays: tuple[np.ndarray, ...], max_tiles: int) -> tuple[np.ndar
     return tuple(np.add.reduceat(a, starts) for a in plan_arrays)
 
 
+def _one(value: int) -> np.ndarray:
+    return np.array([int(value)], dtype=np.int64)
+
+
 def _chunks(total_bytes: int, chunk_bytes: int, max_tiles: int) -> np.ndarray:
     """Split ``total_bytes`` into at most ``max_tiles`` pieces of about ``chunk_bytes`` or more."""
     chunk_bytes = max(1, int(chunk_bytes))
@@ -105,20 +109,24 @@ def _stream_buffer_bytes(arch: Arch) -> int:
     return (cap["unified"] // 3 if "unified" in cap else cap["ifmap"]) // 2
 
 
-def lower(op: dict[str, Any], arch: Arch) -> OpPlan:
-    """Plan one operator (a trace row as a dict) on ``arch``."""
+def lower(op: dict[str, Any], arch: Arch, *, totals_only: bool = False) -> OpPlan:
+    """Plan one operator (a trace row as a dict) on ``arch``.
+
+    ``totals_only``: a one-tile plan holding the op's totals and its first-tile load (what the
+    analytical fidelity needs), without building per-tile arrays.
+    """
     op_class = op["op_class"]
     unit = OP_CLASSES[op_class]
     if op_class in MATMUL_CLASSES:
-        return _lower_matmul(op, arch)
+        return _lower_matmul(op, arch, totals_only)
     if unit == "vector":
-        return _lower_vector(op, arch)
+        return _lower_vector(op, arch, totals_only)
     if unit == "dma":
-        return _lower_dma(op, arch)
+        return _lower_dma(op, arch, totals_only)
     return _lower_link(op, arch)
 
 
-def _lower_matmul(op: dict[str, Any], arch: Arch) -> OpPlan:
+def _lower_matmul(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> OpPlan:
     sa = arch.systolic
     M, K, N, batch = int(op["M"]), int(op["K"]), int(op["N"]), int(op["batch"])
     a_b = DTYPE_BYTES[op["dtype_act"]]
@@ -145,6 +153,16 @@ def _lower_matmul(op: dict[str, Any], arch: Arch) -> OpPlan:
             f"operator {op['name']} (op_id {op['op_id']}, M={M} K={K} N={N}) needs "
             f"{tiling.tiles:,} SRAM tiles (limit {MAX_TILES_PER_INSTANCE:,}); enlarge the SRAM "
             "or check the trace's shapes")
+    details = {"tiling": f"{tiling.order} Mt={tiling.Mt} Kt={tiling.Kt} Nt={tiling.Nt}",
+               "folds": per_array.folds}
+    if totals_only:
+        compute_total = _sram_bound(op, arch, M, K, N, batch, a_b, b_b, compute_total)
+        first = int(math.ceil(tiling.Mt * tiling.Kt * a_b + tiling.Kt * tiling.Nt * b_b))
+        return OpPlan("systolic", _one((tiling.a_bytes + tiling.b_bytes) * batch),
+                      _one(compute_total), _one(tiling.c_bytes * batch), compute_total,
+                      work=M * K * N * batch, peak_work_per_cycle=sa.pes,
+                      mapping_efficiency=per_array.mapping_efficiency, details=details,
+                      first_load_bytes=first)
     load, macs, store = tile_schedule(M, K, N, tiling, a_bytes=a_b, b_bytes=b_b, c_bytes=a_b)
     max_tiles = arch.engine.max_tiles_per_op
     if batch > 1 and len(load) * batch > max_tiles:
@@ -156,28 +174,37 @@ def _lower_matmul(op: dict[str, Any], arch: Arch) -> OpPlan:
     elif batch > 1:
         load, macs, store = np.tile(load, batch), np.tile(macs, batch), np.tile(store, batch)
 
-    sram_bw = arch.sram.bandwidth_bytes_per_cycle
-    if sram_bw:
-        # SRAM -> array operand reads (SCALE-Sim request counts, scaled to bytes) bound compute.
-        R, C = sa.rows, sa.cols
-        reads = {"os": M * K * -(-N // C) * a_b + K * N * -(-M // R) * b_b,
-                 "ws": M * K * -(-N // C) * a_b + K * N * b_b,
-                 "is": M * K * a_b + K * N * -(-M // C) * b_b}[sa.dataflow] * batch
-        compute_total = max(compute_total, -(-int(reads) // (sram_bw * sa.count)))
-
+    compute_total = _sram_bound(op, arch, M, K, N, batch, a_b, b_b, compute_total)
     load, macs, store = _merge((load, macs, store), arch.engine.max_tiles_per_op)
     return OpPlan("systolic", load, _apportion(compute_total, macs), store, compute_total,
                   work=M * K * N * batch, peak_work_per_cycle=sa.pes,
-                  mapping_efficiency=per_array.mapping_efficiency,
-                  details={"tiling": f"{tiling.order} Mt={tiling.Mt} Kt={tiling.Kt} Nt={tiling.Nt}",
-                           "folds": per_array.folds})
+                  mapping_efficiency=per_array.mapping_efficiency, details=details)
 
 
-def _lower_vector(op: dict[str, Any], arch: Arch) -> OpPlan:
+def _sram_bound(op, arch: Arch, M: int, K: int, N: int, batch: int, a_b: float, b_b: float,
+                compute_total: int) -> int:
+    """SRAM -> array operand reads (SCALE-Sim's request counts, in bytes) bound the compute."""
+    sram_bw = arch.sram.bandwidth_bytes_per_cycle
+    if not sram_bw:
+        return compute_total
+    sa = arch.systolic
+    R, C = sa.rows, sa.cols
+    reads = {"os": M * K * -(-N // C) * a_b + K * N * -(-M // R) * b_b,
+             "ws": M * K * -(-N // C) * a_b + K * N * b_b,
+             "is": M * K * a_b + K * N * -(-M // C) * b_b}[sa.dataflow] * batch
+    return max(compute_total, -(-int(reads) // (sram_bw * sa.count)))
+
+
+def _lower_vector(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> OpPlan:
     vu = arch.vector
     flops = int(op["flops"])
     read = int(op["bytes_act_in"] + op["bytes_weight"] + op["bytes_kv_read"])
     write = int(op["bytes_act_out"] + op["bytes_kv_write"])
+    if totals_only:
+        compute_total = -(-flops // vu.ops_per_cycle) + vu.pipeline_latency_cycles
+        return OpPlan("vector", _one(read), _one(compute_total), _one(write), compute_total,
+                      work=flops, peak_work_per_cycle=vu.ops_per_cycle,
+                      first_load_bytes=min(read, _stream_buffer_bytes(arch)))
     load = _chunks(read, _stream_buffer_bytes(arch), arch.engine.max_tiles_per_op)
     store = _apportion(write, load if read else np.ones(len(load)))
     compute_total = -(-flops // vu.ops_per_cycle) + vu.pipeline_latency_cycles
@@ -185,9 +212,12 @@ def _lower_vector(op: dict[str, Any], arch: Arch) -> OpPlan:
                   store, compute_total, work=flops, peak_work_per_cycle=vu.ops_per_cycle)
 
 
-def _lower_dma(op: dict[str, Any], arch: Arch) -> OpPlan:
+def _lower_dma(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> OpPlan:
     read = int(op["bytes_act_in"] + op["bytes_weight"] + op["bytes_kv_read"])
     write = int(op["bytes_act_out"] + op["bytes_kv_write"])
+    if totals_only:
+        return OpPlan("dma", _one(read), _one(0), _one(write), 0, work=0, peak_work_per_cycle=1,
+                      first_load_bytes=min(read, _stream_buffer_bytes(arch)))
     load = _chunks(read, _stream_buffer_bytes(arch), arch.engine.max_tiles_per_op)
     store = _apportion(write, load if read else np.ones(len(load)))
     return OpPlan("dma", load, np.zeros(len(load), dtype=np.int64), store, 0, work=0,

@@ -19,6 +19,7 @@ Pure functions; ``tests/mapping/test_tiling.py``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -61,6 +62,9 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
+# NOTE(perf): pure and called with the same shapes for every design of a DSE sweep
+# (scripts/bench_dse.py); results are immutable.
+@functools.lru_cache(maxsize=8192)
 def choose_tiling(M: int, K: int, N: int, sram: SramConfig, *, a_bytes: float, b_bytes: float,
                   c_bytes: float, acc_bytes: float, min_tile: tuple[int, int, int] = (8, 8, 8),
                   what: str = "GEMM") -> GemmTiling:
