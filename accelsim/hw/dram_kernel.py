@@ -1,0 +1,570 @@
+"""Bank-level DRAM command scheduler: one numba kernel that replays a batch of requests.
+
+What it models (per channel, all channels in lock step, one iteration per DRAM clock ``tCK``):
+
+* a frontend that injects requests **in order**, at most ``frontend_per_tick`` per tick, each not
+  before its ``inject_tick``; it blocks (head of line) while the target channel's read or write
+  queue is full;
+* per channel: a bounded read queue, a bounded write queue (drained in write mode between a high and
+  a low watermark), an *active* queue holding requests whose ACT was issued (at most one entry per
+  bank), and a priority queue for refresh;
+* FR-FCFS: the oldest request whose next command meets every timing rule goes first;
+* a dual command bus: each tick one column command (RD/WR, active queue first) and one row command
+  (refresh first, then ACT/PRE from the read or write queue); a PRE never closes a bank that an
+  active-queue request waits on;
+* open-page (rows stay open) or closed-page (a column access auto-precharges when no other queued
+  request hits the same row) policy;
+* all-bank refresh per pseudo channel every ``tREFI``: precharge-all then REF, blocking new row and
+  column commands from the read/write queues while pending;
+* timing as data: ``rules`` rows ``(level, prev, next, latency, window)`` are applied to per-node
+  "ready at" clocks, exactly as the rule table in ``arch_configs/memory/standards/hbm.yaml`` says.
+
+States of a bank: ``closed`` -> ACT -> ``open(row)`` -> PRE / PREA / RDA / WRA -> ``closed``; REF
+needs all banks of its pseudo channel closed. Times are integer ticks of tCK; nothing here knows ns.
+
+What it ignores: read-after-write forwarding, per-bank refresh, power-down, the command-address
+bus's bank-address fields, data-bus ODT/parity, and HBM3's half-cycle ACT (ACT is ``command_cycles``
+whole cycles).
+
+The kernel is a pure function of its arguments (arrays in, arrays out, state arrays updated in
+place), so tests call it directly with hand-made command sequences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Command ids; the order is the ``commands`` list of the standard file (checked by the loader).
+ACT, PRE, PREA, RD, WR, RDA, WRA, REF = range(8)
+N_COMMANDS = 8
+COMMAND_NAMES = ("ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REF")
+LEVEL_NAMES = ("channel", "pseudo_channel", "bank_group", "bank")
+N_LEVELS = 4
+
+# Row-buffer outcome of a request, decided by the first command issued for it (as Ramulator 2).
+HIT, MISS, CONFLICT = 0, 1, 2
+
+NEVER = np.int64(-(1 << 50))   # "no command yet" in the history
+FAR = np.int64(1 << 60)        # "not ready in this batch"
+
+# Indices into the integer parameter vector ``par`` (built by ``hbm.HbmSpec.kernel_params``).
+P_CHANNELS, P_PCS, P_BGS, P_BANKS = 0, 1, 2, 3
+P_RQ, P_WQ, P_AQ, P_PQ = 4, 5, 6, 7
+P_WR_HIGH, P_WR_LOW = 8, 9          # write-queue watermarks, in entries (enter > high, leave < low)
+P_READ_LAT, P_WRITE_LAT = 10, 11    # RD -> data done (CL + BL); WR -> data done (CWL + BL)
+P_REFI, P_RFC = 12, 13
+P_CLOSED_PAGE = 14
+P_FRONTEND = 15                     # requests the frontend may inject per tick
+P_HIST = 16                         # longest rule window
+N_PARAMS = 17
+
+# Indices into the per-channel statistics array ``chst[c, :]``.
+S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK = range(9)
+N_CH_STATS = 9
+
+
+def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, queue_caps
+              ) -> dict:
+    """Fresh device state: every bank closed, no command history, refresh due at tREFI.
+
+    Args:
+        n_channels, n_pcs, n_bgs, n_banks: organization (pseudo channels per channel, bank groups
+            per pseudo channel, banks per bank group).
+        hist: longest rule window (4 for tFAW).
+        queue_caps: (read, write, active, priority) queue capacities per channel.
+    """
+    n_pc_nodes = n_channels * n_pcs
+    n_bg_nodes = n_pc_nodes * n_bgs
+    n_bank_nodes = n_bg_nodes * n_banks
+    n_nodes = n_channels + n_pc_nodes + n_bg_nodes + n_bank_nodes
+    rq, wq, aq, pq = queue_caps
+    return {
+        "ready": np.full((n_nodes, N_COMMANDS), NEVER, dtype=np.int64),
+        "hist": np.full((n_nodes, N_COMMANDS, hist), NEVER, dtype=np.int64),
+        "open_row": np.full(n_bank_nodes, -1, dtype=np.int64),
+        "next_ref": np.zeros(n_channels, dtype=np.int64),   # set by the caller (tREFI)
+        "write_mode": np.zeros(n_channels, dtype=np.bool_),
+        "pq": np.zeros((n_channels, max(pq, 1)), dtype=np.int64),
+        "pq_n": np.zeros(n_channels, dtype=np.int64),
+        "chst": np.zeros((n_channels, N_CH_STATS), dtype=np.int64),
+        "clock": np.zeros(1, dtype=np.int64),               # last tick simulated
+        "caps": np.array([rq, wq, aq, pq], dtype=np.int64),
+    }
+
+
+def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
+    """Work arrays for ``simulate_batch`` (queues of request ids and packed keys, lengths)."""
+    return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
+            np.zeros((4, n_channels), dtype=np.int64),
+            np.zeros(n_bank_nodes, dtype=np.int64))
+
+
+# NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
+# runtime (_nrt=False): no array is allocated inside, so no atomic reference counting runs in the
+# per-tick loop (it was half of the run time).
+@njit(cache=True, inline="always", _nrt=False)
+def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win):
+    h = hist.shape[2]
+    for w in range(h - 1, 0, -1):
+        hist[node, cmd, w] = hist[node, cmd, w - 1]
+    hist[node, cmd, 0] = t
+    k0 = con_ptr[level * N_COMMANDS + cmd]
+    k1 = con_ptr[level * N_COMMANDS + cmd + 1]
+    for k in range(k0, k1):
+        past = hist[node, cmd, con_win[k] - 1]
+        if past > NEVER:
+            v = past + con_lat[k]
+            j = node * N_COMMANDS + con_next[k]
+            if v > ready[j]:
+                ready[j] = v
+
+
+@njit(cache=True, _nrt=False)
+def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bgs, n_banks,
+                  con_ptr, con_next, con_lat, con_win):
+    """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank).
+
+    Updates every rule's ready clock and the bank state. PREA/REF (n2 = n3 = -1) act on all bank
+    groups and banks of the pseudo channel.
+    """
+    _apply(ready, hist, n0, 0, cmd, t, con_ptr, con_next, con_lat, con_win)
+    _apply(ready, hist, n1, 1, cmd, t, con_ptr, con_next, con_lat, con_win)
+    if n2 >= 0:
+        _apply(ready, hist, n2, 2, cmd, t, con_ptr, con_next, con_lat, con_win)
+        _apply(ready, hist, n3, 3, cmd, t, con_ptr, con_next, con_lat, con_win)
+        b = n3 - offs[3]
+        if cmd == ACT:
+            open_row[b] = row
+        elif cmd == PRE or cmd == RDA or cmd == WRA:
+            open_row[b] = -1
+    else:
+        pc = n1 - offs[1]
+        g0 = offs[2] + pc * n_bgs
+        for g in range(g0, g0 + n_bgs):
+            _apply(ready, hist, g, 2, cmd, t, con_ptr, con_next, con_lat, con_win)
+        b0 = pc * n_bgs * n_banks
+        for b in range(b0, b0 + n_bgs * n_banks):
+            _apply(ready, hist, offs[3] + b, 3, cmd, t, con_ptr, con_next, con_lat, con_win)
+            if cmd == PREA:
+                open_row[b] = -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
+    """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for PREA/REF).
+
+    ``ready`` is the flattened ``[node, command]`` array.
+    """
+    t = ready[n0 * N_COMMANDS + cmd]
+    a = ready[n1 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    if n2 >= 0:
+        a = ready[n2 * N_COMMANDS + cmd]
+        if a > t:
+            t = a
+        a = ready[n3 * N_COMMANDS + cmd]
+        if a > t:
+            t = a
+    else:
+        pc = n1 - offs[1]
+        g0 = offs[2] + pc * n_bgs
+        for g in range(g0, g0 + n_bgs):
+            a = ready[g * N_COMMANDS + cmd]
+            if a > t:
+                t = a
+        b0 = offs[3] + pc * n_bgs * n_banks
+        for b in range(b0, b0 + n_bgs * n_banks):
+            a = ready[b * N_COMMANDS + cmd]
+            if a > t:
+                t = a
+    return t
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _next_cmd(open_row, bank, row, write):
+    r = open_row[bank]
+    if r == row:
+        return WR if write else RD
+    if r < 0:
+        return ACT
+    return PRE
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _remove(buf, keys, c, i, n):
+    for j in range(i, n - 1):
+        buf[c, j] = buf[c, j + 1]
+        keys[c, j] = keys[c, j + 1]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _set_write_mode(write_mode, c, rn, wn, hi, lo):
+    if not write_mode[c]:
+        if wn > hi or rn == 0:
+            write_mode[c] = True
+    else:
+        if wn < lo and rn != 0:
+            write_mode[c] = False
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scan(buf, keys, c, n, column, arrival_ordered, qwrite, req_n1, req_n2, req_n3, req_write,
+          arrive, open_row, active_per_bank, ready, offs, n_bgs, n_banks, clk):
+    """FR-FCFS pick in one queue for one command bus: (slot index or -1, command, min ready tick).
+
+    ``keys[c, i]`` packs the slot's (bank << 32 | row); ``qwrite`` is 0/1 for a read/write queue
+    and -1 for a mixed one (the active queue).
+    """
+    best = -1
+    best_cmd = -1
+    best_arr = FAR
+    wake = FAR
+    for i in range(n):
+        # NOTE(perf): see scripts/bench_dram.py -- decode the slot from its packed key (one
+        # contiguous load) and touch the request arrays only for slots that pass the filter.
+        key = keys[c, i]
+        bank = key >> 32
+        r_open = open_row[bank]
+        if r_open == (key & 0xFFFFFFFF):
+            if not column:
+                continue
+            if qwrite < 0:
+                cmd = WR if req_write[buf[c, i]] else RD
+            else:
+                cmd = WR if qwrite == 1 else RD
+        else:
+            if column:
+                continue
+            if r_open < 0:
+                cmd = ACT
+            else:
+                if active_per_bank[bank] > 0:
+                    continue
+                cmd = PRE
+        r = buf[c, i]
+        t = ready_tick(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r], offs, n_bgs, n_banks)
+        if t <= clk:
+            if arrive[r] < best_arr:
+                best = i
+                best_cmd = cmd
+                best_arr = arrive[r]
+                if arrival_ordered:
+                    break
+        elif t < wake:
+            wake = t
+    return best, best_cmd, wake
+
+
+@njit(cache=True, _nrt=False)
+def _has_other_hit(buf, c, n, skip, bank_node, row, req_n3, req_row):
+    for i in range(n):
+        r = buf[c, i]
+        if r != skip and req_n3[r] == bank_node and req_row[r] == row:
+            return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
+                   start_tick, par, offs, con_ptr, con_next, con_lat, con_win,
+                   ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
+                   arrive, done_tick, outcome, scratch, counts, active_per_bank):
+    """Replay one batch of requests; fills ``arrive``, ``done_tick`` and ``outcome`` per request.
+
+    Args:
+        req_ch, req_n1, req_n2, req_n3: node index of each request's channel, pseudo channel,
+            bank group and bank (global node numbering, see ``hbm.HbmSpec``).
+        req_row, req_write: row and direction of each request.
+        req_key: ``bank << 32 | row`` of each request (bank = flat bank index).
+        inject_tick: earliest tick the frontend may inject each request (requests go in order).
+        chase: if true, request i+1 is injected only after request i completes (pointer chasing).
+        start_tick: tick of the first frontend slot.
+        par: integer parameters (``P_*``); offs: first node index of each level.
+        con_*: the rule table in CSR form keyed by (level, prev command).
+        ready ... clock: device state (updated in place; see ``new_state``).
+        arrive, done_tick, outcome: outputs (tick the request entered its queue, tick its data
+            transfer finished, HIT/MISS/CONFLICT).
+        scratch, counts, active_per_bank: work arrays from ``new_scratch`` (queues, queue
+            lengths, activated requests per bank); the kernel allocates nothing.
+
+    Returns:
+        The tick at which the last request finished.
+    """
+    n = req_ch.shape[0]
+    n_ch = par[P_CHANNELS]
+    n_pcs = par[P_PCS]
+    n_bgs = par[P_BGS]
+    n_banks = par[P_BANKS]
+    rcap = par[P_RQ]
+    wcap = par[P_WQ]
+    acap = par[P_AQ]
+    hi = par[P_WR_HIGH]
+    lo = par[P_WR_LOW]
+    read_lat = par[P_READ_LAT]
+    write_lat = par[P_WRITE_LAT]
+    refi = par[P_REFI]
+    rfc = par[P_RFC]
+    closed = par[P_CLOSED_PAGE] != 0
+    per_tick = par[P_FRONTEND]
+    pcap = pq.shape[1]
+
+    rq = scratch[0]
+    wq = scratch[1]
+    aq = scratch[2]
+    rqk = scratch[3]
+    wqk = scratch[4]
+    aqk = scratch[5]
+    rn = counts[0]
+    wn = counts[1]
+    an = counts[2]
+    wake = counts[3]
+    for c in range(n_ch):
+        rn[c] = 0
+        wn[c] = 0
+        an[c] = 0
+        wake[c] = 0
+    for b in range(active_per_bank.shape[0]):
+        active_per_bank[b] = 0
+    for i in range(n):
+        outcome[i] = -1
+
+    clk = start_tick
+    # Refreshes that fell due while the device sat idle before this batch: they happened, so rows
+    # are closed and the last one still blocks ACT for tRFC.
+    for c in range(n_ch):
+        if next_ref[c] < clk and pq_n[c] == 0:
+            missed = (clk - next_ref[c] + refi - 1) // refi
+            last = next_ref[c] + (missed - 1) * refi
+            next_ref[c] += missed * refi
+            for p in range(n_pcs):
+                n1 = offs[1] + c * n_pcs + p
+                issue_command(ready, hist, open_row, REF, last, c, n1, -1, -1, -1, offs,
+                              n_bgs, n_banks, con_ptr, con_next, con_lat, con_win)
+                chst[c, S_REFS] += missed
+                b0 = (c * n_pcs + p) * n_bgs * n_banks
+                for b in range(b0, b0 + n_bgs * n_banks):
+                    open_row[b] = -1
+
+    nxt = 0          # next request the frontend injects
+    finished = 0
+    last_done = start_tick
+    while finished < n:
+        # ---- frontend: in-order injection, up to per_tick requests this tick ----
+        sent = 0
+        blocked = False
+        while nxt < n and sent < per_tick:
+            if inject_tick[nxt] > clk:
+                break
+            if chase and nxt > 0 and (done_tick[nxt - 1] < 0 or done_tick[nxt - 1] > clk):
+                break
+            c = req_ch[nxt]
+            if req_write[nxt]:
+                if wn[c] >= wcap:
+                    blocked = True
+                    break
+                wq[c, wn[c]] = nxt
+                wqk[c, wn[c]] = req_key[nxt]
+                wn[c] += 1
+            else:
+                if rn[c] >= rcap:
+                    blocked = True
+                    break
+                rq[c, rn[c]] = nxt
+                rqk[c, rn[c]] = req_key[nxt]
+                rn[c] += 1
+            arrive[nxt] = clk
+            wake[c] = 0
+            nxt += 1
+            sent += 1
+
+        # ---- controllers: one tick ----
+        clk += 1
+        any_issue = False
+        for c in range(n_ch):
+            if clk >= next_ref[c]:
+                next_ref[c] += refi
+                for p in range(n_pcs):
+                    if pq_n[c] < pcap:
+                        pq[c, pq_n[c]] = p
+                        pq_n[c] += 1
+                wake[c] = 0
+            if clk < wake[c]:
+                continue
+            issued = False
+            soon = next_ref[c]
+
+            # -- column bus: active queue first, then (no refresh pending) the read/write queue --
+            i, cmd, t = _scan(aq, aqk, c, an[c], True, False, -1, req_n1, req_n2, req_n3,
+                              req_write, arrive, open_row, active_per_bank, ready, offs, n_bgs,
+                              n_banks, clk)
+            src = 0
+            if t < soon:
+                soon = t
+            if i < 0 and pq_n[c] == 0:
+                _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
+                if write_mode[c]:
+                    i, cmd, t = _scan(wq, wqk, c, wn[c], True, True, 1, req_n1, req_n2, req_n3,
+                                      req_write, arrive, open_row, active_per_bank, ready, offs,
+                                      n_bgs, n_banks, clk)
+                    src = 2
+                else:
+                    i, cmd, t = _scan(rq, rqk, c, rn[c], True, True, 0, req_n1, req_n2, req_n3,
+                                      req_write, arrive, open_row, active_per_bank, ready, offs,
+                                      n_bgs, n_banks, clk)
+                    src = 1
+                if t < soon:
+                    soon = t
+            if i >= 0:
+                if src == 0:
+                    r = aq[c, i]
+                elif src == 1:
+                    r = rq[c, i]
+                else:
+                    r = wq[c, i]
+                bank = req_n3[r] - offs[3]
+                if closed:
+                    auto = RDA if cmd == RD else WRA
+                    if (not _has_other_hit(aq, c, an[c], r, req_n3[r], req_row[r], req_n3, req_row)
+                            and not _has_other_hit(rq, c, rn[c], r, req_n3[r], req_row[r], req_n3,
+                                                   req_row)
+                            and not _has_other_hit(wq, c, wn[c], r, req_n3[r], req_row[r], req_n3,
+                                                   req_row)
+                            and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r], offs,
+                                           n_bgs, n_banks) <= clk):
+                        cmd = auto
+                issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
+                              req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr, con_next,
+                              con_lat, con_win)
+                if outcome[r] < 0:
+                    outcome[r] = HIT
+                    chst[c, S_HITS] += 1
+                if req_write[r]:
+                    done_tick[r] = clk + write_lat
+                    chst[c, S_WRITES] += 1
+                else:
+                    done_tick[r] = clk + read_lat
+                    chst[c, S_READS] += 1
+                if done_tick[r] > last_done:
+                    last_done = done_tick[r]
+                finished += 1
+                if src == 0:
+                    _remove(aq, aqk, c, i, an[c])
+                    an[c] -= 1
+                    active_per_bank[bank] -= 1
+                elif src == 1:
+                    _remove(rq, rqk, c, i, rn[c])
+                    rn[c] -= 1
+                else:
+                    _remove(wq, wqk, c, i, wn[c])
+                    wn[c] -= 1
+                issued = True
+
+            # -- row bus: refresh first; ACT/PRE from the read/write queue only if none pending --
+            if pq_n[c] > 0:
+                p = pq[c, 0]
+                n1 = offs[1] + c * n_pcs + p
+                b0 = (c * n_pcs + p) * n_bgs * n_banks
+                any_open = False
+                busy = False
+                for b in range(b0, b0 + n_bgs * n_banks):
+                    if open_row[b] >= 0:
+                        any_open = True
+                    if active_per_bank[b] > 0:
+                        busy = True
+                cmd = PREA if any_open else REF
+                if not (cmd == PREA and busy):
+                    t = ready_tick(ready, cmd, c, n1, -1, -1, offs, n_bgs, n_banks)
+                    if t <= clk:
+                        issue_command(ready, hist, open_row, cmd, clk, c, n1, -1, -1, -1, offs,
+                                      n_bgs, n_banks, con_ptr, con_next, con_lat, con_win)
+                        issued = True
+                        if cmd == REF:
+                            chst[c, S_REFS] += 1
+                            for j in range(pq_n[c] - 1):
+                                pq[c, j] = pq[c, j + 1]
+                            pq_n[c] -= 1
+                    elif t < soon:
+                        soon = t
+            else:
+                _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
+                bus_free = min(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE])
+                if bus_free > clk:
+                    # NOTE(perf): see scripts/bench_dram.py -- the row bus is busy (multi-cycle
+                    # ACT): no row command of this channel can issue, skip the scan.
+                    i = -1
+                    t = bus_free
+                    src = 1
+                elif write_mode[c]:
+                    i, cmd, t = _scan(wq, wqk, c, wn[c], False, True, 1, req_n1, req_n2, req_n3,
+                                      req_write, arrive, open_row, active_per_bank, ready, offs,
+                                      n_bgs, n_banks, clk)
+                    src = 2
+                else:
+                    i, cmd, t = _scan(rq, rqk, c, rn[c], False, True, 0, req_n1, req_n2, req_n3,
+                                      req_write, arrive, open_row, active_per_bank, ready, offs,
+                                      n_bgs, n_banks, clk)
+                    src = 1
+                if t < soon:
+                    soon = t
+                if i >= 0:
+                    r = rq[c, i] if src == 1 else wq[c, i]
+                    bank = req_n3[r] - offs[3]
+                    issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
+                                  req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr, con_next,
+                                  con_lat, con_win)
+                    issued = True
+                    if cmd == ACT:
+                        chst[c, S_ACTS] += 1
+                        if outcome[r] < 0:
+                            outcome[r] = MISS
+                            chst[c, S_MISSES] += 1
+                        if an[c] < acap:        # promote: the request leaves the read/write queue
+                            aq[c, an[c]] = r
+                            aqk[c, an[c]] = req_key[r]
+                            an[c] += 1
+                            active_per_bank[bank] += 1
+                            if src == 1:
+                                _remove(rq, rqk, c, i, rn[c])
+                                rn[c] -= 1
+                            else:
+                                _remove(wq, wqk, c, i, wn[c])
+                                wn[c] -= 1
+                    else:
+                        chst[c, S_PRES] += 1
+                        if outcome[r] < 0:
+                            outcome[r] = CONFLICT
+                            chst[c, S_CONFLICTS] += 1
+            if issued:
+                any_issue = True
+                wake[c] = clk + 1
+            else:
+                wake[c] = soon
+
+        # NOTE(perf): see scripts/bench_dram.py -- jump over ticks where no channel can issue and
+        # the frontend cannot inject (it is blocked, waiting on inject_tick/chase, or done).
+        if not any_issue:
+            can_send = nxt < n and not blocked and inject_tick[nxt] <= clk
+            if chase and nxt < n and nxt > 0 and (done_tick[nxt - 1] < 0
+                                                  or done_tick[nxt - 1] > clk):
+                can_send = False
+            if not can_send:
+                # controllers next run at min(wake); the frontend next acts at its inject tick
+                target = FAR
+                for c in range(n_ch):
+                    if wake[c] - 1 < target:
+                        target = wake[c] - 1
+                if nxt < n and not blocked:
+                    t = inject_tick[nxt]
+                    if chase and nxt > 0 and done_tick[nxt - 1] > t:
+                        t = done_tick[nxt - 1]
+                    if t < target:
+                        target = t
+                if clk < target < FAR - 1:
+                    clk = target
+    for c in range(n_ch):
+        if last_done > chst[c, S_LAST_TICK]:
+            chst[c, S_LAST_TICK] = last_done
+    clock[0] = clk
+    return last_done
