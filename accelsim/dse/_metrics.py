@@ -1,0 +1,108 @@
+"""Raw metrics of one simulated design, with units; the one adapter to ``accelsim.cost``.
+
+Metric columns (unit in the name): ``latency_ns`` (one forward step of the workload),
+``throughput_tok_s`` (tokens that step produces / its latency), and, through ``accelsim.cost``,
+``energy_pj``, ``area_mm2``, ``power_w`` (average) and ``edp_pj_ns`` (energy x latency).
+
+Latency/throughput-only envs never import ``accelsim.cost``; the light path below skips
+building the ``Report`` as well (``NOTE(perf)``, benchmark: ``scripts/bench_dse.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from ..errors import AccelsimError
+
+_COST_MISSING = ("accelsim.cost is not available in this installation (issue 7: energy, area, "
+                 "power); use a latency/throughput-only env until it lands")
+
+
+def cost_unavailable() -> str | None:
+    """None when ``accelsim.cost.estimate`` can be imported, else the reason."""
+    try:
+        import accelsim.cost as cost  # noqa: F401  (lazy: only envs that need it)
+    except ImportError as exc:
+        return f"{_COST_MISSING} ({exc})"
+    if not hasattr(cost, "estimate"):
+        return f"{_COST_MISSING} (accelsim.cost has no estimate())"
+    return None
+
+
+def cost_metrics(report, tech: str | None = None) -> dict[str, float]:
+    """Energy (pJ), area (mm2) and average power (W) of a simulated ``report``.
+
+    The single adapter between the DSE layer and ``accelsim.cost`` (``estimate(report, tech)
+    -> CostReport``). Attribute names are tried in order so small API drift in the cost package
+    needs one edit here.
+
+    Raises:
+        AccelsimError: ``accelsim.cost`` is missing, with what to do instead.
+    """
+    reason = cost_unavailable()
+    if reason:
+        raise AccelsimError(reason)
+    import accelsim.cost as cost
+
+    est = cost.estimate(report, tech=tech) if tech is not None else cost.estimate(report)
+    energy = _first_attr(est, ("energy_pj", "total_energy_pj", "energy"))
+    area = _first_attr(est, ("area_mm2", "total_area_mm2", "area"))
+    power = _first_attr(est, ("power_w", "average_power_w", "avg_power_w", "power"), None)
+    if power is None:
+        t_ns = float(report.total_time_ns)
+        power = energy * 1e-12 / (t_ns * 1e-9) if t_ns > 0 else 0.0
+    return {"energy_pj": float(energy), "area_mm2": float(area), "power_w": float(power)}
+
+
+def area_metrics(arch, tech: str | None = None) -> dict[str, float]:
+    """Area (mm2) of an architecture without simulating (``accelsim.cost.estimate_area``)."""
+    reason = cost_unavailable()
+    if reason:
+        raise AccelsimError(reason)
+    import accelsim.cost as cost
+
+    if not hasattr(cost, "estimate_area"):
+        raise AccelsimError("accelsim.cost has no estimate_area(); area-only envs need it")
+    est = cost.estimate_area(arch, tech) if tech is not None else cost.estimate_area(arch)
+    return {"area_mm2": float(_first_attr(est, ("area_mm2",)))}
+
+
+def _first_attr(obj: Any, names: tuple[str, ...], default: Any = AccelsimError):
+    for n in names:
+        if isinstance(obj, Mapping) and n in obj:
+            value = obj[n]
+        elif hasattr(obj, n):
+            value = getattr(obj, n)
+        else:
+            continue
+        value = value() if callable(value) else value
+        if isinstance(value, Mapping) and "total" in value:
+            value = value["total"]
+        return float(value)
+    if default is AccelsimError:
+        raise AccelsimError(f"accelsim.cost.estimate() result has none of {', '.join(names)}; "
+                            f"update accelsim/dse/_metrics.py:cost_metrics")
+    return default
+
+
+def tokens_per_step(meta: Mapping[str, Any]) -> int:
+    """Tokens one step of the workload produces (decode: batch; prefill: batch x seq_len)."""
+    batch = int(meta.get("batch", 1) or 1)
+    if meta.get("phase") == "prefill":
+        return batch * int(meta.get("seq_len", 1) or 1)
+    return batch
+
+
+def base_metrics(total_time_ns: float, tokens: int) -> dict[str, float]:
+    latency = float(total_time_ns)
+    thr = tokens / (latency * 1e-9) if latency > 0 else 0.0
+    return {"latency_ns": latency, "throughput_tok_s": thr}
+
+
+def finite(metrics: Mapping[str, float]) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values())
+
+
+UNITS = {"latency_ns": "ns", "throughput_tok_s": "tokens/s", "energy_pj": "pJ", "area_mm2": "mm2",
+         "power_w": "W", "edp_pj_ns": "pJ*ns"}

@@ -1,0 +1,552 @@
+"""Studies: run an optimizer on an env for a budget of evaluations, log every one, resume.
+
+``run_study(env, optimizer=..., budget=..., seed=..., out=DIR)`` writes into ``DIR``:
+
+* ``study.json``       what was asked (env, optimizer, budget, seed, fidelity, version);
+* ``evaluations.jsonl`` the append-only evaluation log: one line per evaluation, written and
+  flushed before the optimizer sees the result (index, design, cache key, status, metrics);
+* ``evaluations.csv``   the same as a table: knobs, metrics (unit in the column name),
+  constraints, feasible, status, wall time, seed, optimizer;
+* ``pareto.png``        feasible points and the Pareto front (matplotlib, Agg);
+* ``optuna.journal``    Optuna's journal storage (Optuna optimizers).
+
+Resuming: running the same study again (same env, optimizer, budget, seed, fidelity) over the
+same ``DIR`` continues it. Random search and PPO replay their deterministic proposal sequence
+and take the first ``n`` results from the log (by index, checked by design key), so finished
+evaluations are neither lost nor repeated; Optuna reloads its trials from the journal and
+re-enqueues any logged design whose trial was still running when the study stopped. A
+*different* study over a non-empty ``DIR`` is refused unless ``force=True``.
+
+Backends: ``local`` (a process pool of ``n_workers``) or ``ray`` (each evaluation a Ray task;
+``address=None`` starts a local Ray, else connects to a cluster). Proposals are made in
+batches of ``batch`` (independent of the number of workers), so for a given seed both backends
+evaluate the same designs in the same order and produce the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import AccelsimError
+from ._envdef import EnvDef, load_env
+from ._evaluate import Evaluator, Result, pool_executor, _worker_compute
+from ._pareto import pareto_mask, plot_front
+from ._space import _import_optional
+
+OPTIMIZERS = ("random", "optuna-tpe", "optuna-nsga2", "ppo", "maskable-ppo")
+BACKENDS = ("local", "ray")
+_STUDY_FILES = ("study.json", "evaluations.jsonl", "evaluations.csv", "pareto.png",
+                "optuna.journal", "optuna.journal.lock")
+
+
+# ---------------------------------------------------------------------- executors
+class LocalExecutor:
+    """Runs misses on a process pool kept open for the whole study (1 worker: in-process)."""
+
+    def __init__(self, evaluator: Evaluator, n_workers: int):
+        self.n_workers = max(1, int(n_workers))
+        self._pool = pool_executor(evaluator, self.n_workers) if self.n_workers > 1 else None
+
+    def map_records(self, evaluator: Evaluator, designs: Sequence[dict]) -> list[dict]:
+        if self._pool is None or len(designs) == 1:
+            return [evaluator.compute(d) for d in designs]
+        return list(self._pool.map(_worker_compute, designs))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+_RAY_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def _ray_compute(evaluator: Evaluator, ident: str, design: dict) -> dict:
+    ev = _RAY_EVALUATORS.get(ident)
+    if ev is None:             # one prepared workload per Ray worker process
+        ev = _RAY_EVALUATORS[ident] = evaluator
+    return ev.compute(design)
+
+
+class RayExecutor:
+    """Each evaluation is a Ray task. ``address=None``: a local Ray with ``n_workers`` CPUs."""
+
+    def __init__(self, evaluator: Evaluator, n_workers: int, address: str | None = None):
+        ray = _import_optional("ray", "ray")
+        self.ray = ray
+        self._owns = False
+        if not ray.is_initialized():
+            kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=max(1, int(n_workers)), **kwargs)
+            self._owns = True
+        self._task = ray.remote(num_cpus=1)(_ray_compute)
+        self._ident = f"{evaluator.env.fingerprint()}:{evaluator.fidelity}"
+        self._ref = ray.put(evaluator)
+
+    def map_records(self, evaluator: Evaluator, designs: Sequence[dict]) -> list[dict]:
+        refs = [self._task.remote(self._ref, self._ident, dict(d)) for d in designs]
+        return self.ray.get(refs)
+
+    def close(self) -> None:
+        if self._owns:
+            self.ray.shutdown()
+
+
+# ---------------------------------------------------------------------- the log
+@dataclass
+class Row:
+    index: int
+    design: dict[str, Any]
+    key: str
+    record: dict[str, Any]
+    wall_s: float
+    cache_hit: bool
+
+
+class EvaluationLog:
+    """The append-only JSONL log; a torn last line (killed mid-write) is ignored and cut."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[Row] = []
+        self.by_key: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            good = 0
+            with open(path, "rb") as fh:
+                data = fh.read()
+            for line in data.splitlines(keepends=True):
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                self._add(Row(d["index"], d["design"], d["key"], d["record"], d["wall_s"],
+                              d["cache_hit"]))
+                good += len(line)
+            if good != len(data):
+                with open(path, "r+b") as fh:
+                    fh.truncate(good)
+        self._fh = open(path, "a", encoding="utf-8")
+
+    def _add(self, row: Row) -> None:
+        self.rows.append(row)
+        self.by_key.setdefault(row.key, row.record)
+
+    def append(self, row: Row) -> None:
+        self._fh.write(json.dumps({"index": row.index, "design": row.design, "key": row.key,
+                                   "record": row.record, "wall_s": row.wall_s,
+                                   "cache_hit": row.cache_hit}, sort_keys=True,
+                                  allow_nan=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._add(row)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# ---------------------------------------------------------------------- the recorder
+class Recorder:
+    """Evaluates proposals in order, serving replays from the log; every new result is logged
+    before it is returned. ``evaluate(designs)`` is what every optimizer adapter calls."""
+
+    def __init__(self, evaluator: Evaluator, log: EvaluationLog, executor, *, budget: int,
+                 progress: bool | None):
+        self.evaluator, self.log, self.executor, self.budget = evaluator, log, executor, budget
+        self.next_index = 0
+        self.replayed = 0
+        self.best: float | None = None
+        self._bar = _progress_bar(budget, progress)
+        self._replay_ok = True
+
+    @property
+    def done(self) -> int:
+        return max(self.next_index, len(self.log.rows))
+
+    def evaluate(self, designs: Sequence[Mapping[str, Any]], *, replay: bool = True
+                 ) -> list[Result]:
+        ev = self.evaluator
+        designs = [ev.env.space.validate(d) for d in designs]
+        keys = [ev.key(d) for d in designs]
+        out: list[Result | None] = [None] * len(designs)
+        fresh: list[int] = []
+        for j, (d, k) in enumerate(zip(designs, keys)):
+            i = self.next_index + j
+            if replay and i < len(self.log.rows):
+                row = self.log.rows[i]
+                if row.key != k:
+                    raise AccelsimError(
+                        f"cannot resume: evaluation {i} in {self.log.path} was {row.design}, "
+                        f"but the optimizer now proposes {d} (different code or settings?); "
+                        f"rerun with --force to start over")
+                out[j] = ev.finish(d, row.record, k, row.wall_s, row.cache_hit)
+                self.replayed += 1
+            else:
+                fresh.append(j)
+        if fresh:
+            t0 = time.perf_counter()
+            todo = [designs[j] for j in fresh]
+            results = ev.evaluate_many(todo, executor=self.executor)
+            per = (time.perf_counter() - t0) / max(1, sum(not r.cache_hit for r in results))
+            for j, r in zip(fresh, results):
+                r.wall_s = 0.0 if r.cache_hit else per
+                out[j] = r
+        start = self.next_index
+        for j, r in enumerate(out):
+            i = start + j
+            if i >= len(self.log.rows):
+                self.log.append(Row(i, r.design, r.key, {"status": _raw_status(r),
+                                                        "metrics": r.metrics, "error": r.error},
+                                    r.wall_s, r.cache_hit))
+            self._track(r)
+        self.next_index += len(out)
+        return out  # type: ignore[return-value]
+
+    def evaluate_one(self, design: Mapping[str, Any]) -> Result:
+        return self.evaluate([design])[0]
+
+    def _track(self, r: Result) -> None:
+        if r.feasible and len(r.objectives) == 1:
+            v = r.minimized()[0]
+            self.best = v if self.best is None else min(self.best, v)
+        if self._bar is not None:
+            self._bar.update(1)
+            if self.best is not None:
+                col = next(iter(r.directions))
+                self._bar.set_postfix_str(f"best {col}={abs(self.best):.6g}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _raw_status(r: Result) -> str:
+    return "ok" if r.status == "infeasible" else r.status
+
+
+def _progress_bar(total: int, progress: bool | None):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="eval", desc="dse", leave=True)
+
+
+# ---------------------------------------------------------------------- optimizers
+def _run_random(rec: Recorder, space, budget: int, seed: int, batch: int, **_):
+    rng = np.random.default_rng(seed)
+    designs = [space.sample(rng) for _ in range(budget)]
+    for s in range(0, budget, batch):
+        rec.evaluate(designs[s:s + batch])
+
+
+def _optuna_values(r: Result, objectives) -> list[float] | None:
+    if not r.simulated:
+        return None
+    return [r.metrics[o.column] for o in objectives]
+
+
+def _run_optuna(rec: Recorder, space, budget: int, seed: int, batch: int, sampler_name: str,
+                out: Path, env: EnvDef, **_):
+    optuna = _import_optional("optuna", "bo")
+    from optuna.storages import JournalStorage
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError:  # optuna < 4
+        from optuna.storages import JournalFileStorage as JournalFileBackend
+    storage = JournalStorage(JournalFileBackend(str(out / "optuna.journal")))
+
+    def constraints_func(trial):
+        return trial.user_attrs.get("constraints", [0.0] * len(env.constraints)) or [0.0]
+
+    # Optuna >= 5: trial.set_constraint(key, value); older: the samplers' constraints_func
+    native = hasattr(optuna.trial.Trial, "set_constraint")
+    cfunc = constraints_func if env.constraints and not native else None
+    if sampler_name == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, budget),
+                                             constraints_func=cfunc)
+    else:
+        sampler = optuna.samplers.NSGAIISampler(seed=seed,
+                                                population_size=max(4, min(20, batch * 2)),
+                                                constraints_func=cfunc)
+    study = optuna.create_study(study_name="accelsim", storage=storage, sampler=sampler,
+                                directions=[o.direction for o in env.objectives],
+                                load_if_exists=True)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)
+                and "log_index" in t.user_attrs]
+    # trials that were running when the study stopped: fail them, re-enqueue logged designs
+    for t in trials:
+        if t.state in (TrialState.RUNNING, TrialState.WAITING):
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    told = {t.user_attrs["log_index"] for t in complete}
+    orphans = [row for row in rec.log.rows if row.index not in told]
+    rec.next_index = len(rec.log.rows)
+    dists = space.to_optuna()
+    for row in orphans:                       # logged but never told: tell without re-logging
+        study.enqueue_trial(row.design)
+        trial = study.ask(dists)
+        r = rec.evaluator.finish(space.validate(row.design), row.record, row.key, row.wall_s,
+                                 row.cache_hit)
+        _tell(study, trial, r, env, row.index)
+        rec.replayed += 1
+        rec._track(r)
+    while rec.done < budget:
+        k = min(batch, budget - rec.done)
+        asked = [study.ask(dists) for _ in range(k)]
+        designs = [{name: t.params[name] for name in space.names} for t in asked]
+        start = rec.next_index
+        results = rec.evaluate(designs, replay=False)
+        for j, (t, r) in enumerate(zip(asked, results)):
+            _tell(study, t, r, env, start + j)
+
+
+def _tell(study, trial, r: Result, env: EnvDef, index: int) -> None:
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("log_index", index)
+    trial.set_user_attr("status", r.status)
+    if not r.simulated:
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    if env.constraints:
+        values = [r.constraints[c.name] for c in env.constraints]
+        trial.set_user_attr("constraints", values)
+        if hasattr(trial, "set_constraint"):
+            for c, v in zip(env.constraints, values):
+                trial.set_constraint(c.name, v)
+    study.tell(trial, [r.metrics[o.column] for o in env.objectives])
+
+
+def _run_ppo(rec: Recorder, space, budget: int, seed: int, env: EnvDef, evaluator: Evaluator,
+             maskable: bool = False, **_):
+    _import_optional("stable_baselines3", "rl")
+    import torch
+
+    torch.set_num_threads(1)
+    if maskable:
+        sb3c = _import_optional("sb3_contrib", "rl")
+        from ..gym.sequential import SequentialEnv
+
+        gym_env = SequentialEnv(env, cache=evaluator.cache, fidelity=evaluator.fidelity)
+        algo_cls = sb3c.MaskablePPO
+        steps_per_eval = len(space)
+    else:
+        from stable_baselines3 import PPO
+
+        from ..gym.design import DesignEnv
+
+        gym_env = DesignEnv(env, cache=evaluator.cache, fidelity=evaluator.fidelity)
+        algo_cls = PPO
+        steps_per_eval = 1
+    gym_env.eval_hook = rec.evaluate_one
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Stop(BaseCallback):
+        def _on_step(self) -> bool:
+            return rec.next_index < budget
+
+    n_steps = max(8, min(64, budget * steps_per_eval // 4) // steps_per_eval * steps_per_eval)
+    model = algo_cls("MultiInputPolicy", gym_env, n_steps=n_steps,
+                     batch_size=max(4, n_steps // 2), n_epochs=4, learning_rate=3e-4,
+                     seed=seed, device="cpu", verbose=0)
+    model.learn(total_timesteps=budget * steps_per_eval + n_steps, callback=_Stop())
+    gym_env.close()
+
+
+# ---------------------------------------------------------------------- driver
+@dataclass
+class StudyResult:
+    out: Path
+    results: list[Result]
+    replayed: int
+    csv_path: Path
+    plot_path: Path | None
+    cache_summary: str
+    wall_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def best_feasible(self) -> Result | None:
+        feas = [r for r in self.results if r.feasible]
+        if not feas:
+            return None
+        return min(feas, key=lambda r: tuple(r.minimized()))
+
+
+def run_study(env_def: EnvDef | str, *, optimizer: str = "random", budget: int = 100,
+              seed: int = 0, out: str | os.PathLike | None = None, backend: str = "local",
+              address: str | None = None, force: bool = False, fidelity: str | None = None,
+              n_workers: int | None = None, batch: int = 4, progress: bool | None = None,
+              cache_path: str | os.PathLike | None = None,
+              stop_after: int | None = None) -> StudyResult:
+    """Run (or resume) a study; see the module docstring. ``stop_after`` stops after that many
+    evaluations in this call (tests use it to simulate an interruption)."""
+    if optimizer not in OPTIMIZERS:
+        from ..errors import did_you_mean
+
+        raise AccelsimError(f"unknown optimizer {optimizer!r}{did_you_mean(optimizer, OPTIMIZERS)};"
+                            f" known: {', '.join(OPTIMIZERS)}")
+    if backend not in BACKENDS:
+        raise AccelsimError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if budget < 1:
+        raise AccelsimError(f"budget must be >= 1, got {budget}")
+    env = env_def if isinstance(env_def, EnvDef) else load_env(env_def)
+    from ._cache import ResultCache
+
+    evaluator = Evaluator(env, fidelity, cache=ResultCache(cache_path))
+    evaluator.check_available()
+    out = Path(out or f"dse-{env.name}-{optimizer}-s{seed}")
+    header = {"env": env.name, "env_file": env.file, "env_fingerprint": env.fingerprint(),
+              "env_raw": json.loads(json.dumps(env.raw, default=str)),
+              "optimizer": optimizer, "budget": budget, "seed": seed,
+              "fidelity": evaluator.fidelity, "batch": batch, "accelsim_version": __version__}
+    _prepare_out(out, header, force)
+    log = EvaluationLog(out / "evaluations.jsonl")
+    n_workers = n_workers or (os.cpu_count() or 1)
+    executor = (RayExecutor(evaluator, n_workers, address) if backend == "ray"
+                else LocalExecutor(evaluator, n_workers))
+    limit = budget if stop_after is None else min(budget, len(log.rows) + stop_after)
+    rec = Recorder(evaluator, log, executor, budget=limit, progress=progress)
+    t0 = time.perf_counter()
+    try:
+        kwargs = dict(space=env.space, budget=limit, seed=seed, batch=max(1, batch), env=env,
+                      evaluator=evaluator, out=out)
+        if optimizer == "random":
+            _run_random(rec, **kwargs)
+        elif optimizer.startswith("optuna"):
+            _run_optuna(rec, sampler_name=optimizer.split("-")[1], **kwargs)
+        else:
+            _run_ppo(rec, maskable=(optimizer == "maskable-ppo"), **kwargs)
+    finally:
+        rec.close()
+        executor.close()
+        log.close()
+    wall = time.perf_counter() - t0
+    log = EvaluationLog(out / "evaluations.jsonl")
+    log.close()
+    results = [evaluator.finish(evaluator.env.space.validate(r.design), r.record, r.key,
+                                r.wall_s, r.cache_hit) for r in log.rows]
+    csv_path = write_csv(out / "evaluations.csv", results, env, seed=seed, optimizer=optimizer)
+    plot_path = out / "pareto.png"
+    if not write_plot(plot_path, results, env, title=f"{env.name}: {optimizer}, seed {seed}, "
+                                                     f"{len(results)} evaluations"):
+        plot_path = None
+    return StudyResult(out, results, rec.replayed, csv_path, plot_path,
+                       evaluator.cache.summary(), wall)
+
+
+def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
+    meta = out / "study.json"
+    if out.exists() and any(out.iterdir()):
+        same = False
+        if meta.exists():
+            try:
+                old = json.loads(meta.read_text())
+                same = all(old.get(k) == header[k] for k in
+                           ("env_fingerprint", "optimizer", "budget", "seed", "fidelity",
+                            "batch", "env_raw"))
+            except (OSError, json.JSONDecodeError):
+                same = False
+        if force:
+            for name in _STUDY_FILES:
+                p = out / name
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.exists():
+                    p.unlink()
+        elif not same:
+            raise AccelsimError(
+                f"{out} already holds a different study (or other files); pass --force "
+                f"(force=True) to start a new one there, or choose another --out")
+    from ..io import atomic_write_text
+
+    atomic_write_text(meta, json.dumps(header, indent=1, sort_keys=True) + "\n")
+
+
+def _objective_axes(env: EnvDef) -> list[tuple[str, str]]:
+    """(metric column, direction) for the plot: objectives, then constraint metrics."""
+    axes = [(o.column, o.direction) for o in env.objectives]
+    for c in env.constraints:
+        if all(c.column != a[0] for a in axes):
+            axes.append((c.column, "minimize" if c.kind == "max" else "maximize"))
+    return axes
+
+
+def write_csv(path: Path, results: Sequence[Result], env: EnvDef, *, seed: int,
+              optimizer: str) -> Path:
+    from ..io import atomic_write_text
+
+    metric_cols = [c for c in (m for m in _metric_columns(env))]
+    fields = (["eval", "seed", "optimizer"] + env.space.names + metric_cols
+              + [f"constraint_{c.name}" for c in env.constraints]
+              + ["feasible", "status", "error", "fidelity", "cache_hit", "wall_s", "key"])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for i, r in enumerate(results):
+        row = {"eval": i, "seed": seed, "optimizer": optimizer, **r.design,
+               **{c: r.metrics.get(c, "") for c in metric_cols},
+               **{f"constraint_{k}": v for k, v in r.constraints.items()},
+               "feasible": int(r.feasible), "status": r.status, "error": r.error or "",
+               "fidelity": r.fidelity, "cache_hit": int(r.cache_hit),
+               "wall_s": f"{r.wall_s:.6f}", "key": r.key}
+        w.writerow(row)
+    return atomic_write_text(path, buf.getvalue())
+
+
+def _metric_columns(env: EnvDef) -> list[str]:
+    from ._envdef import METRICS
+
+    return [METRICS[m][0] for m in env.metric_names]
+
+
+def front_points(results: Sequence[Result], env: EnvDef) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray, list[str]]:
+    """(feasible points, front, infeasible points, axis labels) in raw units."""
+    axes = _objective_axes(env)[:2]
+    from ._metrics import UNITS
+
+    labels = [f"{c} [{UNITS.get(c, '')}]" + (" (max)" if d == "maximize" else "")
+              for c, d in axes]
+    feas = np.array([[r.metrics[c] for c, _ in axes] for r in results if r.feasible])
+    infeas = np.array([[r.metrics[c] for c, _ in axes] for r in results
+                       if r.status == "infeasible"])
+    if len(feas) == 0:
+        return feas.reshape(0, len(axes)), feas.reshape(0, len(axes)), infeas, labels
+    signs = np.array([1.0 if d == "minimize" else -1.0 for _, d in axes])
+    mask = pareto_mask(feas * signs)
+    return feas, feas[mask], infeas, labels
+
+
+def write_plot(path: Path, results: Sequence[Result], env: EnvDef, *, title: str) -> bool:
+    feas, front, infeas, labels = front_points(results, env)
+    if feas.shape[1] == 1:       # one axis: objective against evaluation index
+        idx = np.array([[r.metrics[_objective_axes(env)[0][0]], i]
+                        for i, r in enumerate(results) if r.feasible]).reshape(-1, 2)
+        best = idx[pareto_mask(idx * np.array([1.0 if env.objectives[0].direction == "minimize"
+                                               else -1.0, 1.0]))] if len(idx) else idx
+        return plot_front(path, idx, best, [labels[0], "evaluation"], title=title)
+    return plot_front(path, feas, front, labels, title=title, infeasible=infeas)
