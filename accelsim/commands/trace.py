@@ -1,4 +1,4 @@
-"""``accelsim trace gen``: write the operator trace of one LLM step."""
+"""``accelsim trace``: generate, serve (continuous batching) and capture operator traces."""
 
 from __future__ import annotations
 
@@ -10,36 +10,166 @@ from ..errors import AccelsimError
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("trace", help="generate operator traces",
-                              description="Generate operator traces of LLM steps.")
+                              description="Generate operator traces of LLM steps, serving runs "
+                                          "and captured Hugging Face models.")
     sub = p.add_subparsers(dest="trace_command", metavar="SUBCOMMAND")
+
     g = sub.add_parser("gen", help="one prefill or decode step of a model from traces/models/",
                        description="Write the operator trace (CSV + .meta.json) of one step.")
-    g.add_argument("--model", default="llama2-7b", help="zoo name or model YAML (default %(default)s)")
+    _model_options(g)
     g.add_argument("--phase", choices=("prefill", "decode"), default="decode")
     g.add_argument("--batch", type=int, default=1)
     g.add_argument("--context", type=int, default=2048, help="decode: KV-cache length per sequence")
     g.add_argument("--seq-len", type=int, default=512, help="prefill: prompt tokens per sequence")
-    g.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (one device's share)")
-    g.add_argument("--layers", type=int, default=None, help="only the first N decoder layers")
+    g.add_argument("--seed", type=int, default=0, help="seeds a skewed --moe-load")
     g.add_argument("-o", "--output", required=True, help="output CSV path")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
     g.set_defaults(run=run_gen)
+
+    s = sub.add_parser("serve", help="a serving run: request trace + continuous batching",
+                       description="Synthesize (or import) a request trace, schedule it with "
+                                   "vLLM-style continuous batching and write DIR/requests.csv, "
+                                   "DIR/ops.csv (one iter per iteration) and DIR/iterations.csv, "
+                                   "each CSV with a .meta.json sidecar.")
+    _model_options(s)
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default="sharegpt",
+                     help="length preset of traces/datasets/request_datasets.yaml "
+                          "(sharegpt, alpaca, lmsys, azure-conv, azure-code, arxiv)")
+    src.add_argument("--requests", metavar="CSV",
+                     help="replay this request trace instead (ours, Azure, NeuPIMs or Vidur CSV)")
+    s.add_argument("--rate", type=float, default=5.0, help="mean arrivals per second")
+    s.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
+    s.add_argument("--arrival", choices=("poisson", "gamma", "onoff"), default="poisson")
+    s.add_argument("--cv", type=float, default=2.0, help="gamma: inter-arrival coeff. of variation")
+    s.add_argument("--on-s", type=float, default=1.0, help="onoff: mean ON period (s)")
+    s.add_argument("--off-s", type=float, default=1.0, help="onoff: mean OFF period (s)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-batch", type=int, default=256, help="running requests (max_num_seqs)")
+    s.add_argument("--max-tokens", type=int, default=2048,
+                   help="tokens per iteration (max_num_batched_tokens)")
+    s.add_argument("--chunked-prefill", action="store_true",
+                   help="mix prompt chunks with decodes (vLLM v1 / Sarathi)")
+    s.add_argument("--max-iters", type=int, default=None,
+                   help="emit operators for the first N iterations only (the schedule and "
+                        "iterations.csv still cover the whole run)")
+    s.add_argument("--skip-iters", type=int, default=0, help="emit operators from iteration K on")
+    s.add_argument("--peak-tflops", type=float, default=312.0,
+                   help="roofline clock that decides arrivals per iteration (default A100-class)")
+    s.add_argument("--mem-gbps", type=float, default=2039.0)
+    s.add_argument("-o", "--output", required=True, help="output directory")
+    s.add_argument("--force", action="store_true", help="overwrite existing files")
+    s.set_defaults(run=run_serve)
+
+    c = sub.add_parser("capture", help="record a Hugging Face model's ops (meta device, no weights)",
+                       description="Instantiate a transformers model from a local config.json on "
+                                   "the meta device, record the aten ops of one step and fold them "
+                                   "into accelsim operators. Needs the capture extra.")
+    c.add_argument("--hf-config", required=True, help="path to a HF config.json (with model_type)")
+    c.add_argument("--phase", choices=("prefill", "decode"), default="decode")
+    c.add_argument("--batch", type=int, default=1)
+    c.add_argument("--context", type=int, default=64, help="decode: KV length incl. the new token")
+    c.add_argument("--seq-len", type=int, default=32, help="prefill: prompt tokens per sequence")
+    c.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa",
+                   help="transformers attention implementation")
+    c.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16")
+    c.add_argument("-o", "--output", required=True, help="output CSV path")
+    c.add_argument("--force", action="store_true", help="overwrite an existing file")
+    c.set_defaults(run=run_capture)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
     return p
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="llama2-7b", help="zoo name or model YAML (default %(default)s)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (one device's share)")
+    p.add_argument("--layers", type=int, default=None, help="only the first N decoder layers")
+    p.add_argument("--moe-load", default="uniform",
+                   help="MoE expert load: uniform, zipf or zipf:S (skewed, seeded by --seed)")
+
+
+def _csv_out(path: str, force: bool) -> Path:
+    out = Path(path)
+    if out.suffix != ".csv":
+        out = out.with_name(out.name + ".csv")
+    if out.exists() and not force:
+        raise AccelsimError(f"{out}: file exists; pass --force to overwrite it")
+    return out
+
+
+def _summary_line(trace) -> str:
+    return (f"{trace.total('flops') / 1e9:,.2f} GFLOP, {trace.total('bytes_weight') / 1e9:,.3f} GB "
+            f"weights, {trace.total('bytes_kv_read') / 1e9:,.3f} GB KV reads")
 
 
 def run_gen(args: argparse.Namespace) -> int:
     from ..workload.generate import generate_trace
 
-    out = Path(args.output)
-    if out.suffix != ".csv":
-        out = out.with_name(out.name + ".csv")
-    if out.exists() and not args.force:
-        raise AccelsimError(f"{out}: file exists; pass --force to overwrite it")
+    out = _csv_out(args.output, args.force)
     trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
-                           seq_len=args.seq_len, tp=args.tp, layers=args.layers)
+                           seq_len=args.seq_len, tp=args.tp, layers=args.layers,
+                           moe_load=args.moe_load, seed=args.seed)
     path = trace.save(out)
     print(f"wrote {len(trace)} operators to {path} (+ {path.name.removesuffix('.csv')}.meta.json): "
-          f"{trace.total('flops') / 1e9:,.2f} GFLOP, {trace.total('bytes_weight') / 1e9:,.3f} GB "
-          f"weights, {trace.total('bytes_kv_read') / 1e9:,.3f} GB KV reads")
+          f"{_summary_line(trace)}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..workload.models import load_model
+    from ..workload.requests import load_requests, synthesize_requests
+    from ..workload.serving import BatchingConfig, RooflineClock, serving_trace
+
+    out = Path(args.output)
+    targets = [out / n for n in ("requests.csv", "ops.csv", "iterations.csv")]
+    if any(t.exists() for t in targets) and not args.force:
+        raise AccelsimError(f"{out}: holds a serving trace already; pass --force to overwrite it")
+    cfg = load_model(args.model)
+    if args.requests:
+        requests = load_requests(args.requests)
+    else:
+        requests = synthesize_requests(args.dataset, rate=args.rate, duration_s=args.duration,
+                                       arrival=args.arrival, cv=args.cv, on_s=args.on_s,
+                                       off_s=args.off_s, seed=args.seed,
+                                       max_total_tokens=cfg.max_ctx)
+    for name in ("max_iters", "skip_iters"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "max_iters" else 0):
+            raise AccelsimError(f"--{name.replace('_', '-')}: expected a "
+                                f"{'positive' if name == 'max_iters' else 'non-negative'} "
+                                f"integer, got {value}")
+    stop = None if args.max_iters is None else args.skip_iters + args.max_iters
+    result = serving_trace(cfg, requests,
+                           batching=BatchingConfig(args.max_batch, args.max_tokens,
+                                                   args.chunked_prefill),
+                           clock=RooflineClock(args.peak_tflops, args.mem_gbps), tp=args.tp,
+                           layers=args.layers, iters=(args.skip_iters, stop),
+                           moe_load=args.moe_load, seed=args.seed)
+    paths = result.save(out)
+    s, r = result.summary, requests.summary()
+    phases = ", ".join(f"{v} {k}" for k, v in sorted(s["iterations_by_phase"].items()))
+    print(f"requests: {r['requests']} over {r['span_s']:.1f} s ({r['rate_rps']:.2f} req/s), "
+          f"mean {r['input_mean']:.0f} prompt / {r['output_mean']:.0f} output tokens "
+          f"-> {paths['requests']}")
+    print(f"schedule: {s['iterations']} iterations ({phases}), mean batch {s['mean_batch']:.1f}, "
+          f"mean {s['mean_tokens']:.1f} tokens/iteration; estimated end {s['est_end_s']:.1f} s, "
+          f"TTFT {s['est_ttft_ms_mean']:.1f} ms, end-to-end {s['est_e2e_s_mean']:.2f} s "
+          f"(roofline estimate) -> {paths['iterations']}")
+    print(f"operators: {len(result.ops)} rows for iterations {args.skip_iters}.."
+          f"{args.skip_iters + s['emitted_iterations'] - 1} -> {paths['ops']}: "
+          f"{_summary_line(result.ops)}")
+    return 0
+
+
+def run_capture(args: argparse.Namespace) -> int:
+    from ..workload.capture import capture_trace
+
+    out = _csv_out(args.output, args.force)
+    trace = capture_trace(args.hf_config, args.phase, batch=args.batch, seq_len=args.seq_len,
+                          context=args.context, attn_implementation=args.attn, dtype=args.dtype)
+    path = trace.save(out)
+    cap = trace.meta["capture"]
+    print(f"captured {cap['aten_ops']} aten ops -> {len(trace)} operators "
+          f"({sum(cap['dropped_aten_ops'].values())} dropped as views/copies/artifacts) in {path}: "
+          f"{_summary_line(trace)}")
     return 0
