@@ -13,10 +13,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..arch.config import load_arch, preset_names
-    from ..hw.memory import MEMORIES, _import_optional_models
+    from ..hw.memory import memory_impls
     from ..workload.models import models_dir
 
-    _import_optional_models()
     print("architecture presets (arch_configs/):")
     for name in preset_names():
         try:
@@ -27,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     print("\nmodels (traces/models/):")
     print("  " + ", ".join(sorted(p.stem for p in models_dir().glob("*.yaml"))))
     print("\nmemory impls (memory: {impl: ...}):")
-    for name, desc in MEMORIES.describe().items():
+    for name, desc in memory_impls().items():
         print(f"  {name:12s} {desc}")
     print("\nsystolic dataflows: os (output stationary), ws (weight stationary), "
           "is (input stationary)")

@@ -52,7 +52,7 @@ import simpy
 from ..arch.config import Arch, EngineConfig
 from ..errors import SimulationError
 from ..hw.noc import MeshNoC, zero_load_latency_cycles, hop_count, packet_flits
-from ..mapping.lower import OpPlan, lower, _apportion
+from ..mapping.lower import OpPlan, lower
 from ..mapping.partition import (MeshContext, Partition, build_multicore, partition_op)
 from ..units import cycles_to_ps, cycles_to_ps_array
 from ..workload.trace import MATMUL_CLASSES, OP_CLASSES, OpTrace
@@ -196,10 +196,10 @@ class MeshSimulation(Simulation):
         plan = self._share_plan_cache.get(key)
         if plan is None:
             plan = lower(sub, self.core_arch)
-            if resident:   # weights preloaded in SRAM: only activations / KV stream in
-                streamed = int(sub["bytes_act_in"]) + int(sub["bytes_kv_read"])
-                plan = replace(plan, load_bytes=_apportion(streamed, np.maximum(
-                    plan.compute_cycles, 1)), first_load_bytes=-1)
+            if resident:   # weights preloaded in SRAM: the activations / KV stream in once
+                loads = np.zeros_like(plan.load_bytes)
+                loads[0] = int(sub["bytes_act_in"]) + int(sub["bytes_kv_read"])
+                plan = replace(plan, load_bytes=loads, first_load_bytes=-1)
             if partial:    # partial sums leave through the reduction, not to memory
                 plan = replace(plan, store_bytes=np.zeros_like(plan.store_bytes))
             plan.compute_ps = cycles_to_ps_array(plan.compute_cycles, self.arch.clock_mhz)

@@ -21,7 +21,7 @@ from ..errors import SimulationError
 from ..units import ps_to_ns
 from ..workload.trace import OpTrace
 from .cache import LRUCache
-from .core import Simulation, shape_key
+from .core import Simulation, row_dicts, shape_key
 
 
 @dataclass
@@ -50,6 +50,7 @@ class StreamSimulation(Simulation):
         self.arch, self.fidelity, self.reuse = arch, "full", reuse
         self.timeline = None
         self.max_cached_shapes = max_cached_shapes
+        self.chain_fast_path = True
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.plans = _PlanCache(max_cached_shapes)
         self._shapes_planned = 0
@@ -71,7 +72,7 @@ class StreamSimulation(Simulation):
             if not isinstance(trace, OpTrace):
                 raise SimulationError(f"iteration {number}: expected an OpTrace, got "
                                       f"{type(trace).__name__}")
-            self.rows = trace.ops.to_dict("records")
+            self.rows = row_dicts(trace.ops)
             self.row_keys = [shape_key(op) for op in self.rows]
             for i in range(len(self.rows)):
                 self.plan(i)           # LRU-cached by shape key

@@ -156,3 +156,20 @@ def test_unknown_fidelity():
     with pytest.raises(SimulationError, match="unknown fidelity"):
         accelsim.simulate("scalesim_default", accelsim.generate_trace("tiny", "decode"),
                           fidelity="rtl")
+
+
+@pytest.mark.parametrize("timeline", [False, True])
+def test_chain_fast_path_is_exact(timeline):
+    a = accelsim.load_arch("npu_128x128_bf16_hbm2")
+    trace = accelsim.generate_trace("llama2-7b", "decode", batch=8, context=512, layers=3)
+    results = []
+    for fast in (True, False):
+        sim = Simulation(a, trace, timeline=timeline)
+        sim.chain_fast_path = fast
+        results.append(sim.run())
+    fast, slow = results
+    assert [(r.row, r.start_ps, r.end_ps, r.reused) for r in fast.records] == \
+           [(r.row, r.start_ps, r.end_ps, r.reused) for r in slow.records]
+    assert fast.memory_stats == slow.memory_stats and fast.unit_busy_ps == slow.unit_busy_ps
+    if timeline:
+        assert sorted(fast.timeline.events, key=repr) == sorted(slow.timeline.events, key=repr)
