@@ -163,6 +163,36 @@ OVERRIDE = st.builds(
                                "unified", "xs", "2", "true", "!!python/object:os.system {}"]),
               st.text(max_size=15)))
 
+def _requests_target(data: bytes) -> None:
+    from accelsim.workload.requests import load_requests
+
+    _call(load_requests, data, ".csv")
+
+
+def _env_target(data: bytes) -> None:
+    from accelsim.dse import load_env
+
+    _call(load_env, data, ".yaml")
+
+
+def _tech_target(data: bytes) -> None:
+    from accelsim.cost.tech import load_tech
+
+    _call(load_tech, data, ".yaml")
+
+
+def _request_files() -> list[Path]:
+    return [REPO / "traces" / "llama3-8b_sharegpt_rate5_60s" / "requests.csv"]
+
+
+def _env_files() -> list[Path]:
+    return sorted((REPO / "envs").glob("*.yaml")) + [REPO / "tests/dse/data/tiny-latency.yaml"]
+
+
+def _tech_files() -> list[Path]:
+    return sorted((REPO / "accelsim" / "data" / "tech").glob("*.yaml"))
+
+
 #: name -> (strategy, target). Helpers' loaders are added here as they land.
 TARGETS: dict[str, tuple] = {
     "arch_yaml": (lambda: mutated_yaml(_arch_presets()),
@@ -180,6 +210,9 @@ TARGETS: dict[str, tuple] = {
                        lambda data: _call(accelsim.load_trace, data, ".csv")),
     "model_config": (lambda: mutated_yaml(sorted(models_dir().glob("*.yaml"))),
                      lambda data: _call(load_model, data, ".yaml")),
+    "request_trace": (lambda: mutated_csv(_request_files()), _requests_target),
+    "env_definition": (lambda: mutated_yaml(_env_files()), _env_target),
+    "technology_file": (lambda: mutated_yaml(_tech_files()), _tech_target),
 }
 
 
