@@ -148,6 +148,7 @@ class Arch:
     engine: EngineConfig = field(default_factory=EngineConfig)
     interconnect: InterconnectConfig | None = None
     noc: Mapping[str, Any] | None = None     # multi-core: a mesh of cores (hw/noc.py schema)
+    cost: Mapping[str, Any] = field(default_factory=dict)   # technology, DRAM, budget (accelsim.cost)
     source: str = ""
     description: str = ""
     file: str | None = None
@@ -171,6 +172,7 @@ class Arch:
         d = asdict(self)
         d["memory"] = dict(self.memory)
         d["noc"] = dict(self.noc) if self.noc is not None else None
+        d["cost"] = dict(self.cost) if isinstance(self.cost, Mapping) else self.cost
         d.pop("file")
         return d
 
@@ -236,6 +238,11 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         ic.done()
 
     noc_raw = top.any("noc", default=None)
+    cost_raw = top.any("cost", default={})
+    if cost_raw:
+        from ..cost.config import parse_cost_config
+
+        parse_cost_config(cost_raw, file=file)
     memory_raw = top.any("memory")
     arch = Arch(
         name=top.str("name", default=Path(file).stem if file else "arch"),
@@ -243,6 +250,7 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         systolic=systolic, vector=vector, sram=sram, memory=memory_raw, dtypes=dtypes,
         engine=engine, interconnect=interconnect,
         noc=dict(noc_raw) if isinstance(noc_raw, Mapping) else noc_raw,
+        cost=dict(cost_raw) if isinstance(cost_raw, Mapping) else cost_raw,
         source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()

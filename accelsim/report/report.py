@@ -128,7 +128,7 @@ class Report:
                for row in self.ops.to_dict("records")]
         summary = [{"op_class": k, **{c: _plain(v) for c, v in row.items()}}
                    for k, row in self.summary.to_dict("index").items()]
-        return {
+        out = {
             "accelsim_version": __version__,
             "fidelity": self.fidelity,
             "arch": self.arch.to_dict(),
@@ -146,6 +146,10 @@ class Report:
             "summary": summary,
             "ops": ops,
         }
+        from ..cost import cost_section
+
+        out.update(cost_section(self))
+        return out
 
     def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
         """The report as JSON (deterministic: sorted keys, no timestamps); also written to

@@ -67,7 +67,8 @@ def run_all(reference_dir: Path | None = None, *, quick: bool = False,
 def _optional_validations() -> None:
     import importlib
 
-    for module in ("accelsim.validation.dram", "accelsim.validation.noc"):
+    for module in ("accelsim.validation.dram", "accelsim.validation.noc",
+                   "accelsim.validation.cost", "accelsim.validation.neupims"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
