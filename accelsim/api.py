@@ -31,8 +31,10 @@ def simulate(arch: Arch | str, trace: OpTrace | str, *, fidelity: str = "full",
         arch = load_arch(arch)
     if not isinstance(trace, OpTrace):
         trace = load_trace(trace)
-    result = Simulation(arch, trace, fidelity=fidelity, progress=progress,
-                        timeline=timeline).run()
+    engine = Simulation
+    if arch.noc is not None:          # a multi-core mesh (docs/multicore.md)
+        from .engine.multicore import MeshSimulation as engine
+    result = engine(arch, trace, fidelity=fidelity, progress=progress, timeline=timeline).run()
     return Report(arch, trace, result, fidelity=fidelity)
 
 

@@ -247,27 +247,16 @@ class Evaluator:
         return {c: float(metrics[c]) for c in self._metric_cols}
 
     def _fresh_simulation(self, arch):
-        """A ``Simulation`` of ``arch`` on the prepared workload.
-
-        NOTE(perf): ``Simulation.__init__`` converts the whole trace to dicts on every call
-        (~30% of an analytical evaluation of Llama-2-7B decode). We build one real
-        ``Simulation`` per workload and shallow-copy it per design, with the arch swapped and
-        every per-run container (the dicts/lists ``__init__`` left empty) replaced by a fresh
-        one; ``rows``/``row_keys`` are shared read-only. Benchmark: ``scripts/bench_dse.py``.
-        """
-        import copy
-
-        from ..engine.core import Simulation
+        """A simulation of ``arch`` on the workload, converted once per evaluator
+        (``PreparedTrace``; NOTE(perf): scripts/bench_dse.py). Mesh archs get the mesh engine."""
+        from ..engine.core import PreparedTrace, Simulation
 
         if self._template is None:
-            self._template = Simulation(arch, self.trace, fidelity=self.fidelity, progress=False)
-            self._fresh = [k for k, v in vars(self._template).items()
-                           if isinstance(v, (dict, list)) and not v]
-        sim = copy.copy(self._template)
-        sim.arch = arch
-        for k in self._fresh:
-            setattr(sim, k, type(getattr(self._template, k))())
-        return sim
+            self._template = PreparedTrace(self.trace)
+        engine = Simulation
+        if arch.noc is not None:
+            from ..engine.multicore import MeshSimulation as engine
+        return engine(arch, self._template, fidelity=self.fidelity, progress=False)
 
     def finish(self, design: dict[str, Any], record: Mapping[str, Any], key: str, wall_s: float,
                hit: bool) -> Result:

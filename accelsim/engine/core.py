@@ -115,6 +115,44 @@ def shape_key(op: dict[str, Any]) -> tuple:
     return tuple(op[c] for c in KEY_COLUMNS)
 
 
+class PreparedTrace:
+    """An ``OpTrace`` converted once for simulation: row dicts, shape keys, dependencies.
+
+    Every engine accepts one in place of the trace, so a sweep over many designs (DSE) converts
+    its workload once. Read-only once built.
+    """
+
+    def __init__(self, trace: OpTrace):
+        self.trace = trace
+        self.rows: list[dict[str, Any]] = row_dicts(trace.ops)
+        self.row_keys = [shape_key(op) for op in self.rows]
+        # NOTE(perf): shape keys interned to ints once per trace; tuple hashes are not cached
+        # by Python and a DSE sweep looks them up for every design (scripts/bench_dse.py).
+        ids: dict[tuple, int] = {}
+        self.row_key_ids = [ids.setdefault(key, len(ids)) for key in self.row_keys]
+        first: dict[int, int] = {}
+        for i, kid in enumerate(self.row_key_ids):
+            first.setdefault(kid, i)
+        self.first_row_of_shape = list(first.values())
+        self.deps = dependencies(self.rows)
+
+
+def dependencies(rows: list[dict[str, Any]]) -> list[list[int]]:
+    """Row indices each row waits for (default: the previous row of its iter/stream)."""
+    by_id = {op["op_id"]: i for i, op in enumerate(rows)}
+    last_in_stream: dict[tuple[int, int], int] = {}
+    deps: list[list[int]] = []
+    for i, op in enumerate(rows):
+        stream = (op["iter"], op["stream"])
+        explicit = parse_deps(op["deps"])
+        if explicit is None:
+            deps.append([last_in_stream[stream]] if stream in last_in_stream else [])
+        else:
+            deps.append([by_id[d] for d in explicit])
+        last_in_stream[stream] = i
+    return deps
+
+
 class Simulation:
     """One run of ``trace`` on ``arch``. Use ``accelsim.simulate`` unless you need the pieces."""
 
@@ -124,20 +162,17 @@ class Simulation:
         if fidelity not in FIDELITIES:
             raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
                                   f"{', '.join(FIDELITIES)}")
-        self.arch, self.trace, self.fidelity, self.reuse = arch, trace, fidelity, reuse
+        prepared = trace if isinstance(trace, PreparedTrace) else PreparedTrace(trace)
+        self.arch, self.trace, self.fidelity, self.reuse = arch, prepared.trace, fidelity, reuse
         self.timeline = Timeline(timeline_max_events) if timeline else None
         self.max_cached_shapes = max_cached_shapes
         self.chain_fast_path = True
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.rows: list[dict[str, Any]] = row_dicts(trace.ops)
-        self.row_keys = [shape_key(op) for op in self.rows]
-        # NOTE(perf): shape keys interned to ints once per trace; tuple hashes are not cached
-        # by Python and a DSE sweep looks them up for every design (scripts/bench_dse.py).
-        ids: dict[tuple, int] = {}
-        self.row_key_ids = [ids.setdefault(key, len(ids)) for key in self.row_keys]
-        self.first_row_of_shape = list({kid: i for i, kid in reversed(
-            list(enumerate(self.row_key_ids)))}.values())[::-1]
-        self._dependencies()
+        self.rows = prepared.rows
+        self.row_keys = prepared.row_keys
+        self.row_key_ids = prepared.row_key_ids
+        self.first_row_of_shape = prepared.first_row_of_shape
+        self._deps = (self.rows, prepared.deps)
         self.plans: dict[tuple, OpPlan] = {}
         self._shapes_planned = 0
         self.records: list[OpRecord] = []
@@ -173,18 +208,7 @@ class Simulation:
         return deps
 
     def _compute_dependencies(self) -> list[list[int]]:
-        by_id = {op["op_id"]: i for i, op in enumerate(self.rows)}
-        last_in_stream: dict[tuple[int, int], int] = {}
-        deps: list[list[int]] = []
-        for i, op in enumerate(self.rows):
-            stream = (op["iter"], op["stream"])
-            explicit = parse_deps(op["deps"])
-            if explicit is None:
-                deps.append([last_in_stream[stream]] if stream in last_in_stream else [])
-            else:
-                deps.append([by_id[d] for d in explicit])
-            last_in_stream[stream] = i
-        return deps
+        return dependencies(self.rows)
 
     def _iterations(self) -> Iterator[list[int]]:
         """Row indices grouped by ``iter`` in first-appearance order."""

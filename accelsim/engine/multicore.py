@@ -92,7 +92,7 @@ def interleave_split(address: int, nbytes: int, granule: int, parts: int) -> lis
     granule ``g`` belongs to controller ``g % parts``. Exact; sums to ``nbytes``.
 
     >>> interleave_split(1000, 10000, 4096, 4)
-    [0, 3096, 4096, 2808]
+    [3096, 4096, 2808, 0]
     """
     out = [0] * parts
     if nbytes <= 0:
@@ -228,7 +228,8 @@ class MeshSimulation(Simulation):
             if not any(np.isnan(eff)) else float("nan")
         return MeshPlan(
             plans[0].unit, np.array([loads], dtype=np.int64), np.array([critical], dtype=np.int64),
-            np.array([stores], dtype=np.int64), critical, work=work, first_load_bytes=first, peak_work_per_cycle=plans[0].peak_work_per_cycle * self.ctx.cores,
+            np.array([stores], dtype=np.int64), critical, work=work, first_load_bytes=first,
+            peak_work_per_cycle=plans[0].peak_work_per_cycle * self.ctx.cores,
             mapping_efficiency=mapping_eff,
             details={"strategy": part.strategy, "cores_used": len(plans),
                      "tiles_per_core": max(p.tiles for p in plans)},

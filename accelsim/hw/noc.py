@@ -101,6 +101,10 @@ class MeshConfig:
     inter_chip_links: tuple[InterChipLink, ...] = ()
     inter_chip_latency_cycles: int = 0
     inter_chip_flit_bytes: int = 0
+    #: Raw ``multicore:`` mapping (workload mode: how operators are split over the cores). Kept
+    #: raw here because hardware never imports the mapping layer; validated by
+    #: ``accelsim.mapping.partition.build_multicore``.
+    multicore: Any = field(default=None, compare=False)
 
     @property
     def nodes(self) -> int:
@@ -223,6 +227,10 @@ def mesh_config_from_section(sec: Section) -> MeshConfig:
         kw["inter_chip_links"] = tuple(links)
     else:
         sec.any("inter_chip", default=None)
+    multicore = sec.any("multicore", default=None)
+    if multicore is not None and not isinstance(multicore, dict):
+        raise sec.error("multicore", f"expected a mapping, got {multicore!r:.60}")
+    kw["multicore"] = multicore
     return MeshConfig(**kw)
 
 
@@ -589,6 +597,14 @@ class NoCModel(abc.ABC):
     def stats(self) -> dict[str, Any]:
         return {"impl": self.impl_name, "bytes_sent": self.bytes_sent}
 
+    def counters(self) -> dict[str, Any]:
+        """Snapshot of the additive statistics (the engine replays their deltas on shape reuse)."""
+        return {"bytes_sent": self.bytes_sent}
+
+    def add_counters(self, delta: dict[str, Any]) -> None:
+        """Add a recorded delta, as if the same messages had been sent again."""
+        self.bytes_sent += delta["bytes_sent"]
+
 
 @NOCS.register("ideal", "zero latency, unbounded bandwidth; isolates the other blocks")
 class IdealNoC(NoCModel):
@@ -627,6 +643,8 @@ class MeshNoC(NoCModel):
         # output ports (0 = ejection) plus one injection channel per node
         self._links = [[simpy.Resource(env, capacity=1) for _ in range(6)] for _ in range(n)]
         self._busy_cycles = np.zeros((n, 6), np.int64)
+        self.packets = 0               # chunks delivered (the SimPy API's packets)
+        self.packet_latency_ps = 0     # their summed latency, send call to tail arrival
 
     def unloaded_send_cycles(self, src: int, dst: int, nbytes: int) -> int:
         """Cycles of a message on an idle mesh (chunks pipeline behind each other)."""
@@ -657,6 +675,7 @@ class MeshNoC(NoCModel):
         for i, (router, port) in enumerate(route):
             wire = cfg.ejection_latency_cycles if port == 0 else cfg.link_latency_cycles
             stops.append((router, port, cfg.router_pipeline_cycles + wire))
+        created = self.env.now
         if cfg.ni_latency_cycles:
             yield self.env.timeout(self._cycles_ps(cfg.ni_latency_cycles))
         for j, (router, port, head_cycles) in enumerate(stops):
@@ -669,7 +688,21 @@ class MeshNoC(NoCModel):
             delay = head_cycles - (cfg.ni_latency_cycles if j == 0 else 0)
             yield self.env.timeout(self._cycles_ps(delay))
         yield self.env.timeout(self._cycles_ps(flits - 1))   # the tail trails the head
+        self.packets += 1
+        self.packet_latency_ps += self.env.now - created
         return nbytes
+
+    def counters(self) -> dict[str, Any]:
+        out = super().counters()
+        out.update(packets=self.packets, packet_latency_ps=self.packet_latency_ps,
+                   busy_cycles=self._busy_cycles.copy())
+        return out
+
+    def add_counters(self, delta: dict[str, Any]) -> None:
+        super().add_counters(delta)
+        self.packets += delta["packets"]
+        self.packet_latency_ps += delta["packet_latency_ps"]
+        self._busy_cycles += delta["busy_cycles"]
 
     def link_utilization(self) -> np.ndarray:
         """Busy share of each output port since ``bind``, shape ``(nodes, 5)`` (0 = ejection)."""
@@ -679,6 +712,11 @@ class MeshNoC(NoCModel):
     def stats(self) -> dict[str, Any]:
         out = super().stats()
         out["link_utilization"] = self.link_utilization()
+        out["packets"] = self.packets
+        out["avg_packet_latency_cycles"] = (
+            self.packet_latency_ps * self.cfg.clock_mhz / 1e6 / self.packets if self.packets
+            else 0.0)
+        out["flit_hops"] = int(self._busy_cycles[:, :5].sum())
         return out
 
 

@@ -13,7 +13,7 @@ in ``MULTICORE_MAPPINGS`` and are chosen in the architecture YAML::
       multicore:
         mapping: grid          # MULTICORE_MAPPINGS name (default grid)
         k_split: auto          # grid only: auto | never | always
-        reduction: tree        # K-split partial sums: tree (binary, log2 steps) | direct (to the root)
+        reduction: tree        # K-split partial sums: tree (binary) | direct (to the root)
         weights: stream        # stream (from memory through the controllers) | resident (in SRAM)
         interleave_bytes: 4096 # address interleave granule across the memory controllers
         min_share_bytes: 65536 # grid: vector/dma ops give no core less (bounds events)
@@ -125,7 +125,7 @@ class MulticoreConfig:
 
 def build_multicore(raw: Any, *, file: str | None = None,
                     path: str = "noc.multicore") -> MulticoreConfig:
-    """Validate a ``multicore:`` mapping (``None`` = all defaults) and build the mapping it names."""
+    """Validate a ``multicore:`` mapping (``None``: defaults) and build the mapping it names."""
     sec = Section(raw, file=file, path=path)
     cls = MULTICORE_MAPPINGS.get(sec.str("mapping", default="grid"), file=file,
                                  key=sec.key_path("mapping"))

@@ -37,7 +37,7 @@ from ..workload.trace import OpTrace
 OP_COLUMNS = ("op_id", "iter", "stream", "layer", "name", "op_class", "unit", "start_cycle",
               "compute_cycles", "stall_cycles", "total_cycles", "utilization",
               "mapping_efficiency", "flops", "dram_read_bytes", "dram_write_bytes", "bound",
-              "reused")
+              "reused", "noc_cycles")
 
 
 class Report:
@@ -62,12 +62,14 @@ class Report:
             "compute_cycles": [r.compute_cycles for r in res.records],
             "dram_read_bytes": [r.dram_read_bytes for r in res.records],
             "dram_write_bytes": [r.dram_write_bytes for r in res.records],
-            "reused": [int(r.reused) for r in res.records]})
+            "reused": [int(r.reused) for r in res.records],
+            "noc_ps": getattr(res, "record_noc_ps", None) or [0] * len(res.records)})
         rec["busy_ps"] = rec["end_ps"] - rec["start_ps"]
         agg = rec.groupby("row", sort=True).agg(
             unit=("unit", "first"), start_ps=("start_ps", "min"), busy_ps=("busy_ps", "sum"),
             compute_cycles=("compute_cycles", "sum"), dram_read_bytes=("dram_read_bytes", "sum"),
-            dram_write_bytes=("dram_write_bytes", "sum"), reused=("reused", "sum"))
+            dram_write_bytes=("dram_write_bytes", "sum"), reused=("reused", "sum"),
+            noc_ps=("noc_ps", "sum"))
         trace = self.trace.ops.iloc[agg.index]
         plans = [res.plans[res.row_keys[i]] for i in agg.index]
         total = np.array([ps_to_cycles(int(p), clock) for p in agg["busy_ps"]], dtype=np.int64)
@@ -101,7 +103,8 @@ class Report:
             "flops": (trace["flops"] * trace["repeat"]).to_numpy(),
             "dram_read_bytes": agg["dram_read_bytes"].to_numpy(),
             "dram_write_bytes": agg["dram_write_bytes"].to_numpy(),
-            "bound": bound, "reused": agg["reused"].to_numpy()})
+            "bound": bound, "reused": agg["reused"].to_numpy(),
+            "noc_cycles": [ps_to_cycles(int(p), clock) for p in agg["noc_ps"]]})
         return table.reset_index(drop=True)
 
     def _summary(self) -> pd.DataFrame:
@@ -146,6 +149,14 @@ class Report:
             "summary": summary,
             "ops": ops,
         }
+        noc = getattr(res, "noc", None)
+        if noc:   # multi-core mesh run (engine/multicore.py, docs/multicore.md)
+            out["noc"] = {
+                **{k: _plain(v) for k, v in res.mesh.items()},
+                **{k: _plain(v) for k, v in noc.items() if k not in ("link_utilization", "noc_ps")},
+                "link_utilization": np.round(noc["link_utilization"], 6).tolist(),
+                "link_utilization_ports": ["local", "east", "west", "north", "south"],
+                "noc_cycles": ps_to_cycles(int(noc["noc_ps"]), clock)}
         from ..cost import cost_section
 
         out.update(cost_section(self))
@@ -171,7 +182,15 @@ class Report:
         """Write the roofline, latency-breakdown, utilization and bandwidth plots (PNG)."""
         from .plots import plot_all
 
-        return plot_all(self.to_dict(), directory)
+        report = self.to_dict()
+        paths = plot_all(report, directory)
+        if report.get("noc"):
+            from pathlib import Path
+
+            from .noc_plots import link_heatmap
+
+            paths.append(link_heatmap(report, Path(directory) / "noc_link_utilization.png"))
+        return paths
 
     def write_timeline(self, path: str | os.PathLike) -> None:
         """Write a Chrome/Perfetto trace (needs ``simulate(..., timeline=True)``)."""
