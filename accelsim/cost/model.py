@@ -224,7 +224,7 @@ def matmul_events(op: Mapping[str, Any], plan, arch: Arch) -> OpEvents:
                         "is": (1, _ceil(M, C))}[sa.dataflow]
     passes = k_tiles if sa.dataflow == "os" else _ceil(K, R)
     ev = OpEvents(macs=M * K * N * batch, mac_dtype=mac_dtype(op["dtype_act"], b_type),
-                  pe_cycles=int(plan.compute_cycles_total) * sa.pes)
+                  pe_cycles=int(plan.compute_cycles_total) * sa.pes * mesh_of(arch).cores)
     _add(ev.sram_write, _buf(arch, "ifmap"), loaded * a_share)
     _add(ev.sram_write, _buf(arch, "filter"), loaded * (1 - a_share))
     _add(ev.sram_read, _buf(arch, "ifmap"), M * K * a_b * reuse_a * batch)
@@ -496,7 +496,8 @@ def estimate(report, tech: Any = None, *, cost: Any = None,
         rep = int(op["repeat"])
         if ev.macs:
             comp["mac"][i] = ev.macs * rep * tech_.mac_pj(ev.mac_dtype)
-            pe_cycles = int(compute_cycles[i]) * arch.systolic.pes
+            # every core's PEs are clocked while the operator runs (one core without a mesh)
+            pe_cycles = int(compute_cycles[i]) * arch.systolic.pes * mesh.cores
             comp["pe_overhead"][i] = ev.macs * rep * e_reg + max(pe_cycles - ev.macs * rep, 0) \
                 * e_idle
             ev_tot["macs"] += ev.macs * rep
