@@ -295,7 +295,9 @@ def serving_trace(model: str | ModelConfig, requests: RequestTrace, *,
         raise ConfigError("no iteration to emit", key="iters")
     b = Builder(dt, src="accelsim.serving")
     rng = np.random.default_rng(seed) if load.kind != "uniform" else None
-    for it in emitted:
+    from ..progress import progress
+
+    for it in progress(emitted, total=len(emitted), desc="building iterations", unit="iter"):
         b.phase, b.iter = it.phase, it.index
         emit_forward(b, cfg, it.seqs, tp=tp, layers=n_layers, moe=load, rng=rng)
     summary = _summary(its, requests, emitted)
