@@ -1,0 +1,32 @@
+"""``accelsim validate --quick`` (what CI runs): every registered comparison reports rows, and
+every row meets its goal except the documented misses."""
+
+import json
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.validation import VALIDATIONS
+
+#: Rows that miss their goal today, with the reason (see the README's validation section).
+KNOWN_MISSES = {
+    # GPU dies hold register files, SM front ends, FP64/SFU units, L2 crossbar and memory
+    # controllers that the architecture schema has no block for (docs/cost.md).
+    ("cost", "area"),
+}
+
+pytestmark = pytest.mark.validation
+
+
+def test_validate_quick_runs_every_comparison(capsys, reference_dir):
+    rc = main(["validate", "--quick", "--json", "--reference", str(reference_dir)])
+    rows = json.loads(capsys.readouterr().out)
+    models = {r["model"] for r in rows}
+    assert {"systolic", "HBM", "mesh NoC"} <= models
+    assert len(VALIDATIONS) >= 4
+    failed = [r for r in rows if not r["passed"]]
+    unexplained = [r for r in failed
+                   if not any(m in r["model"].lower() and w in r["metric"].lower()
+                              for m, w in KNOWN_MISSES)]
+    assert unexplained == [], unexplained
+    assert rc == (1 if failed else 0)
