@@ -240,6 +240,8 @@ class MeshSimulation(Simulation):
         env = super()._setup()
         self.noc = self.arch.build_noc()
         self.noc.bind(env)
+        if self.timeline is not None:
+            self.noc.recorder = self._record_memory     # link occupancy slices
         self._noc_op_ps_total = 0
         self._noc_per_instance: list[int] = []     # aligned with self.records (see _tiles)
         self._fill_cache: dict[tuple[int, int, int], int] = {}

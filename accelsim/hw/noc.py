@@ -577,6 +577,8 @@ class NoCModel(abc.ABC):
     sends gives the same times. Lifecycle: ``from_config`` -> ``bind(env)`` -> ``send`` -> ``stats``.
     """
 
+    #: Optional ``recorder(track, name, start_ps, end_ps, args)`` set by the engine for timelines.
+    recorder = None
     impl_name: str = ""
     description: str = ""
 
@@ -683,6 +685,9 @@ class MeshNoC(NoCModel):
             grant = link.request()
             yield grant
             self._busy_cycles[router, port] += flits
+            if self.recorder is not None:     # timeline: occupancy of this directed link
+                self.recorder(self._track(router, port), f"{nbytes} B", self.env.now,
+                              self.env.now + hold_ps, {"bytes": nbytes})
             self.env.timeout(hold_ps).callbacks.append(
                 lambda _event, link=link, grant=grant: link.release(grant))
             delay = head_cycles - (cfg.ni_latency_cycles if j == 0 else 0)
@@ -691,6 +696,12 @@ class MeshNoC(NoCModel):
         self.packets += 1
         self.packet_latency_ps += self.env.now - created
         return nbytes
+
+    _PORT_NAMES = ("eject", "east", "west", "north", "south", "inject")
+
+    def _track(self, router: int, port: int) -> str:
+        x, y = node_xy(self.cfg, router)
+        return f"noc ({x},{y}) {self._PORT_NAMES[port]}"
 
     def counters(self) -> dict[str, Any]:
         out = super().counters()
