@@ -94,10 +94,19 @@ def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, 
 
 
 def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
-    """Work arrays for ``simulate_batch`` (queues of request ids and packed keys, lengths)."""
+    """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
+
+    Returns (queues of request ids and packed keys ``[6, channel, slot]``, per-channel counters
+    ``[7, channel]`` (queue lengths, wake tick, row hits queued in the read / write queue, next
+    tick the active queue needs a look),
+    activated requests per bank, row hits queued per bank ``[2, bank]`` (read / write queue), and
+    a lower bound on each bank's ready tick per command ``[bank * N_COMMANDS + cmd]``).
+    """
     return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
-            np.zeros((4, n_channels), dtype=np.int64),
-            np.zeros(n_bank_nodes, dtype=np.int64))
+            np.zeros((7, n_channels), dtype=np.int64),
+            np.zeros(n_bank_nodes, dtype=np.int64),
+            np.zeros((2, n_bank_nodes), dtype=np.int64),
+            np.zeros(n_bank_nodes * N_COMMANDS, dtype=np.int64))
 
 
 # NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
@@ -105,22 +114,30 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
 # per-tick loop (it was half of the run time).
 @njit(cache=True, inline="always", _nrt=False)
 def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win):
-    h = hist.shape[2]
-    for w in range(h - 1, 0, -1):
-        hist[node, cmd, w] = hist[node, cmd, w - 1]
-    hist[node, cmd, 0] = t
     k0 = con_ptr[level * N_COMMANDS + cmd]
     k1 = con_ptr[level * N_COMMANDS + cmd + 1]
+    if k0 == k1:
+        return
+    # NOTE(perf): see scripts/bench_dram.py -- the history is read only by windowed rules (sorted
+    # first in their key by hbm.compile_rules), so only keys that have one record it; a window-1
+    # rule measures from this command, at t.
+    if con_win[k0] > 1:
+        h = hist.shape[2]
+        for w in range(h - 1, 0, -1):
+            hist[node, cmd, w] = hist[node, cmd, w - 1]
+        hist[node, cmd, 0] = t
+    j0 = node * N_COMMANDS
     for k in range(k0, k1):
-        past = hist[node, cmd, con_win[k] - 1]
+        w = con_win[k]
+        past = t if w == 1 else hist[node, cmd, w - 1]
         if past > NEVER:
             v = past + con_lat[k]
-            j = node * N_COMMANDS + con_next[k]
+            j = j0 + con_next[k]
             if v > ready[j]:
                 ready[j] = v
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bgs, n_banks,
                   con_ptr, con_next, con_lat, con_win):
     """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank).
@@ -210,67 +227,135 @@ def _set_write_mode(write_mode, c, rn, wn, hi, lo):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _scan(buf, keys, c, n, column, arrival_ordered, qwrite, req_n1, req_n2, req_n3, req_write,
-          arrive, open_row, active_per_bank, ready, offs, n_bgs, n_banks, clk):
-    """FR-FCFS pick in one queue for one command bus: (slot index or -1, command, min ready tick).
+def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, n_bgs, n_banks,
+                clk):
+    """``ready_tick`` of ``cmd`` at request ``r``'s bank, or a lower bound on it when that bound
+    already shows the command cannot issue at ``clk``.
 
-    ``keys[c, i]`` packs the slot's (bank << 32 | row); ``qwrite`` is 0/1 for a read/write queue
-    and -1 for a mixed one (the active queue).
+    NOTE(perf): see scripts/bench_dram.py -- every ``ready`` clock only ever grows (rules apply
+    ``max``), so a bank's ready tick computed once stays a lower bound for the rest of the batch:
+    while it is > clk the command is not ready and the 4-level path need not be re-read. Callers
+    use the value as "wake no earlier than", which a lower bound keeps safe (at worst one extra
+    wake-up of the channel, never a skipped issue).
+    """
+    j = bank * N_COMMANDS + cmd
+    t = ready_lb[j]
+    if t <= clk:
+        t = ready_tick(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r], offs, n_bgs, n_banks)
+        ready_lb[j] = t
+    return t
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_row, ready,
+                 ready_lb, offs, n_bgs, n_banks, clk):
+    """FR-FCFS column pick in the active queue: (slot or -1, RD/WR, earliest tick at which an
+    entry other than the pick may be ready).
+
+    Every entry is a row hit (its ACT opened the row, and nothing closes a bank with an active
+    request); among the ready ones the oldest arrival wins, ties to the earlier slot.
     """
     best = -1
     best_cmd = -1
     best_arr = FAR
+    wake = FAR
+    n_ready = 0
+    for i in range(n):
+        key = aqk[c, i]
+        bank = key >> 32
+        if open_row[bank] != (key & 0xFFFFFFFF):
+            continue
+        r = aq[c, i]
+        cmd = WR if req_write[r] else RD
+        t = _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, n_bgs,
+                        n_banks, clk)
+        if t <= clk:
+            n_ready += 1
+            if arrive[r] < best_arr:
+                best = i
+                best_cmd = cmd
+                best_arr = arrive[r]
+        elif t < wake:
+            wake = t
+    if n_ready > 1:
+        wake = clk   # another entry is ready too: look again next tick
+    return best, best_cmd, wake
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, ready_lb, offs,
+                 n_bgs, n_banks, clk):
+    """FR-FCFS column pick in a read or write queue (kept in arrival order): the first row hit
+    whose ``cmd`` (RD or WR) is ready -> (slot or -1, earliest tick not ready)."""
     wake = FAR
     for i in range(n):
         # NOTE(perf): see scripts/bench_dram.py -- decode the slot from its packed key (one
         # contiguous load) and touch the request arrays only for slots that pass the filter.
         key = keys[c, i]
         bank = key >> 32
+        if open_row[bank] != (key & 0xFFFFFFFF):
+            continue
+        t = _bank_ready(ready_lb, ready, cmd, c, buf[c, i], bank, req_n1, req_n2, req_n3, offs,
+                        n_bgs, n_banks, clk)
+        if t <= clk:
+            return i, wake
+        if t < wake:
+            wake = t
+    return -1, wake
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
+              offs, n_bgs, n_banks, clk):
+    """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
+    or conflict (PRE, unless an activated request waits on the bank) that is ready -> (slot or -1,
+    command, earliest tick not ready)."""
+    wake = FAR
+    for i in range(n):
+        key = keys[c, i]
+        bank = key >> 32
         r_open = open_row[bank]
         if r_open == (key & 0xFFFFFFFF):
-            if not column:
-                continue
-            if qwrite < 0:
-                cmd = WR if req_write[buf[c, i]] else RD
-            else:
-                cmd = WR if qwrite == 1 else RD
+            continue
+        if r_open < 0:
+            cmd = ACT
         else:
-            if column:
+            if active_per_bank[bank] > 0:
                 continue
-            if r_open < 0:
-                cmd = ACT
-            else:
-                if active_per_bank[bank] > 0:
-                    continue
-                cmd = PRE
-        r = buf[c, i]
-        t = ready_tick(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r], offs, n_bgs, n_banks)
+            cmd = PRE
+        t = _bank_ready(ready_lb, ready, cmd, c, buf[c, i], bank, req_n1, req_n2, req_n3, offs,
+                        n_bgs, n_banks, clk)
         if t <= clk:
-            if arrive[r] < best_arr:
-                best = i
-                best_cmd = cmd
-                best_arr = arrive[r]
-                if arrival_ordered:
-                    break
-        elif t < wake:
+            return i, cmd, wake
+        if t < wake:
             wake = t
-    return best, best_cmd, wake
+    return -1, -1, wake
 
 
-@njit(cache=True, _nrt=False)
-def _has_other_hit(buf, c, n, skip, bank_node, row, req_n3, req_row):
+@njit(cache=True, inline="always", _nrt=False)
+def _count_key(keys, c, n, key):
+    k = 0
     for i in range(n):
-        r = buf[c, i]
-        if r != skip and req_n3[r] == bank_node and req_row[r] == row:
-            return True
-    return False
+        if keys[c, i] == key:
+            k += 1
+    return k
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
+    """A bank closed: the row hits queued for it become misses."""
+    hq_r[c] -= hits_per_bank[0, bank]
+    hq_w[c] -= hits_per_bank[1, bank]
+    hits_per_bank[0, bank] = 0
+    hits_per_bank[1, bank] = 0
 
 
 @njit(cache=True, _nrt=False)
 def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
                    start_tick, par, offs, con_ptr, con_next, con_lat, con_win,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
-                   arrive, done_tick, outcome, scratch, counts, active_per_bank):
+                   arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
+                   ready_lb):
     """Replay one batch of requests; fills ``arrive``, ``done_tick`` and ``outcome`` per request.
 
     Args:
@@ -282,12 +367,12 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
         chase: if true, request i+1 is injected only after request i completes (pointer chasing).
         start_tick: tick of the first frontend slot.
         par: integer parameters (``P_*``); offs: first node index of each level.
-        con_*: the rule table in CSR form keyed by (level, prev command).
+        con_*: the rule table in CSR form keyed by (level, prev command) (``hbm.RuleTable``).
         ready ... clock: device state (updated in place; see ``new_state``).
         arrive, done_tick, outcome: outputs (tick the request entered its queue, tick its data
             transfer finished, HIT/MISS/CONFLICT).
-        scratch, counts, active_per_bank: work arrays from ``new_scratch`` (queues, queue
-            lengths, activated requests per bank); the kernel allocates nothing.
+        scratch ... ready_lb: work arrays from ``new_scratch`` (queues, counters, per-bank
+            bookkeeping); the kernel allocates nothing.
 
     Returns:
         The tick at which the last request finished.
@@ -320,13 +405,32 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
     wn = counts[1]
     an = counts[2]
     wake = counts[3]
+    # NOTE(perf): see scripts/bench_dram.py -- row hits queued per channel (hq_r / hq_w) and per
+    # bank (hits_per_bank) are kept up to date, so a column scan runs only when its queue holds a
+    # hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
+    # row is its bank's open row; that changes only when a request is queued or leaves, or when a
+    # bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA: zero).
+    hq_r = counts[4]
+    hq_w = counts[5]
+    # NOTE(perf): see scripts/bench_dram.py -- aq_wake[c]: no active-queue entry is ready before
+    # this tick. Entries never change row state while queued (a bank with an activated request is
+    # never closed) and ready clocks only grow, so the bound stays valid until an entry is added
+    # (an ACT promotes one: fold its ready tick in); removing entries only raises the true minimum.
+    aq_wake = counts[6]
     for c in range(n_ch):
+        aq_wake[c] = 0
         rn[c] = 0
         wn[c] = 0
         an[c] = 0
         wake[c] = 0
+        hq_r[c] = 0
+        hq_w[c] = 0
     for b in range(active_per_bank.shape[0]):
         active_per_bank[b] = 0
+        hits_per_bank[0, b] = 0
+        hits_per_bank[1, b] = 0
+    for j in range(ready_lb.shape[0]):
+        ready_lb[j] = NEVER
     for i in range(n):
         outcome[i] = -1
 
@@ -360,20 +464,29 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
             if chase and nxt > 0 and (done_tick[nxt - 1] < 0 or done_tick[nxt - 1] > clk):
                 break
             c = req_ch[nxt]
+            key = req_key[nxt]
+            bank = key >> 32
+            hit = open_row[bank] == (key & 0xFFFFFFFF)
             if req_write[nxt]:
                 if wn[c] >= wcap:
                     blocked = True
                     break
                 wq[c, wn[c]] = nxt
-                wqk[c, wn[c]] = req_key[nxt]
+                wqk[c, wn[c]] = key
                 wn[c] += 1
+                if hit:
+                    hq_w[c] += 1
+                    hits_per_bank[1, bank] += 1
             else:
                 if rn[c] >= rcap:
                     blocked = True
                     break
                 rq[c, rn[c]] = nxt
-                rqk[c, rn[c]] = req_key[nxt]
+                rqk[c, rn[c]] = key
                 rn[c] += 1
+                if hit:
+                    hq_r[c] += 1
+                    hits_per_bank[0, bank] += 1
             arrive[nxt] = clk
             wake[c] = 0
             nxt += 1
@@ -396,26 +509,37 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
             soon = next_ref[c]
 
             # -- column bus: active queue first, then (no refresh pending) the read/write queue --
-            i, cmd, t = _scan(aq, aqk, c, an[c], True, False, -1, req_n1, req_n2, req_n3,
-                              req_write, arrive, open_row, active_per_bank, ready, offs, n_bgs,
-                              n_banks, clk)
+            if clk < aq_wake[c]:
+                i = -1
+                t = aq_wake[c]
+            else:
+                i, cmd, t = _scan_active(aq, aqk, c, an[c], req_n1, req_n2, req_n3, req_write,
+                                         arrive, open_row, ready, ready_lb, offs, n_bgs, n_banks,
+                                         clk)
+                aq_wake[c] = t
+                if t <= clk:
+                    t = clk + 1
             src = 0
             if t < soon:
                 soon = t
             if i < 0 and pq_n[c] == 0:
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 if write_mode[c]:
-                    i, cmd, t = _scan(wq, wqk, c, wn[c], True, True, 1, req_n1, req_n2, req_n3,
-                                      req_write, arrive, open_row, active_per_bank, ready, offs,
-                                      n_bgs, n_banks, clk)
                     src = 2
+                    cmd = WR
+                    if hq_w[c] > 0:
+                        i, t = _scan_column(wq, wqk, c, wn[c], WR, req_n1, req_n2, req_n3,
+                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
+                        if t < soon:
+                            soon = t
                 else:
-                    i, cmd, t = _scan(rq, rqk, c, rn[c], True, True, 0, req_n1, req_n2, req_n3,
-                                      req_write, arrive, open_row, active_per_bank, ready, offs,
-                                      n_bgs, n_banks, clk)
                     src = 1
-                if t < soon:
-                    soon = t
+                    cmd = RD
+                    if hq_r[c] > 0:
+                        i, t = _scan_column(rq, rqk, c, rn[c], RD, req_n1, req_n2, req_n3,
+                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
+                        if t < soon:
+                            soon = t
             if i >= 0:
                 if src == 0:
                     r = aq[c, i]
@@ -425,18 +549,17 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     r = wq[c, i]
                 bank = req_n3[r] - offs[3]
                 if closed:
+                    # auto-precharge unless another queued request hits this row: every aq entry
+                    # of the bank is a hit, plus the queued hits; minus r itself
                     auto = RDA if cmd == RD else WRA
-                    if (not _has_other_hit(aq, c, an[c], r, req_n3[r], req_row[r], req_n3, req_row)
-                            and not _has_other_hit(rq, c, rn[c], r, req_n3[r], req_row[r], req_n3,
-                                                   req_row)
-                            and not _has_other_hit(wq, c, wn[c], r, req_n3[r], req_row[r], req_n3,
-                                                   req_row)
-                            and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r], offs,
-                                           n_bgs, n_banks) <= clk):
+                    others = active_per_bank[bank] + hits_per_bank[0, bank] \
+                        + hits_per_bank[1, bank] - 1
+                    if others == 0 and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r],
+                                                  offs, n_bgs, n_banks) <= clk:
                         cmd = auto
                 issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
-                              req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr, con_next,
-                              con_lat, con_win)
+                              req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr,
+                              con_next, con_lat, con_win)
                 if outcome[r] < 0:
                     outcome[r] = HIT
                     chst[c, S_HITS] += 1
@@ -456,9 +579,15 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 elif src == 1:
                     _remove(rq, rqk, c, i, rn[c])
                     rn[c] -= 1
+                    hq_r[c] -= 1
+                    hits_per_bank[0, bank] -= 1
                 else:
                     _remove(wq, wqk, c, i, wn[c])
                     wn[c] -= 1
+                    hq_w[c] -= 1
+                    hits_per_bank[1, bank] -= 1
+                if cmd == RDA or cmd == WRA:
+                    _close_bank(hits_per_bank, hq_r, hq_w, c, bank)
                 issued = True
 
             # -- row bus: refresh first; ACT/PRE from the read/write queue only if none pending --
@@ -485,35 +614,42 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                             for j in range(pq_n[c] - 1):
                                 pq[c, j] = pq[c, j + 1]
                             pq_n[c] -= 1
+                        else:
+                            for b in range(b0, b0 + n_bgs * n_banks):
+                                _close_bank(hits_per_bank, hq_r, hq_w, c, b)
                     elif t < soon:
                         soon = t
             else:
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 bus_free = min(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE])
+                i = -1
                 if bus_free > clk:
                     # NOTE(perf): see scripts/bench_dram.py -- the row bus is busy (multi-cycle
                     # ACT): no row command of this channel can issue, skip the scan.
-                    i = -1
                     t = bus_free
                     src = 1
                 elif write_mode[c]:
-                    i, cmd, t = _scan(wq, wqk, c, wn[c], False, True, 1, req_n1, req_n2, req_n3,
-                                      req_write, arrive, open_row, active_per_bank, ready, offs,
-                                      n_bgs, n_banks, clk)
                     src = 2
+                    t = FAR
+                    if wn[c] > hq_w[c]:
+                        i, cmd, t = _scan_row(wq, wqk, c, wn[c], req_n1, req_n2, req_n3, open_row,
+                                              active_per_bank, ready, ready_lb, offs, n_bgs,
+                                              n_banks, clk)
                 else:
-                    i, cmd, t = _scan(rq, rqk, c, rn[c], False, True, 0, req_n1, req_n2, req_n3,
-                                      req_write, arrive, open_row, active_per_bank, ready, offs,
-                                      n_bgs, n_banks, clk)
                     src = 1
+                    t = FAR
+                    if rn[c] > hq_r[c]:
+                        i, cmd, t = _scan_row(rq, rqk, c, rn[c], req_n1, req_n2, req_n3, open_row,
+                                              active_per_bank, ready, ready_lb, offs, n_bgs,
+                                              n_banks, clk)
                 if t < soon:
                     soon = t
                 if i >= 0:
                     r = rq[c, i] if src == 1 else wq[c, i]
                     bank = req_n3[r] - offs[3]
                     issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
-                                  req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr, con_next,
-                                  con_lat, con_win)
+                                  req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr,
+                                  con_next, con_lat, con_win)
                     issued = True
                     if cmd == ACT:
                         chst[c, S_ACTS] += 1
@@ -525,17 +661,29 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                             aqk[c, an[c]] = req_key[r]
                             an[c] += 1
                             active_per_bank[bank] += 1
+                            t = _bank_ready(ready_lb, ready, WR if req_write[r] else RD, c, r, bank,
+                                            req_n1, req_n2, req_n3, offs, n_bgs, n_banks, clk)
+                            if t < aq_wake[c]:
+                                aq_wake[c] = t
                             if src == 1:
                                 _remove(rq, rqk, c, i, rn[c])
                                 rn[c] -= 1
                             else:
                                 _remove(wq, wqk, c, i, wn[c])
                                 wn[c] -= 1
+                        # the bank was closed (no queued hits); now the new row's keys hit
+                        k = _count_key(rqk, c, rn[c], req_key[r])
+                        hits_per_bank[0, bank] = k
+                        hq_r[c] += k
+                        k = _count_key(wqk, c, wn[c], req_key[r])
+                        hits_per_bank[1, bank] = k
+                        hq_w[c] += k
                     else:
                         chst[c, S_PRES] += 1
                         if outcome[r] < 0:
                             outcome[r] = CONFLICT
                             chst[c, S_CONFLICTS] += 1
+                        _close_bank(hits_per_bank, hq_r, hq_w, c, bank)
             if issued:
                 any_issue = True
                 wake[c] = clk + 1

@@ -134,7 +134,12 @@ def eval_latency(expr: Any, cycles: dict[str, int], *, file: str, key: str) -> i
 
 @dataclass(frozen=True)
 class RuleTable:
-    """The standard's timing rules compiled to CSR arrays keyed by (level, preceding command)."""
+    """The standard's timing rules compiled to CSR arrays keyed by (level, preceding command).
+
+    Within a key, rules with the same (next, window) are merged into their largest latency, and
+    windowed rules (tFAW) come first: the kernel keeps a command history only for keys whose first
+    rule has a window > 1.
+    """
 
     con_ptr: np.ndarray
     con_next: np.ndarray
@@ -193,16 +198,24 @@ def compile_rules(standard: dict, cycles: dict[str, int], *, file: str) -> RuleT
                     rows.append((0, cmd_id[p], cmd_id[f], command_cycles[p], 1))
     sec.done()
     rows.sort(key=lambda r: (r[0], r[1]))
+    # NOTE(perf): see scripts/bench_dram.py -- rules with the same (level, prev, next, window) are
+    # merged into the largest latency (the kernel applies each as ready = max(ready, past + lat),
+    # so the ready clocks are the same), and windowed rules come first in their key so the kernel
+    # records history only where a rule reads it (a window-1 rule reads the command just issued).
+    merged: dict[tuple[int, int, int, int], int] = {}
+    for lv, p, f, lat, w in rows:
+        merged[(lv, p, f, w)] = max(merged.get((lv, p, f, w), lat), lat)
+    crows = sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][3], kv[0][2]))
     n_keys = K.N_LEVELS * K.N_COMMANDS
     ptr = np.zeros(n_keys + 1, dtype=np.int64)
-    for lv, p, _, _, _ in rows:
+    for (lv, p, _, _), _ in crows:
         ptr[lv * K.N_COMMANDS + p + 1] += 1
     ptr = np.cumsum(ptr).astype(np.int64)
     return RuleTable(
         con_ptr=ptr,
-        con_next=np.array([r[2] for r in rows], dtype=np.int64),
-        con_lat=np.array([r[3] for r in rows], dtype=np.int64),
-        con_win=np.array([r[4] for r in rows], dtype=np.int64),
+        con_next=np.array([k[2] for k, _ in crows], dtype=np.int64),
+        con_lat=np.array([lat for _, lat in crows], dtype=np.int64),
+        con_win=np.array([k[3] for k, _ in crows], dtype=np.int64),
         max_window=max([r[4] for r in rows] + [1]),
         rows=tuple(rows))
 
