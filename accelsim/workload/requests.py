@@ -145,16 +145,9 @@ def validate_requests(frame: pd.DataFrame, *, file: str) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise TraceError("file not found", file=str(path))
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise TraceError("file is empty (expected a CSV header and one row per request)",
-                         file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TraceError(f"malformed CSV: {first}", file=str(path)) from None
+    from .trace import read_csv_table
+
+    return read_csv_table(path, "one row per request")
 
 
 def detect_format(columns) -> str | None:
@@ -192,18 +185,10 @@ def load_requests(path: str | os.PathLike, *, fmt: str = "auto",
     if fmt not in FORMATS:
         raise unknown_name("request trace format", fmt, FORMATS)
     if fmt == "accelsim":
-        meta: dict[str, Any] = {}
-        from .trace import sidecar_path
+        from .trace import read_sidecar
 
-        side = sidecar_path(path)
-        if side.exists():
-            try:
-                meta = json.loads(side.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise TraceError(f"malformed JSON sidecar: {exc}", file=str(side)) from None
-            if not isinstance(meta, dict):
-                raise TraceError("sidecar must hold a JSON object", file=str(side))
-            meta.pop("schema_version", None)
+        meta: dict[str, Any] = read_sidecar(path)
+        meta.pop("schema_version", None)
         return RequestTrace(validate_requests(frame, file=file), meta, file)
     importer = {"azure": _from_azure, "neupims": _from_neupims, "vidur": _from_vidur}[fmt]
     table, meta = importer(frame, file, output_tokens)

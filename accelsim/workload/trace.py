@@ -114,30 +114,42 @@ def load_trace(path: str | os.PathLike) -> OpTrace:
         'embedding'
     """
     path = Path(path)
+    frame = read_csv_table(path, "one row per operator")
+    meta = read_sidecar(path)
+    version = meta.pop("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise TraceError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})",
+                         file=str(sidecar_path(path)))
+    meta = {"schema_version": version, **meta}
+    return OpTrace(validate_ops(frame, file=str(path)), meta, str(path))
+
+
+def read_csv_table(path: Path, rows_are: str) -> pd.DataFrame:
+    """A CSV as strings (validated by the caller); TraceError naming the file otherwise."""
     if not path.exists():
         raise TraceError("file not found", file=str(path))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        raise TraceError("file is empty (expected a CSV header and one row per operator)",
+        raise TraceError(f"file is empty (expected a CSV header and {rows_are})",
                          file=str(path)) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TraceError(f"malformed CSV: {first}", file=str(path)) from None
-    meta: dict[str, Any] = {}
-    side = sidecar_path(path)
-    if side.exists():
-        try:
-            meta = json.loads(side.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TraceError(f"malformed JSON sidecar: {exc}", file=str(side)) from None
-        if not isinstance(meta, dict):
-            raise TraceError("sidecar must hold a JSON object", file=str(side))
-        version = meta.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            raise TraceError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})",
-                             file=str(side))
-    return OpTrace(validate_ops(frame, file=str(path)), meta, str(path))
+
+
+def read_sidecar(csv_path: Path) -> dict[str, Any]:
+    """The ``.meta.json`` beside a CSV as a dict (``{}`` when there is none)."""
+    side = sidecar_path(csv_path)
+    if not side.exists():
+        return {}
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TraceError(f"malformed JSON sidecar: {exc}", file=str(side)) from None
+    if not isinstance(meta, dict):
+        raise TraceError("sidecar must hold a JSON object", file=str(side))
+    return meta
 
 
 def _row_of(frame: pd.DataFrame, index) -> int:
