@@ -149,6 +149,7 @@ class Arch:
     interconnect: InterconnectConfig | None = None
     noc: Mapping[str, Any] | None = None     # multi-core: a mesh of cores (hw/noc.py schema)
     cost: Mapping[str, Any] = field(default_factory=dict)   # technology, DRAM, budget (accelsim.cost)
+    pim: Mapping[str, Any] | None = None     # processing in memory (hw/pim.py schema; needs hbm)
     source: str = ""
     description: str = ""
     file: str | None = None
@@ -173,6 +174,7 @@ class Arch:
         d["memory"] = dict(self.memory)
         d["noc"] = dict(self.noc) if self.noc is not None else None
         d["cost"] = dict(self.cost) if isinstance(self.cost, Mapping) else self.cost
+        d["pim"] = dict(self.pim) if isinstance(self.pim, Mapping) else self.pim
         d.pop("file")
         return d
 
@@ -238,6 +240,7 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         ic.done()
 
     noc_raw = top.any("noc", default=None)
+    pim_raw = top.any("pim", default=None)
     cost_raw = top.any("cost", default={})
     if cost_raw:
         from ..cost.config import parse_cost_config
@@ -251,11 +254,17 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         engine=engine, interconnect=interconnect,
         noc=dict(noc_raw) if isinstance(noc_raw, Mapping) else noc_raw,
         cost=dict(cost_raw) if isinstance(cost_raw, Mapping) else cost_raw,
+        pim=dict(pim_raw) if isinstance(pim_raw, Mapping) else pim_raw,
         source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()
     arch.build_memory()          # validates the memory section now, not mid-simulation
     arch.build_noc()
+    if arch.pim is not None:      # PIM without HBM is rejected here, not mid-simulation
+        from ..hw.pim import build_pim
+
+        build_pim(dict(arch.pim) if isinstance(arch.pim, Mapping) else arch.pim, file=file,
+                  memory=memory_raw if isinstance(memory_raw, Mapping) else None)
     return arch
 
 

@@ -707,6 +707,10 @@ class HbmMemory(MemoryModel):
                 * spec.channels * spec.pseudo_channels
             self._last_tick = max(self._last_tick, end_tick)
         self._frontend_free_tick = free_tick
+        if self.recorder is not None:     # timeline: the frontend injects transfers in order
+            self.recorder("memory (hbm frontend)", "write" if write else "read",
+                          start * spec.tCK_ps, free_tick * spec.tCK_ps,
+                          {"bytes": nbytes, "requests": n})
         busy = (end_tick - start) * spec.tCK_ps
         self.busy_ps += busy
         end_ps = end_tick * spec.tCK_ps

@@ -1,0 +1,78 @@
+"""Reproduce NeuPIMs (ASPLOS'24): throughput of each system relative to naive NPU+PIM.
+
+GPT3-7B, TP 4, batch 512, ShareGPT-like decode batches (steady-state snapshots made as NeuPIMs'
+trace generator makes them), next to the upstream simulator's runs
+(../shared/reference/neupims/measured_upstream_runs.csv) and the paper's headline ratios; then
+NPU / PIM utilization for GPT3-30B, batch 256 (paper Table 4).
+
+    python scripts/reproduce_neupims.py            # 10 batches (as the paper's 10 samples)
+    python scripts/reproduce_neupims.py --quick    # 2 batches; last line: neupims/naive = X.XXx
+    python scripts/reproduce_neupims.py --trace path/to/share-gpt2-bs512-ms7B-tp4-clb-0.csv
+    python scripts/reproduce_neupims.py --timeline neupims.json   # Perfetto: NPU vs PIM channels
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from accelsim.validation.neupims import (REFERENCE_RATIOS, SYSTEMS, run_ratios,  # noqa: E402
+                                         run_utilization)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 batches instead of 10")
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--seeds", type=int, default=None, help="number of sampled batches")
+    ap.add_argument("--trace", default=None, help="a NeuPIMs request CSV (seq_len, ch_idx) "
+                    "used for every PIM system instead of synthesized batches")
+    ap.add_argument("--timeline", default=None, help="write the full NeuPIMs run's timeline")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    seeds = args.seeds or (2 if args.quick else 10)
+    out = run_ratios(batch=args.batch, seeds=range(seeds), trace=args.trace,
+                     timeline=args.timeline)
+    rel, npu_only, stages = out["relative"], out["neupims_over_npu_only"], out["stages"]
+    print(f"GPT3-7B TP4, batch {args.batch}, ShareGPT-like, {seeds} batch(es)"
+          + (f" from {args.trace}" if args.trace else "") + "; throughput relative to naive "
+          "NPU+PIM")
+    print(f"{'system':<26}{'ours':>8}{'reference':>11}{'error':>9}   per-layer cycles "
+          "(first batch)")
+    for name, label in SYSTEMS:
+        if name == "npu_only":
+            continue
+        ref = REFERENCE_RATIOS[name]
+        err = rel[name] / ref - 1
+        print(f"{label:<26}{rel[name]:>8.3f}{ref:>11.3f}{err:>+9.1%}   {stages[name]}")
+    print(f"{'NPU-only':<26}{rel['npu_only']:>8.3f}{'':>11}{'':>9}   {stages['npu_only']}")
+    print()
+    print("paper headline ratios")
+    print(f"  NeuPIMs / NPU-only     {npu_only:6.2f}x   paper 2.4x  ({npu_only / 2.4 - 1:+.1%})")
+    print(f"  NeuPIMs / naive        {rel['neupims']:6.2f}x   paper 1.6x  "
+          f"({rel['neupims'] / 1.6 - 1:+.1%})")
+    print(f"  tokens/s (NeuPIMs)     {out['tokens_per_s']['neupims']:,.0f}   upstream 33,057 "
+          "(trace #0, 32-layer extrapolation)")
+    u = run_utilization(seeds=range(1 if args.quick else 3))
+    print()
+    print("GPT3-30B TP4, batch 256, ShareGPT-like (paper Table 4)")
+    print(f"  NPU utilization (systolic MACs / peak)   naive {u['naive']['npu']:6.1%}  ->  "
+          f"NeuPIMs {u['neupims']['npu']:6.1%}   paper 28.0% -> 64.9%")
+    print(f"  NPU busy (arrays computing)              naive {u['naive']['npu_busy']:6.1%}  ->  "
+          f"NeuPIMs {u['neupims']['npu_busy']:6.1%}")
+    print(f"  PIM utilization (COMP MAC slots / peak)  naive {u['naive']['pim']:6.1%}  ->  "
+          f"NeuPIMs {u['neupims']['pim']:6.1%}   paper 17% -> 26.4%")
+    print(f"  PIM busy (channels in PIM operations)    naive {u['naive']['pim_busy']:6.1%}  ->  "
+          f"NeuPIMs {u['neupims']['pim_busy']:6.1%}")
+    print()
+    print(f"wall time {time.perf_counter() - t0:.1f} s")
+    print(f"neupims/naive = {rel['neupims']:.2f}x (reference {REFERENCE_RATIOS['neupims']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
