@@ -25,9 +25,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:28s} {desc}")
     print("\nmodels (traces/models/):")
     print("  " + ", ".join(sorted(p.stem for p in models_dir().glob("*.yaml"))))
-    print("\nmemory impls (memory: {impl: ...}):")
-    for name, desc in memory_impls().items():
-        print(f"  {name:12s} {desc}")
+    from ..hw.noc import NOCS
+    from ..hw.pim import PIMS
+    from ..mapping.partition import MULTICORE_MAPPINGS
+    from ..mapping.schedulers import SCHEDULERS
+
+    registries = [("memory impls (memory: {impl: ...})", memory_impls()),
+                  ("NoC impls (noc: {impl: ...})", NOCS.describe()),
+                  ("multi-core mappings (noc: {multicore: {mapping: ...}})",
+                   MULTICORE_MAPPINGS.describe()),
+                  ("PIM impls (pim: {impl: ...})", PIMS.describe()),
+                  ("NPU+PIM system schedulers (arch_configs/pim/system_*.yaml)",
+                   SCHEDULERS.describe())]
+    for title, entries in registries:
+        print(f"\n{title}:")
+        for name, desc in entries.items():
+            print(f"  {name:12s} {desc}")
     print("\nsystolic dataflows: os (output stationary), ws (weight stationary), "
           "is (input stationary)")
     return 0
