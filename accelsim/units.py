@@ -37,6 +37,16 @@ def ps_to_cycles(ps: int, clock_mhz: float) -> int:
     return int(-(-int(ps) * clock_mhz // 1_000_000))
 
 
+def ps_to_cycles_array(ps, clock_mhz: float):
+    """``ps_to_cycles`` over a numpy integer array (same rounding)."""
+    import numpy as np
+
+    ps = np.asarray(ps, dtype=np.int64)
+    if float(clock_mhz).is_integer():
+        return -(-ps * int(round(clock_mhz)) // 1_000_000)
+    return np.array([ps_to_cycles(int(p), clock_mhz) for p in ps], dtype=np.int64)
+
+
 def ns_to_ps(ns: float) -> int:
     """Nanoseconds (float) to integer picoseconds, rounded to nearest."""
     return int(round(ns * PS_PER_NS))

@@ -31,7 +31,7 @@ import pandas as pd
 from .. import __version__
 from ..arch.config import Arch
 from ..engine.core import SimResult
-from ..units import cycles_to_ps, ps_to_cycles, ps_to_ns
+from ..units import cycles_to_ps, ps_to_cycles, ps_to_cycles_array, ps_to_ns
 from ..workload.trace import OpTrace
 
 OP_COLUMNS = ("op_id", "iter", "stream", "layer", "name", "op_class", "unit", "start_cycle",
@@ -54,57 +54,60 @@ class Report:
 
     # ------------------------------------------------------------------ tables
     def _op_table(self) -> pd.DataFrame:
+        # NOTE(perf): vectorised over records and per distinct shape, not per operator
+        # (serving runs have >100k operators; scripts/bench_serving.py).
         clock = self.arch.clock_mhz
         res = self.result
-        rec = pd.DataFrame({
-            "row": [r.row for r in res.records], "unit": [r.unit for r in res.records],
-            "start_ps": [r.start_ps for r in res.records], "end_ps": [r.end_ps for r in res.records],
-            "compute_cycles": [r.compute_cycles for r in res.records],
-            "dram_read_bytes": [r.dram_read_bytes for r in res.records],
-            "dram_write_bytes": [r.dram_write_bytes for r in res.records],
-            "reused": [int(r.reused) for r in res.records],
-            "noc_ps": getattr(res, "record_noc_ps", None) or [0] * len(res.records)})
-        rec["busy_ps"] = rec["end_ps"] - rec["start_ps"]
-        agg = rec.groupby("row", sort=True).agg(
-            unit=("unit", "first"), start_ps=("start_ps", "min"), busy_ps=("busy_ps", "sum"),
-            compute_cycles=("compute_cycles", "sum"), dram_read_bytes=("dram_read_bytes", "sum"),
-            dram_write_bytes=("dram_write_bytes", "sum"), reused=("reused", "sum"),
-            noc_ps=("noc_ps", "sum"))
-        trace = self.trace.ops.iloc[agg.index]
-        plans = [res.plans[res.row_keys[i]] for i in agg.index]
-        total = np.array([ps_to_cycles(int(p), clock) for p in agg["busy_ps"]], dtype=np.int64)
-        repeat = trace["repeat"].to_numpy()
-        work = np.array([p.work for p in plans], dtype=np.float64) * repeat
-        peak = np.array([p.peak_work_per_cycle for p in plans], dtype=np.float64)
+        n_rows = len(self.trace.ops)
+        fields = list(zip(*((r.row, r.start_ps, r.end_ps, r.compute_cycles, r.dram_read_bytes,
+                             r.dram_write_bytes, r.reused) for r in res.records)))
+        row, start, end, compute, read, write, reused = (np.array(f, dtype=np.int64)
+                                                         for f in fields)
+        noc = np.asarray(getattr(res, "record_noc_ps", None) or np.zeros(len(row)), np.int64)
+        rows = np.unique(row)
+
+        def per_row(values: np.ndarray) -> np.ndarray:
+            out = np.zeros(n_rows, dtype=np.int64)
+            np.add.at(out, row, values)
+            return out[rows]
+
+        first_start = np.full(n_rows, np.iinfo(np.int64).max)
+        np.minimum.at(first_start, row, start)
+        busy_ps, compute = per_row(end - start), per_row(compute)
+        read, write, reused, noc_ps = per_row(read), per_row(write), per_row(reused), per_row(noc)
+        trace = self.trace.ops.iloc[rows]
+
+        # one lookup per distinct shape
+        shape_index = {key: j for j, key in enumerate(res.plans)}
+        shape_plans = list(res.plans.values())
+        ids = np.array([shape_index[res.row_keys[i]] for i in rows], dtype=np.int64)
+        mem_bw = self.arch.build_memory().peak_bandwidth_gbps()
+        shape_unit = np.array([p.unit for p in shape_plans], dtype=object)
+        shape_work = np.array([p.work for p in shape_plans], dtype=np.float64)
+        shape_peak = np.array([p.peak_work_per_cycle for p in shape_plans], dtype=np.float64)
+        shape_map = np.array([p.mapping_efficiency for p in shape_plans], dtype=np.float64)
+        shape_bound = np.array([_bound(p, mem_bw, clock) for p in shape_plans], dtype=object)
+
+        total = ps_to_cycles_array(busy_ps, clock)
+        work = shape_work[ids] * trace["repeat"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(total > 0, work / (total * peak), 0.0)
-        util[np.array([p.unit in ("dma", "link") for p in plans])] = np.nan
-        mem = self.arch.build_memory()
-        bw = mem.peak_bandwidth_gbps()
-        bound = []
-        for p in plans:
-            traffic_ps = 0.0 if math.isinf(bw) else (p.dram_read_bytes + p.dram_write_bytes) * 1000 / bw
-            if p.unit == "link":
-                bound.append("link")
-            elif traffic_ps > cycles_to_ps(p.compute_cycles_total, clock):
-                bound.append("memory")
-            else:
-                bound.append("compute")
+            util = np.where(total > 0, work / (total * shape_peak[ids]), 0.0)
+        unit = shape_unit[ids]
+        util[(unit == "dma") | (unit == "link")] = np.nan
         table = pd.DataFrame({
             "op_id": trace["op_id"].to_numpy(), "iter": trace["iter"].to_numpy(),
             "stream": trace["stream"].to_numpy(), "layer": trace["layer"].to_numpy(),
             "name": trace["name"].to_numpy(), "op_class": trace["op_class"].to_numpy(),
-            "unit": agg["unit"].to_numpy(),
-            "start_cycle": [ps_to_cycles(int(p), clock) for p in agg["start_ps"]],
-            "compute_cycles": agg["compute_cycles"].to_numpy(),
-            "stall_cycles": np.maximum(total - agg["compute_cycles"].to_numpy(), 0),
+            "unit": unit.astype(str),
+            "start_cycle": ps_to_cycles_array(first_start[rows], clock),
+            "compute_cycles": compute,
+            "stall_cycles": np.maximum(total - compute, 0),
             "total_cycles": total, "utilization": util,
-            "mapping_efficiency": [p.mapping_efficiency for p in plans],
+            "mapping_efficiency": shape_map[ids],
             "flops": (trace["flops"] * trace["repeat"]).to_numpy(),
-            "dram_read_bytes": agg["dram_read_bytes"].to_numpy(),
-            "dram_write_bytes": agg["dram_write_bytes"].to_numpy(),
-            "bound": bound, "reused": agg["reused"].to_numpy(),
-            "noc_cycles": [ps_to_cycles(int(p), clock) for p in agg["noc_ps"]]})
+            "dram_read_bytes": read, "dram_write_bytes": write,
+            "bound": shape_bound[ids].astype(str), "reused": reused,
+            "noc_cycles": ps_to_cycles_array(noc_ps, clock)})
         return table.reset_index(drop=True)
 
     def _summary(self) -> pd.DataFrame:
@@ -238,6 +241,16 @@ class Report:
     def __repr__(self) -> str:
         return (f"<Report {self.arch.name} x {self.trace.name}: {self.total_cycles:,} cycles, "
                 f"{len(self.ops)} ops>")
+
+
+def _bound(plan, bandwidth_gbps: float, clock_mhz: float) -> str:
+    """``memory`` if moving the plan's DRAM bytes at peak takes longer than its compute."""
+    if plan.unit == "link":
+        return "link"
+    if math.isinf(bandwidth_gbps):
+        return "compute"
+    traffic_ps = (plan.dram_read_bytes + plan.dram_write_bytes) * 1000 / bandwidth_gbps
+    return "memory" if traffic_ps > cycles_to_ps(plan.compute_cycles_total, clock_mhz) else "compute"
 
 
 def _plain(value: Any) -> Any:
