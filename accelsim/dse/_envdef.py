@@ -5,9 +5,16 @@ objectives (with directions), the constraints, the reward and the fidelity. The 
 ``docs/dse.md``. Every mistake is a ``ConfigError`` naming the file, the key path, the expected
 and the given value (read through ``accelsim.arch.fields.Section``).
 
-Environments that need a simulator feature that has not landed yet (``requires: [pim]``) load
-and validate everything that does not depend on that feature; ``EnvDef.unavailable`` then says
-why it cannot be evaluated, and ``evaluate`` raises that reason instead of a confusing error.
+Environments that need a simulator feature this checkout lacks (``requires: [pim]``) load and
+validate everything that does not depend on that feature; ``EnvDef.unavailable`` then says why
+it cannot be evaluated, and ``evaluate`` raises that reason instead of a confusing error. The
+features (``FEATURES``): ``cost`` (``accelsim.cost``), ``mesh`` (an arch ``noc:`` section runs on
+``engine.multicore.MeshSimulation``), ``pim`` (an arch ``pim:`` section plus the evaluator-level
+``scheduler:`` section run on the NeuPIMs system simulation, ``mapping.neupims``).
+
+System-level sections (``SYSTEM_SECTIONS``: ``scheduler``) are not part of the architecture:
+``arch_overrides`` and knobs may set them (``key: scheduler.impl``), the evaluator strips them
+before ``parse_arch`` and hands them to the system simulation.
 """
 
 from __future__ import annotations
@@ -38,6 +45,30 @@ DIRECTIONS = ("minimize", "maximize")
 REWARD_KINDS = ("log_ratio", "target_hinge")
 FIDELITIES = ("analytical", "full")
 FEATURES = ("cost", "pim", "mesh")
+#: Top-level sections of the design mapping that belong to the system, not the arch.
+SYSTEM_SECTIONS = ("scheduler",)
+#: ``workload.pim`` request-length sources: ``uniform`` (every request at ``context``) or a
+#: NeuPIMs steady-state snapshot of a dataset (``mapping.neupims.NEUPIMS_DATASETS``).
+PIM_LENGTHS = ("uniform", "sharegpt", "alpaca")
+
+
+def split_system(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(arch mapping, system sections)`` of a design mapping (``SYSTEM_SECTIONS`` removed)."""
+    arch = {k: v for k, v in raw.items() if k not in SYSTEM_SECTIONS}
+    system = {k: raw[k] for k in SYSTEM_SECTIONS if k in raw}
+    return arch, system
+
+
+def uses_pim_system(raw: Mapping[str, Any]) -> bool:
+    """True when a design mapping runs on the NeuPIMs system simulation: it has a
+    ``scheduler:`` section, or a ``pim:`` section whose impl is not ``none``."""
+    if any(k in raw for k in SYSTEM_SECTIONS):
+        return True
+    pim = raw.get("pim")
+    if pim is None:
+        return False
+    impl = pim.get("impl", "none") if isinstance(pim, Mapping) else pim
+    return impl not in (None, "none")
 
 
 @dataclass(frozen=True)
@@ -95,11 +126,17 @@ class Workload:
 
     trace: str | None = None
     generate: Mapping[str, Any] | None = None
+    #: NeuPIMs decode batch of PIM designs: ``lengths`` (``PIM_LENGTHS``), ``seed``,
+    #: ``warmup_steps``, ``pp``; model, batch, context and tp come from ``generate``.
+    pim: Mapping[str, Any] | None = None
 
     def describe(self) -> str:
         if self.trace:
             return f"trace {self.trace}"
-        return "generate(" + ", ".join(f"{k}={v}" for k, v in self.generate.items()) + ")"
+        out = "generate(" + ", ".join(f"{k}={v}" for k, v in self.generate.items()) + ")"
+        if self.pim:
+            out += "; pim(" + ", ".join(f"{k}={v}" for k, v in self.pim.items()) + ")"
+        return out
 
 
 @dataclass(frozen=True)
@@ -146,7 +183,8 @@ class EnvDef:
     def fingerprint(self) -> str:
         """Hash of what determines raw metrics (base arch, knobs, workload spec, tech)."""
         blob = json.dumps({"arch": self.arch_raw, "knobs": self.space.describe(),
-                           "workload": [self.workload.trace, self.workload.generate],
+                           "workload": [self.workload.trace, self.workload.generate,
+                                        self.workload.pim],
                            "tech": self.tech}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -183,7 +221,16 @@ def _feature_available(feature: str) -> str | None:
         from ._metrics import cost_unavailable
 
         return cost_unavailable()
-    return None  # pim/mesh: detected by validating the arch / workload (see parse_env)
+    try:
+        if feature == "mesh":
+            from ..engine.multicore import MeshSimulation  # noqa: F401
+        elif feature == "pim":
+            from ..hw.pim import build_pim  # noqa: F401
+            from ..mapping.neupims import simulate_decode  # noqa: F401
+            from ..mapping.schedulers import build_scheduler  # noqa: F401
+    except ImportError as exc:
+        return f"this accelsim has no {feature} support ({exc})"
+    return None
 
 
 def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
@@ -270,7 +317,16 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
         gen_args = dict(gen.raw)
         if "model" not in gen_args:
             raise gen.error("model", "required key is missing")
-        workload = Workload(generate=gen_args)
+        pim_wl = None
+        if ws.has("pim"):
+            ps = ws.section("pim")
+            pim_wl = {"lengths": ps.choice("lengths", PIM_LENGTHS, default="uniform"),
+                      "seed": ps.int("seed", default=0, minimum=0),
+                      "warmup_steps": ps.int("warmup_steps", default=4096, minimum=0,
+                                             maximum=1 << 20),
+                      "pp": ps.int("pp", default=1, minimum=1, maximum=1024)}
+            ps.done()
+        workload = Workload(generate=gen_args, pim=pim_wl)
     ws.done()
 
     # ---- objectives
@@ -345,10 +401,11 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
         reason = _feature_available("cost")
         if reason:
             reasons.append(f"objectives/constraints use energy/area/power but {reason}")
-    pending = [r for r in requires if r != "cost"]
+    pending = [r for r in requires if r != "cost" and _feature_available(r)]
+    base_raw = apply_overrides(arch_raw, space.arch_overrides(space.baseline()))
+    base_arch_raw, base_system = split_system(base_raw)
     try:
-        parse_arch(apply_overrides(arch_raw, space.arch_overrides(space.baseline())),
-                   file=str(arch_path))
+        parse_arch(base_arch_raw, file=str(arch_path))
     except ConfigError as exc:
         if not pending:
             raise ConfigError(f"the baseline design is not a valid architecture: {exc}",
@@ -363,6 +420,8 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
         if reason:
             reasons.append(f"env needs {', '.join(pending)} support in the workload generator: "
                            f"{reason}")
+    if not pending and uses_pim_system(base_raw):
+        _check_pim_env(top, base_system, space, arch_raw, workload, objectives, constraints)
     unavailable = "; ".join(reasons) or None
 
     return EnvDef(name=name, file=file, description=description, arch=str(arch_path),
@@ -371,6 +430,39 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
                   fidelity=fidelity, tweak_horizon=horizon, timeout_s=timeout_s,
                   requires=requires, unavailable=unavailable, tech=tech,
                   raw=copy.deepcopy(dict(raw)))
+
+
+def _check_pim_env(top: Section, base_system, space: DesignSpace, arch_raw, workload: Workload,
+                   objectives, constraints) -> None:
+    """An env whose baseline runs on the NeuPIMs system simulation: a decode ``generate:``
+    workload, no energy-based metric (no cost adapter for the PIM system), valid schedulers."""
+    from ..mapping.schedulers import build_scheduler
+
+    if workload.generate is None or workload.generate.get("phase", "decode") != "decode":
+        raise top.error("workload", "a PIM design (pim: / scheduler:) runs the NeuPIMs decode "
+                                    "simulation: expected workload.generate with phase: decode")
+    used = {o.metric for o in objectives} | {c.metric for c in constraints}
+    bad = sorted(used & {"energy", "power", "edp"})
+    if bad:
+        raise top.error("objectives", f"the NeuPIMs system simulation has no energy model "
+                                      f"(accelsim.cost prices engine Reports only): drop "
+                                      f"{', '.join(bad)}; latency, throughput and area work")
+    # every scheduler value of the space must name a registered scheduler
+    for k in space:
+        for key in k.keys:
+            if key.split(".")[0] not in SYSTEM_SECTIONS:
+                continue
+            for v in k.values:
+                design = dict(space.baseline())
+                design[k.name] = v
+                _, system = split_system(apply_overrides(arch_raw, space.arch_overrides(design)))
+                try:
+                    build_scheduler(system.get("scheduler", {}), file=top.file)
+                except ConfigError as exc:
+                    raise ConfigError(f"knob {k.name!r} value {v!r}: {exc}", file=top.file,
+                                      key="knobs") from None
+    if "scheduler" in base_system:
+        build_scheduler(base_system["scheduler"], file=top.file, path="arch_overrides.scheduler")
 
 
 def _check_generate(args: Mapping[str, Any]) -> str | None:
@@ -448,4 +540,5 @@ def env_names() -> list[str]:
 
 
 __all__ = ["EnvDef", "Objective", "Constraint", "RewardConfig", "Workload", "load_env",
-           "parse_env", "METRICS", "env_names", "replace", "AccelsimError"]
+           "parse_env", "METRICS", "FEATURES", "SYSTEM_SECTIONS", "split_system",
+           "uses_pim_system", "env_names", "replace", "AccelsimError"]

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .. import __version__
 from ..errors import AccelsimError
 from ._cache import ResultCache
-from ._envdef import METRICS, EnvDef, load_env
+from ._envdef import METRICS, EnvDef, load_env, split_system, uses_pim_system
 from ._metrics import UNITS, base_metrics, cost_metrics, finite, tokens_per_step
 
 STATUSES = ("ok", "infeasible", "invalid", "timeout")
@@ -115,6 +115,7 @@ class Evaluator:
         self._rows = None
         self._template = None
         self._fresh: list[str] = []
+        self._pim_batches: dict[tuple, Any] = {}
         self.workload_hash = ""
         self.tokens = 1
         self._metric_cols = [METRICS[m][0] for m in self.env.metric_names]
@@ -123,6 +124,7 @@ class Evaluator:
     def __getstate__(self):   # ship to workers without the loaded trace
         state = self.__dict__.copy()
         state["_trace"] = state["_rows"] = state["_template"] = None
+        state["_pim_batches"] = {}
         return state
 
     # ------------------------------------------------------------------ workload
@@ -169,6 +171,7 @@ class Evaluator:
     def key(self, design: Mapping[str, Any]) -> str:
         self.trace  # noqa: B018  (sets workload_hash)
         blob = json.dumps({"arch": self.arch_raw(design), "workload": self.workload_hash,
+                           "pim_workload": self.env.workload.pim,
                            "fidelity": self.fidelity, "version": __version__,
                            "metrics": self._metric_key, "tech": self.env.tech},
                           sort_keys=True, default=str)
@@ -222,9 +225,12 @@ class Evaluator:
 
     def _simulate(self, design: Mapping[str, Any]) -> dict[str, float]:
         from ..arch.config import parse_arch
-        from ..engine.core import Simulation
 
-        arch = parse_arch(self.arch_raw(design), file=self.env.arch)
+        raw = self.arch_raw(design)
+        arch_raw, system_raw = split_system(raw)
+        arch = parse_arch(arch_raw, file=self.env.arch)
+        if uses_pim_system(raw):
+            return self._simulate_pim(arch, system_raw)
         trace = self.trace
         needs_cost = self.env.needs_cost
         # NOTE(perf): reuse the trace rows prepared once per workload and skip building the
@@ -244,6 +250,99 @@ class Evaluator:
             report = Report(arch, trace, result, fidelity=self.fidelity)
             metrics.update(cost_metrics(report, self.env.tech))
             metrics["edp_pj_ns"] = metrics["energy_pj"] * metrics["latency_ns"]
+        return {c: float(metrics[c]) for c in self._metric_cols}
+
+    # ------------------------------------------------------------------ NPU + PIM systems
+    def pim_system(self, arch, system_raw: Mapping[str, Any]):
+        """The NeuPIMs ``System`` of a design: ``arch`` (validated, with ``pim:``), the
+        evaluator-level ``scheduler:`` section (default ``naive``). The PIM has one channel per
+        HBM channel: ``pim.channels`` follows the memory (channels x stacks) unless given, and
+        must then agree with it.
+
+        Raises:
+            AccelsimError: (ConfigError) PIM without HBM, a PIM scheduler without PIM, a PIM
+                channel count that differs from the HBM's.
+        """
+        from ..errors import ConfigError
+        from ..hw.pim import build_pim
+        from ..mapping.neupims import System
+        from ..mapping.schedulers import build_scheduler
+
+        pim_raw = arch.pim if arch.pim is not None else {"impl": "none"}
+        pim_raw = dict(pim_raw) if isinstance(pim_raw, Mapping) else pim_raw
+        memory = arch.memory if isinstance(arch.memory, Mapping) else None
+        if isinstance(pim_raw, Mapping) and pim_raw.get("impl", "none") != "none":
+            desc = arch.build_memory().describe()
+            if desc.get("impl") != "hbm":
+                build_pim(pim_raw, file=self.env.arch, memory=memory)   # raises the clear error
+            hbm_channels = int(desc.get("channels", 1)) * int(desc.get("stacks", 1) or 1)
+            given = pim_raw.get("channels")
+            if given is not None and int(given) != hbm_channels:
+                raise ConfigError(f"PIM channels ({given}) must equal the HBM channels "
+                                  f"({hbm_channels} = memory channels x stacks): PIM units sit "
+                                  f"in the HBM banks; leave pim.channels unset to follow memory",
+                                  file=self.env.file, key="pim.channels")
+            pim_raw["channels"] = hbm_channels
+        pim = build_pim(pim_raw, file=self.env.arch, memory=memory)
+        scheduler = build_scheduler(system_raw.get("scheduler", {"impl": "naive"}),
+                                    file=self.env.file)
+        if scheduler.attention_on == "pim" and not pim.enabled:
+            raise ConfigError(f"scheduler {scheduler.impl_name!r} runs attention on PIM, but "
+                              f"pim.impl is 'none'; use scheduler npu-only or enable PIM",
+                              file=self.env.file, key="scheduler.impl")
+        # NOTE: mirrors mapping.neupims.parse_system's checks (that takes an arch *name*);
+        # the proposed hook mapping.neupims.system_from_arch would replace this block.
+        return System(name=self.env.name, source=f"accelsim.dse env {self.env.name}", arch=arch,
+                      pim=pim, scheduler=scheduler)
+
+    def pim_batch(self, spec, model):
+        """The decode batch of the env's workload (``workload.generate`` batch / context / tp,
+        ``workload.pim`` lengths / seed); steady-state snapshots cached per PIM channel count."""
+        import numpy as np
+
+        from ..mapping.neupims import DecodeBatch, steady_state_batch
+
+        gen = dict(self.env.workload.generate)
+        opts = dict(self.env.workload.pim or {"lengths": "uniform", "seed": 0,
+                                              "warmup_steps": 4096, "pp": 1})
+        batch = int(gen.get("batch", 1))
+        if opts["lengths"] == "uniform" or spec is None:
+            key = ("uniform",)
+            if key not in self._pim_batches:
+                ctx = int(gen.get("context", 2048))
+                self._pim_batches[key] = DecodeBatch(np.full(batch, ctx, dtype=np.int64),
+                                                     name=f"uniform-b{batch}-ctx{ctx}")
+        else:
+            key = (opts["lengths"], spec.channels)
+            if key not in self._pim_batches:
+                self._pim_batches[key] = steady_state_batch(
+                    opts["lengths"], batch, model=model, tp=int(gen.get("tp", 1)), spec=spec,
+                    seed=opts["seed"], warmup_steps=opts["warmup_steps"])
+        return self._pim_batches[key]
+
+    def _simulate_pim(self, arch, system_raw: Mapping[str, Any]) -> dict[str, float]:
+        """One decode iteration on the NeuPIMs system simulation: latency = the iteration,
+        throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU + HBM PHY;
+        the cost model has no PIM logic area)."""
+        from ..mapping.neupims import simulate_decode
+        from ..workload.models import load_model
+
+        system = self.pim_system(arch, system_raw)
+        gen = dict(self.env.workload.generate)
+        model = load_model(gen["model"])
+        if gen.get("layers"):
+            from dataclasses import replace as _replace
+
+            model = _replace(model, layers=int(gen["layers"]))
+        batch = self.pim_batch(system.pim_spec, model)
+        pp = int((self.env.workload.pim or {}).get("pp", 1))
+        r = simulate_decode(system, batch, model=model, tp=int(gen.get("tp", 1)), pp=pp)
+        latency_ns = r.iteration_cycles * 1000.0 / r.clock_mhz
+        metrics = {"latency_ns": float(latency_ns), "throughput_tok_s": float(r.tokens_per_s)}
+        if self.env.needs_cost:
+            from ._metrics import area_metrics
+
+            metrics.update(area_metrics(arch, self.env.tech))
         return {c: float(metrics[c]) for c in self._metric_cols}
 
     def _fresh_simulation(self, arch):

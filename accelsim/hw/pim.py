@@ -438,7 +438,7 @@ class BankPim(PimUnit):
         preset = section.str("preset", default="neupims_hbm2")
         mode = section.choice("mode", MODES, default="dual")
         overrides = {}
-        for key in [*TIMING_NAMES, "channels"]:
+        for key in [*TIMING_NAMES, "channels", "macs_per_bank"]:
             if section.has(key):
                 overrides[key] = section.int(key, minimum=1)
         return cls(load_pim_spec(preset, mode=mode, overrides=overrides))
