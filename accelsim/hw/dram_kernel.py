@@ -63,6 +63,11 @@ N_PARAMS = 17
 S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK = range(9)
 N_CH_STATS = 9
 
+# Rows of the per-channel counter array ``counts`` (``new_scratch``).
+C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
+C_PLEN, C_PWAKE, C_PMASK = 7, 9, 11     # + 0 for the read queue, + 1 for the write queue
+N_COUNTS = 13
+
 
 def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, queue_caps
               ) -> dict:
@@ -97,13 +102,14 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
 
     Returns (queues of request ids and packed keys ``[6, channel, slot]``, per-channel counters
-    ``[7, channel]`` (queue lengths, wake tick, row hits queued in the read / write queue, next
-    tick the active queue needs a look),
+    ``[N_COUNTS, channel]`` (queue lengths, wake tick, row hits queued in the read / write queue,
+    next tick the active queue needs a look, and per read / write queue the row scan's
+    known-not-ready prefix: length, wake bound, bank bitmask -- see ``_scan_row``),
     activated requests per bank, row hits queued per bank ``[2, bank]`` (read / write queue), and
     a lower bound on each bank's ready tick per command ``[bank * N_COMMANDS + cmd]``).
     """
     return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
-            np.zeros((7, n_channels), dtype=np.int64),
+            np.zeros((N_COUNTS, n_channels), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
             np.zeros((2, n_bank_nodes), dtype=np.int64),
             np.zeros(n_bank_nodes * N_COMMANDS, dtype=np.int64))
@@ -306,30 +312,72 @@ def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
-              offs, n_bgs, n_banks, clk):
+              offs, n_bgs, n_banks, clk, counts, q):
     """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
     or conflict (PRE, unless an activated request waits on the bank) that is ready -> (slot or -1,
-    command, earliest tick not ready)."""
-    wake = FAR
-    for i in range(n):
+    command, earliest tick not ready).
+
+    NOTE(perf): see scripts/bench_dram.py -- the scan remembers the slots it walked past without a
+    pick (the queue's *prefix*: ``counts[C_PLEN + q]`` slots, none ready before
+    ``counts[C_PWAKE + q]``, their banks in the bitmask ``counts[C_PMASK + q]``, bit ``bank & 63``)
+    and starts the next scan after them. A prefix slot stays unready until that tick because
+    ready clocks only grow, unless its bank changes state (ACT/PRE/PREA/RDA/WRA, or its last
+    activated request leaves): those events drop the prefix (``_touch_bank``). New requests are
+    appended behind it; a slot removed inside it shortens it.
+    """
+    start = counts[C_PLEN + q, c]
+    wake = counts[C_PWAKE + q, c]
+    mask = counts[C_PMASK + q, c]
+    if clk >= wake:
+        start = 0
+        wake = FAR
+        mask = 0
+    for i in range(start, n):
         key = keys[c, i]
         bank = key >> 32
         r_open = open_row[bank]
         if r_open == (key & 0xFFFFFFFF):
+            mask |= np.int64(1) << (bank & 63)
             continue
         if r_open < 0:
             cmd = ACT
         else:
             if active_per_bank[bank] > 0:
+                mask |= np.int64(1) << (bank & 63)
                 continue
             cmd = PRE
         t = _bank_ready(ready_lb, ready, cmd, c, buf[c, i], bank, req_n1, req_n2, req_n3, offs,
                         n_bgs, n_banks, clk)
         if t <= clk:
+            counts[C_PLEN + q, c] = i
+            counts[C_PWAKE + q, c] = wake
+            counts[C_PMASK + q, c] = mask
             return i, cmd, wake
+        mask |= np.int64(1) << (bank & 63)
         if t < wake:
             wake = t
+    counts[C_PLEN + q, c] = n
+    counts[C_PWAKE + q, c] = wake
+    counts[C_PMASK + q, c] = mask
     return -1, -1, wake
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _touch_bank(counts, c, bank):
+    """``bank`` changed state: drop a row-scan prefix that holds one of its requests."""
+    bit = np.int64(1) << (bank & 63)
+    for q in range(2):
+        if counts[C_PMASK + q, c] & bit:
+            counts[C_PLEN + q, c] = 0
+            counts[C_PWAKE + q, c] = NEVER
+            counts[C_PMASK + q, c] = 0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _drop_slot(counts, c, q, i):
+    """Slot ``i`` of queue ``q`` left: the prefix (if it held the slot) is one shorter."""
+    if i < counts[C_PLEN + q, c]:
+        counts[C_PLEN + q, c] -= 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -418,6 +466,10 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
     # (an ACT promotes one: fold its ready tick in); removing entries only raises the true minimum.
     aq_wake = counts[6]
     for c in range(n_ch):
+        for q in range(2):
+            counts[C_PLEN + q, c] = 0
+            counts[C_PWAKE + q, c] = NEVER
+            counts[C_PMASK + q, c] = 0
         aq_wake[c] = 0
         rn[c] = 0
         wn[c] = 0
@@ -576,18 +628,23 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     _remove(aq, aqk, c, i, an[c])
                     an[c] -= 1
                     active_per_bank[bank] -= 1
+                    if active_per_bank[bank] == 0:
+                        _touch_bank(counts, c, bank)
                 elif src == 1:
                     _remove(rq, rqk, c, i, rn[c])
+                    _drop_slot(counts, c, 0, i)
                     rn[c] -= 1
                     hq_r[c] -= 1
                     hits_per_bank[0, bank] -= 1
                 else:
                     _remove(wq, wqk, c, i, wn[c])
+                    _drop_slot(counts, c, 1, i)
                     wn[c] -= 1
                     hq_w[c] -= 1
                     hits_per_bank[1, bank] -= 1
                 if cmd == RDA or cmd == WRA:
                     _close_bank(hits_per_bank, hq_r, hq_w, c, bank)
+                    _touch_bank(counts, c, bank)
                 issued = True
 
             # -- row bus: refresh first; ACT/PRE from the read/write queue only if none pending --
@@ -609,6 +666,10 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                         issue_command(ready, hist, open_row, cmd, clk, c, n1, -1, -1, -1, offs,
                                       n_bgs, n_banks, con_ptr, con_next, con_lat, con_win)
                         issued = True
+                        for q in range(2):
+                            counts[C_PLEN + q, c] = 0
+                            counts[C_PWAKE + q, c] = NEVER
+                            counts[C_PMASK + q, c] = 0
                         if cmd == REF:
                             chst[c, S_REFS] += 1
                             for j in range(pq_n[c] - 1):
@@ -634,14 +695,14 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     if wn[c] > hq_w[c]:
                         i, cmd, t = _scan_row(wq, wqk, c, wn[c], req_n1, req_n2, req_n3, open_row,
                                               active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk)
+                                              n_banks, clk, counts, 1)
                 else:
                     src = 1
                     t = FAR
                     if rn[c] > hq_r[c]:
                         i, cmd, t = _scan_row(rq, rqk, c, rn[c], req_n1, req_n2, req_n3, open_row,
                                               active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk)
+                                              n_banks, clk, counts, 0)
                 if t < soon:
                     soon = t
                 if i >= 0:
@@ -651,6 +712,7 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                                   req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr,
                                   con_next, con_lat, con_win)
                     issued = True
+                    _touch_bank(counts, c, bank)
                     if cmd == ACT:
                         chst[c, S_ACTS] += 1
                         if outcome[r] < 0:
@@ -667,9 +729,11 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                                 aq_wake[c] = t
                             if src == 1:
                                 _remove(rq, rqk, c, i, rn[c])
+                                _drop_slot(counts, c, 0, i)
                                 rn[c] -= 1
                             else:
                                 _remove(wq, wqk, c, i, wn[c])
+                                _drop_slot(counts, c, 1, i)
                                 wn[c] -= 1
                         # the bank was closed (no queued hits); now the new row's keys hit
                         k = _count_key(rqk, c, rn[c], req_key[r])

@@ -92,3 +92,57 @@ def test_split_batches_equal_one_batch_on_the_same_state():
     ra2 = run_batch(spec, a, lines[1000:], write[1000:], start_tick=ra.last_tick + 5000)
     rb2 = run_batch(spec, b, lines[1000:], write[1000:], start_tick=rb.last_tick + 5000)
     assert np.array_equal(ra2.done, rb2.done) and np.array_equal(ra2.outcome, rb2.outcome)
+
+
+def _scan(keys, n, open_row, active, ready, ready_lb, counts, clk, offs, n_bgs, n_banks, n3):
+    buf = np.arange(keys.shape[1], dtype=np.int64)[None, :]
+    n1 = offs[1] + (n3 - offs[3]) // (n_bgs * n_banks)
+    n2 = offs[2] + (n3 - offs[3]) // n_banks
+    return K._scan_row(buf, keys, 0, n, n1, n2, n3, open_row, active, ready, ready_lb, offs,
+                       n_bgs, n_banks, clk, counts, 0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_row_scan_prefix_picks_what_a_full_scan_picks(seed):
+    """The row scan's remembered not-ready prefix (NOTE(perf) in ``_scan_row``): while ready clocks
+    only grow and no bank changes state, a scan that starts behind the prefix picks the same slot
+    and command as a scan of the whole queue; ``_touch_bank`` on a prefix bank drops the prefix."""
+    rng = np.random.default_rng(seed)
+    spec = spec_from_dict({"preset": "hbm2_2000", "channels": 1})
+    offs = spec.node_offsets()
+    n_bank = spec.banks_per_channel
+    n_nodes = spec.new_state()["ready"].shape[0]
+    ready = rng.integers(0, 60, n_nodes * K.N_COMMANDS).astype(np.int64)
+    open_row = rng.integers(-1, 3, n_bank).astype(np.int64)
+    active = (rng.random(n_bank) < 0.2).astype(np.int64)
+    n = 24
+    bank = rng.integers(0, n_bank, n)
+    keys = ((bank << 32) | rng.integers(0, 3, n))[None, :].astype(np.int64)
+    n3 = np.zeros(n, dtype=np.int64) + offs[3] + bank
+    counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
+    counts[K.C_PWAKE] = K.NEVER
+    lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
+    for clk in range(0, 80, 3):
+        ready += rng.integers(0, 3, ready.shape[0])     # clocks only grow
+        fresh = np.zeros_like(counts)
+        fresh[K.C_PWAKE] = K.NEVER
+        want = _scan(keys, n, open_row, active, ready, np.full_like(lb, K.NEVER), fresh, clk,
+                     offs, spec.bank_groups, spec.banks_per_group, n3)
+        got = _scan(keys, n, open_row, active, ready, lb, counts, clk, offs, spec.bank_groups,
+                    spec.banks_per_group, n3)
+        assert got[:2] == want[:2]
+        assert got[2] <= max(want[2], clk + 1) or got[0] >= 0   # wake stays a lower bound
+        assert counts[K.C_PLEN, 0] == (got[0] if got[0] >= 0 else n)
+    if counts[K.C_PLEN, 0] > 0:
+        K._touch_bank(counts, 0, int(bank[0]))
+        assert counts[K.C_PLEN, 0] == 0 and counts[K.C_PMASK, 0] == 0
+
+
+def test_row_scan_prefix_empty_after_batch():
+    spec = spec_from_dict({"preset": "hbm2_2000", "channels": 2, "read_queue": 8,
+                           "write_queue": 8})
+    state = spec.new_state()
+    lines, write = pattern_lines(spec, "mixed", 3000, seed=3)
+    run_batch(spec, state, lines, write)
+    counts = state["scratch"][1]
+    assert not counts[K.C_PLEN:K.C_PLEN + 2].any()     # queues drained: nothing left behind
