@@ -247,6 +247,14 @@ def _interp(table: Mapping[float, float], node_nm: float) -> float:
 
 # ------------------------------------------------------------------------------------ loading
 
+def _finite(x: Any) -> bool:
+    """``math.isfinite`` that is also False for ints too large for a float."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def parse_node(value: Any, *, file: str | None = None, key: str = "node") -> float:
     """``5``, ``5.0`` or ``"5nm"`` -> 5.0 (nm), validated against ``NODE_RANGE_NM``."""
     given = value
@@ -257,7 +265,7 @@ def parse_node(value: Any, *, file: str | None = None, key: str = "node") -> flo
         except ValueError:
             raise ConfigError(f"expected a node like 7nm or 7, got {given!r}", file=file,
                               key=key) from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
         raise ConfigError(f"expected a node like 7nm or 7, got {given!r}", file=file, key=key)
     lo, hi = NODE_RANGE_NM
     if not lo <= value <= hi:
@@ -391,11 +399,12 @@ class _Reader:
         table = {}
         for node, factor in raw.items():
             where = f"{sec.key_path('value')}.{node}"
-            if isinstance(node, bool) or not isinstance(node, (int, float)) or node <= 0:
-                raise ConfigError(f"expected a node in nm (a positive number), got {node!r}",
+            if isinstance(node, bool) or not isinstance(node, (int, float)) or node <= 0 \
+                    or not _finite(node):
+                raise ConfigError(f"expected a node in nm (a positive number), got {node!r:.40}",
                                   file=self.file, key=where)
             if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (
-                    math.isfinite(factor) and factor > 0):
+                    _finite(factor) and factor > 0):
                 raise ConfigError(f"expected a positive factor, got {factor!r}", file=self.file,
                                   key=where)
             table[float(node)] = float(factor)

@@ -19,6 +19,8 @@ before ``parse_arch`` and hands them to the system simulation.
 
 from __future__ import annotations
 
+import math
+
 import copy
 import hashlib
 import json
@@ -486,7 +488,13 @@ def _metric_floats(sec: Section, key: str, value: Any, names: list[str]) -> dict
             raise sec.error(f"{key}.{m}", f"expected one of the objectives {names}, got {m!r}")
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise sec.error(f"{key}.{m}", f"expected a number, got {v!r:.40}")
-        out[m] = float(v)
+        try:
+            number = float(v)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise sec.error(f"{key}.{m}", f"expected a finite number, got {v!r:.40}")
+        out[m] = number
     return out
 
 

@@ -158,7 +158,7 @@ def parse_moe_load(spec: "str | Sequence[float] | MoeLoad | None", experts: int,
         return MoeLoad("zipf", tuple(1.0 / (i + 1) ** s for i in range(experts)), seed)
     try:
         weights = tuple(float(x) for x in spec)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"expected uniform, zipf, zipf:S or a list of {experts} weights, "
                           f"got {spec!r}", key="moe_load") from None
     if len(weights) != experts or min(weights) < 0 or not sum(weights) > 0 or not all(

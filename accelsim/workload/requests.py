@@ -400,8 +400,10 @@ def synthesize_requests(dataset: str | DatasetPreset = "sharegpt", *, rate: floa
     """
     preset = dataset if isinstance(dataset, DatasetPreset) else load_dataset(dataset)
     for name, value in (("rate", rate), ("cv", cv), ("on_s", on_s), ("off_s", off_s)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ConfigError(f"expected a positive number, got {value!r}", key=name)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and 0 < value < 1e12 and math.isfinite(value)):
+            raise ConfigError(f"expected a positive number below 1e12, got {value!r:.40}",
+                              key=name)
     if num_requests is None:
         if duration_s is None or not duration_s > 0:
             raise ConfigError(f"expected a positive duration, got {duration_s!r}",
