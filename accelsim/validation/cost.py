@@ -35,17 +35,12 @@ class Chip:
 
 
 CHIPS = (
-    Chip("a100_like", "NVIDIA A100 SXM4",
-         {"tech": {"name": "7nm", "node": 7}, "dram": {"standard": "hbm2", "stacks": 5},
-          "io": {"nvlink3_link": 12, "pcie4_lane": 16}},
+    Chip("a100_like", "NVIDIA A100 SXM4", {},   # cost settings: the preset's cost: section
          826.0, "TSMC N7; 5 active HBM2 stacks; 12 NVLink3 links, PCIe 4 x16"),
-    Chip("h100_like", "NVIDIA H100 SXM5",
-         {"tech": {"name": "7nm", "node": 4}, "dram": {"standard": "hbm3", "stacks": 5},
-          "io": {"nvlink4_link": 18, "pcie5_lane": 16}},
+    Chip("h100_like", "NVIDIA H100 SXM5", {},
          814.0, "TSMC 4N (5 nm class; the 4 nm factors are assumptions); 5 active HBM3 stacks; "
                 "18 NVLink4 links, PCIe 5 x16"),
-    Chip("tpuv4_like", "Google TPU v4",
-         {"tech": {"name": "7nm", "node": 7}, "dram": {"standard": "hbm2", "stacks": 4}},
+    Chip("tpuv4_like", "Google TPU v4", {},
          None, "7 nm; HBM2 (4 stacks assumed from 1.2 TB/s); ICI PHYs not modelled; "
                "die area not in the reference data"),
 )
@@ -88,7 +83,7 @@ def evaluate_chip(chip: Chip, reference_dir: Path, *, quick: bool = False) -> di
     arch = load_arch(chip.preset)
     report = simulate(arch, full_load_trace(arch, quick=quick), fidelity="analytical",
                       progress=False)
-    cost = estimate(report, cost=chip.cost, budget={"power_w": tdp, **(
+    cost = estimate(report, cost=chip.cost or None, budget={"power_w": tdp, **(
         {"area_mm2": chip.die_mm2} if chip.die_mm2 else {})})
     util = float(report.ops["utilization"].iloc[0])
     return {"preset": chip.preset, "reference": chip.reference, "note": chip.note,
