@@ -466,8 +466,13 @@ def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
             try:
                 old = json.loads(meta.read_text())
                 same = all(old.get(k) == header[k] for k in
-                           ("env_fingerprint", "optimizer", "budget", "seed", "fidelity",
-                            "batch", "env_raw"))
+                           ("env_fingerprint", "optimizer", "seed", "fidelity", "batch",
+                            "env_raw"))
+                # A larger budget extends the same study when the optimizer's proposals do not
+                # depend on the total (PPO's schedule does, so it needs the same budget).
+                same = same and (old.get("budget") == header["budget"] or (
+                    header["optimizer"] != "ppo" and isinstance(old.get("budget"), int)
+                    and header["budget"] >= old["budget"]))
             except (OSError, json.JSONDecodeError):
                 same = False
         if force:

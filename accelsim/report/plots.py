@@ -61,7 +61,11 @@ def roofline(report: dict[str, Any], path: str | os.PathLike) -> Path:
     if points:
         ai = np.array([p[0] / p[1] for p in points.values()])
         perf = np.array([p[0] / p[2] for p in points.values()])
-        x = np.logspace(np.log10(max(min(ai.min() / 4, 0.1), 1e-3)), np.log10(max(ai.max() * 4, 10)), 200)
+        right = max(ai.max() * 4, 10)
+        bw = peaks["bandwidth_bytes"]
+        if bw and np.isfinite(bw):       # show the ridge point and the flat compute roof
+            right = max(right, 4 * peaks["systolic_flops"] / bw)
+        x = np.logspace(np.log10(max(min(ai.min() / 4, 0.1), 1e-3)), np.log10(right), 200)
     else:
         x = np.logspace(-2, 3, 200)
     bw = peaks["bandwidth_bytes"]

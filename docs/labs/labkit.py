@@ -1,0 +1,74 @@
+"""Small helpers shared by the lab scripts (tables, output folders, the repository root).
+
+Every lab script does ``sys.path.insert(0, <docs/labs>)`` and ``import labkit``; nothing here
+simulates anything, so a student can ignore this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+LABS_DIR = Path(__file__).resolve().parent
+REPO = LABS_DIR.parents[1]            # docs/labs -> repository root
+
+
+def repo_path(*parts: str) -> Path:
+    """A path inside the repository (traces/, envs/, arch_configs/), independent of the cwd."""
+    return REPO.joinpath(*parts)
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-markdown table; cells are written with ``str`` (format numbers before)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--out", default=None,
+                    help="folder for plots and intermediate files (default: a temporary folder, "
+                         "no plots kept)")
+    return ap.parse_args()
+
+
+@contextlib.contextmanager
+def work_dir(out: str | Path | None):
+    """``out`` created if given, else a temporary folder removed afterwards."""
+    if out is not None:
+        path = Path(out)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+    else:
+        with tempfile.TemporaryDirectory(prefix="accelsim-lab-") as tmp:
+            yield Path(tmp)
+
+
+def run_cli(argv: list[str]) -> str:
+    """Run ``accelsim ARGV...`` in this process (same code path as the shell command) and
+    return what it printed; raises if it failed."""
+    from accelsim.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(argv)
+    if rc != 0:
+        raise RuntimeError(f"accelsim {' '.join(argv)} exited with {rc}:\n{buf.getvalue()}")
+    return buf.getvalue()
+
+
+def have(module: str) -> bool:
+    """Whether an optional package (matplotlib, optuna, stable_baselines3) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def print_blocks(blocks: dict[str, str]) -> None:
+    for name, text in blocks.items():
+        print(f"\n## {name}\n\n{text}")
