@@ -265,7 +265,7 @@ class Evaluator:
         """
         from ..errors import ConfigError
         from ..hw.pim import build_pim
-        from ..mapping.neupims import System
+        from ..engine.neupims import System
         from ..mapping.schedulers import build_scheduler
 
         pim_raw = arch.pim if arch.pim is not None else {"impl": "none"}
@@ -290,8 +290,8 @@ class Evaluator:
             raise ConfigError(f"scheduler {scheduler.impl_name!r} runs attention on PIM, but "
                               f"pim.impl is 'none'; use scheduler npu-only or enable PIM",
                               file=self.env.file, key="scheduler.impl")
-        # NOTE: mirrors mapping.neupims.parse_system's checks (that takes an arch *name*);
-        # the proposed hook mapping.neupims.system_from_arch would replace this block.
+        # NOTE: mirrors engine.neupims.parse_system's checks (that takes an arch *name*);
+        # the proposed hook engine.neupims.system_from_arch would replace this block.
         return System(name=self.env.name, source=f"accelsim.dse env {self.env.name}", arch=arch,
                       pim=pim, scheduler=scheduler)
 
@@ -300,7 +300,7 @@ class Evaluator:
         ``workload.pim`` lengths / seed); steady-state snapshots cached per PIM channel count."""
         import numpy as np
 
-        from ..mapping.neupims import DecodeBatch, steady_state_batch
+        from ..engine.neupims import DecodeBatch, steady_state_batch
 
         gen = dict(self.env.workload.generate)
         opts = dict(self.env.workload.pim or {"lengths": "uniform", "seed": 0,
@@ -324,7 +324,7 @@ class Evaluator:
         """One decode iteration on the NeuPIMs system simulation: latency = the iteration,
         throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU + HBM PHY;
         the cost model has no PIM logic area)."""
-        from ..mapping.neupims import simulate_decode
+        from ..engine.neupims import simulate_decode
         from ..workload.models import load_model
 
         system = self.pim_system(arch, system_raw)

@@ -3,7 +3,7 @@
 Reference: ``../shared/reference/neupims/measured_upstream_runs.csv`` (GPT3-7B TP4, batch 512,
 ShareGPT trace #0: throughput of each ablation step relative to naive NPU+PIM) and
 ``paper_headline_results.csv`` (NeuPIMs / NPU-only 2.4x). Ours: the mean over sampled
-steady-state batches (``mapping.neupims.steady_state_batch``) of each system's tokens/s.
+steady-state batches (``engine.neupims.steady_state_batch``) of each system's tokens/s.
 
 Goals: every ratio within 15 % of the upstream runs; NeuPIMs / NPU-only within 25 % of 2.4x.
 
@@ -46,7 +46,7 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
     """Throughput of every system relative to naive NPU+PIM, averaged over sampled batches
     (ratio of mean tokens/s). With ``trace`` (a NeuPIMs request CSV), that one batch is used
     with its own channels for every PIM system."""
-    from ..mapping.neupims import (decode_batch_from_requests, load_system, simulate_decode,
+    from ..engine.neupims import (decode_batch_from_requests, load_system, simulate_decode,
                                    steady_state_batch)
     from ..workload.models import load_model
     from ..workload.requests import load_requests
@@ -69,7 +69,9 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
             if i == 0:
                 stages[name] = {k: int(round(v)) for k, v in r.stage_cycles.items()}
                 if r.timeline is not None:
-                    r.write_timeline(timeline)
+                    from ..report.timeline import write_timeline
+
+                    write_timeline(r.timeline, timeline, title=r.timeline_title)
     mean = {name: float(np.mean(v)) for name, v in tps.items()}
     rel = {name: mean[name] / mean["naive"] for name in systems}
     return {"relative": rel, "tokens_per_s": mean, "stages": stages,
@@ -79,7 +81,7 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
 def run_utilization(*, seeds: Iterable[int] = range(3), model: str = "gpt3-30b", batch: int = 256,
                     tp: int = 4, pp: int = 2) -> dict:
     """NPU and PIM utilization of naive NPU+PIM and NeuPIMs (paper Table 4 setting)."""
-    from ..mapping.neupims import load_system, simulate_decode, steady_state_batch
+    from ..engine.neupims import load_system, simulate_decode, steady_state_batch
     from ..workload.models import load_model
 
     m = load_model(model)

@@ -1,4 +1,4 @@
-"""NeuPIMs system simulation (accelsim.mapping.neupims) and scheduler plug-ins."""
+"""NeuPIMs system simulation (accelsim.engine.neupims) and scheduler plug-ins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from accelsim.errors import ConfigError, UnknownImplError
-from accelsim.mapping.neupims import (DecodeBatch, decode_batch_from_requests, load_system,
+from accelsim.engine.neupims import (DecodeBatch, decode_batch_from_requests, load_system,
                                       npu_gemm_cycles, parse_system, simulate_decode,
                                       steady_state_batch, system_names)
 from accelsim.mapping.schedulers import SCHEDULERS, assign_channels, split_sub_batches
@@ -100,7 +100,9 @@ def test_deterministic_and_timeline(tmp_path, model, batch):
     assert a.summary() == b.summary()
     assert set(a.stage_cycles) == set("ABE")       # batch 128 < sbi_min_batch
     path = tmp_path / "t.json"
-    a.write_timeline(path)
+    from accelsim.report.timeline import write_timeline
+
+    write_timeline(a.timeline, path, title=a.timeline_title)
     doc = json.loads(path.read_text())
     names = {e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "thread_name"}
     assert {"npu", "stage", "pim ch00"} <= names

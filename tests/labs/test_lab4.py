@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("accelsim.mapping.neupims")
+pytest.importorskip("accelsim.engine.neupims")
 
 
 @pytest.fixture(scope="module")

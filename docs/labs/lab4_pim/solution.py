@@ -53,14 +53,14 @@ def missing() -> str | None:
     """Why this lab cannot run in this checkout (None if it can)."""
     import importlib.util
 
-    if importlib.util.find_spec("accelsim.mapping.neupims") is None:
-        return "accelsim.mapping.neupims (the NeuPIMs PIM model) is not installed"
+    if importlib.util.find_spec("accelsim.engine.neupims") is None:
+        return "accelsim.engine.neupims (the NeuPIMs PIM model) is not installed"
     return None
 
 
 def run(out_dir: str | Path | None = None, impl=None) -> dict:
     f = impl or sys.modules[__name__]
-    from accelsim.mapping.neupims import load_system, simulate_decode, steady_state_batch
+    from accelsim.engine.neupims import load_system, simulate_decode, steady_state_batch
     from accelsim.workload.models import load_model
 
     m = load_model(MODEL)

@@ -50,7 +50,7 @@ from ..hw.pim import (AttentionShape, PimSpec, PimUnit, attend_ops, build_pim,
 from ..hw.systolic import gemm_timing
 from ..workload.models import ModelConfig, load_model
 from ..workload.requests import LengthDist, RequestTrace
-from .schedulers import Scheduler, assign_channels, build_scheduler
+from ..mapping.schedulers import Scheduler, assign_channels, build_scheduler
 
 # Length statistics of NeuPIMs' datasets (openai-gpt tokenizer), as log-normals of the given mean;
 # sigmas from the median / p90 of the same stats files. Source: NeuPIMs trace-generator
@@ -475,13 +475,10 @@ class NeuPimsResult:
                 "channel_load_max_over_mean": round(self.channel_load_max_over_mean, 3),
                 "stage_cycles": {k: round(v) for k, v in self.stage_cycles.items()}}
 
-    def write_timeline(self, path: str | os.PathLike) -> None:
-        """Perfetto / Chrome trace: tracks ``npu``, ``pim ch00`` .. and ``stage``."""
-        from ..report.timeline import write_timeline
-
-        if self.timeline is None:
-            raise ConfigError("simulate_decode(..., timeline=True) records the timeline")
-        write_timeline(self.timeline, path, title=f"{self.system} {self.model} b{self.batch}")
+    @property
+    def timeline_title(self) -> str:
+        """Title for ``accelsim.report.timeline.write_timeline(result.timeline, path, ...)``."""
+        return f"{self.system} {self.model} b{self.batch}"
 
 
 def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | str,
@@ -663,7 +660,7 @@ def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | 
 
 
 def _timeline(result: NeuPimsResult, spec: PimSpec | None):
-    from ..engine.core import Timeline
+    from .core import Timeline
     from ..units import cycles_to_ps
 
     tl = Timeline(max_events=1_000_000)
