@@ -294,6 +294,9 @@ def resolve_arch_path(path_or_name: str | os.PathLike) -> Path:
     if path.suffix in (".yaml", ".yml", ".cfg") or path.exists():
         if not path.exists():
             raise ConfigError("file not found", file=str(path))
+        if not path.is_file():
+            raise ConfigError("expected an architecture file (.yaml or SCALE-Sim .cfg) or a "
+                              "preset name, got a directory", file=str(path))
         return path
     preset = arch_configs_dir() / f"{path_or_name}.yaml"
     if preset.exists():

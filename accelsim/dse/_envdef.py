@@ -261,7 +261,11 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
     if not isinstance(arch_overrides, Mapping):
         raise top.error("arch_overrides", f"expected a mapping of dotted key paths to values, "
                                           f"got {arch_overrides!r:.60}")
-    arch_raw = apply_overrides(_read_yaml(arch_path), dict(arch_overrides), file=str(arch_path))
+    try:
+        arch_raw = apply_overrides(_read_yaml(arch_path), dict(arch_overrides),
+                                   file=str(arch_path))
+    except ConfigError as exc:
+        raise ConfigError(f"base architecture: {exc}", file=file, key="arch") from None
 
     # ---- knobs
     knobs_raw = top.any("knobs")
