@@ -355,7 +355,9 @@ class Evaluator:
         engine = Simulation
         if arch.noc is not None:
             from ..engine.multicore import MeshSimulation as engine
-        return engine(arch, self._template, fidelity=self.fidelity, progress=False)
+        # NOTE(perf): operator records are only needed when a Report is built (energy).
+        return engine(arch, self._template, fidelity=self.fidelity, progress=False,
+                      keep_records=self.env.needs_energy or self.fidelity != "analytical")
 
     def finish(self, design: dict[str, Any], record: Mapping[str, Any], key: str, wall_s: float,
                hit: bool) -> Result:

@@ -158,7 +158,8 @@ class Simulation:
 
     def __init__(self, arch: Arch, trace: OpTrace, *, fidelity: str = "full",
                  progress: bool | None = None, reuse: bool = True, timeline: bool = False,
-                 timeline_max_events: int = 300_000, max_cached_shapes: int | None = None):
+                 timeline_max_events: int = 300_000, max_cached_shapes: int | None = None,
+                 keep_records: bool = True):
         if fidelity not in FIDELITIES:
             raise SimulationError(f"unknown fidelity {fidelity!r}; expected one of "
                                   f"{', '.join(FIDELITIES)}")
@@ -166,6 +167,7 @@ class Simulation:
         self.arch, self.trace, self.fidelity, self.reuse = arch, prepared.trace, fidelity, reuse
         self.timeline = Timeline(timeline_max_events) if timeline else None
         self.max_cached_shapes = max_cached_shapes
+        self.keep_records = keep_records   # False: analytical runs keep only totals (DSE)
         self.chain_fast_path = True
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.rows = prepared.rows
@@ -478,6 +480,7 @@ class Simulation:
         unit_free = dict.fromkeys(UNITS, 0)
         busy = dict.fromkeys(UNITS, 0)
         records = self.records
+        keep = self.keep_records
         read = written = 0
         for i, op in enumerate(self.rows):
             plan = shapes[kids[i]]
@@ -490,13 +493,14 @@ class Simulation:
                 start = t if t > unit_free[unit] else unit_free[unit]
                 t = unit_free[unit] = start + duration
                 busy[unit] += duration
-                records.append(OpRecord(i, unit, start, t, plan.compute_cycles_total,
-                                        plan.dram_read_bytes, plan.dram_write_bytes, False))
+                if keep:
+                    records.append(OpRecord(i, unit, start, t, plan.compute_cycles_total,
+                                            plan.dram_read_bytes, plan.dram_write_bytes, False))
                 read += plan.dram_read_bytes
                 written += plan.dram_write_bytes
             end_of[i] = t
         memory.bytes_read, memory.bytes_written = read, written
-        executed = len(records)
+        executed = sum(op["repeat"] for op in self.rows)
         return SimResult(records, self.plans, self.row_keys, max(end_of, default=0), busy,
                          memory.stats(), {"operators": executed, "distinct_shapes": len(self.plans),
                                           "simulated": len(shapes),
