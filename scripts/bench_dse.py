@@ -9,6 +9,7 @@ Every evaluation is a cache miss (distinct random designs, cache disabled); one 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import cProfile
 import io
 import pstats
@@ -27,7 +28,8 @@ def rate(evaluator, designs) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--env", default="envs/llama2-7b-decode-latency-under-area.yaml")
+    ap.add_argument("--env", default=str(Path(__file__).resolve().parents[1] / "envs"
+                                         / "llama2-7b-decode-latency-under-area.yaml"))
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--n-full", type=int, default=6)
     ap.add_argument("--profile", action="store_true", help="print where analytical time goes")

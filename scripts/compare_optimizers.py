@@ -22,7 +22,8 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--env", default="envs/llama2-7b-decode-latency-under-area.yaml")
+    ap.add_argument("--env", default=str(Path(__file__).resolve().parents[1] / "envs"
+                                         / "llama2-7b-decode-latency-under-area.yaml"))
     ap.add_argument("--budget", type=int, default=48)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--optimizers", nargs="+",
