@@ -151,6 +151,12 @@ class MeshSimulation(Simulation):
 
     def __init__(self, arch: Arch, trace: OpTrace, **kwargs):
         super().__init__(arch, trace, **kwargs)
+        if self.fidelity == "analytical":
+            import warnings
+
+            warnings.warn("analytical fidelity ignores the mesh (critical core's compute and total "
+                          "DRAM bytes only); use fidelity='full' to model the NoC",
+                          stacklevel=3)
         noc = arch.build_noc()
         if not isinstance(noc, MeshNoC):
             raise SimulationError(
