@@ -44,7 +44,7 @@ def read_scalesim_cfg(path: Path) -> dict[str, Any]:
         value = get(section, key, default)
         try:
             number = int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):     # text, or inf / 1e999
             raise ConfigError(f"expected an integer, got {value!r}", file=str(path),
                               key=f"[{section}] {key}") from None
         if number < 1:
