@@ -259,13 +259,29 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         description=top.str("description", default=""), file=file)
     top.done()
     arch.build_memory()          # validates the memory section now, not mid-simulation
-    arch.build_noc()
+    _check_mesh_roles(arch.build_noc(), file)
     if arch.pim is not None:      # PIM without HBM is rejected here, not mid-simulation
         from ..hw.pim import build_pim
 
         build_pim(dict(arch.pim) if isinstance(arch.pim, Mapping) else arch.pim, file=file,
                   memory=memory_raw if isinstance(memory_raw, Mapping) else None)
     return arch
+
+
+def _check_mesh_roles(noc, file: str | None) -> None:
+    """A ``noc:`` section makes a multi-core chip: it needs cores and memory controllers."""
+    cfg = getattr(noc, "cfg", None)
+    if cfg is None or not hasattr(cfg, "node_roles"):
+        return                                     # no mesh, or the ideal NoC
+    roles = cfg.node_roles()
+    if "core" not in roles:
+        raise ConfigError(f"the {cfg.columns}x{cfg.rows} mesh has no core nodes (every node is a "
+                          "memory controller); make the mesh larger or place fewer controllers",
+                          file=file, key="noc.memory_controllers")
+    if len(set(roles)) == 1:
+        raise ConfigError("the mesh has no memory-controller nodes, so no data can reach the "
+                          "cores; set noc.memory_controllers.placement (edges, corners, columns "
+                          "or explicit)", file=file, key="noc.memory_controllers")
 
 
 def _read_yaml(path: Path) -> Any:

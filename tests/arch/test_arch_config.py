@@ -123,3 +123,19 @@ def test_scalesim_cfg_user_bandwidth_mode(repo_root, tmp_path):
     arch = load_arch(path)
     assert arch.memory["impl"] == "analytical"
     assert arch.build_memory().peak_bandwidth_gbps() == 10.0
+
+
+@pytest.mark.parametrize("controllers, fragment", [
+    ({"placement": "none"}, "no memory-controller nodes"),
+    ({"placement": "corners"}, "2x2 mesh has no core nodes"),
+])
+def test_multicore_mesh_needs_cores_and_memory_controllers(controllers, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_arch("npu_128x128_bf16_hbm2", {"noc": {"impl": "mesh", "columns": 2, "rows": 2,
+                                                   "memory_controllers": controllers}})
+    assert "noc.memory_controllers" in str(err.value) and fragment in str(err.value)
+
+
+def test_pim_needs_hbm():
+    with pytest.raises(ConfigError, match="computes inside HBM banks"):
+        load_arch("npu_128x128_bf16_hbm2", {"pim": {"impl": "neupims", "preset": "neupims_hbm2"}})
