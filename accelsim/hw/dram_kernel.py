@@ -173,6 +173,99 @@ def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bg
                 open_row[b] = -1
 
 
+# Layout of the per-command rule table ``fast`` (``command_rule_table``): ``fast[cmd * N_LEVELS
+# + level]`` .. ``fast[cmd * N_LEVELS + level + 1]`` delimit the (next, latency) pairs of the
+# window-1 rules of key (level, cmd), two entries per rule; ``fast[F_WPTR + cmd * N_LEVELS +
+# level]`` .. ``[... + 1]`` the (next, latency, window) triples of its windowed rules (tFAW);
+# ``fast[F_WINDOWED + cmd]`` is 1 when some level has a windowed rule for ``cmd``. Both runs hold
+# absolute indices into ``fast``.
+F_WPTR = N_COMMANDS * N_LEVELS + 1
+F_WINDOWED = 2 * F_WPTR
+F_DATA = F_WINDOWED + N_COMMANDS
+
+
+def command_rule_table(con_ptr, con_next, con_lat, con_win) -> np.ndarray:
+    """The CSR rule table regrouped per issued command (see ``F_WPTR``) for
+    ``issue_bank_command``: the same rules, found without walking keys or testing windows."""
+    n_keys = N_COMMANDS * N_LEVELS
+    pairs: list[int] = []
+    triples: list[int] = []
+    ptr = np.zeros(n_keys + 1, dtype=np.int64)
+    wptr = np.zeros(n_keys + 1, dtype=np.int64)
+    windowed = np.zeros(N_COMMANDS, dtype=np.int64)
+    for cmd in range(N_COMMANDS):
+        for level in range(N_LEVELS):
+            ptr[cmd * N_LEVELS + level] = len(pairs)
+            wptr[cmd * N_LEVELS + level] = len(triples)
+            key = level * N_COMMANDS + cmd
+            for k in range(con_ptr[key], con_ptr[key + 1]):
+                if con_win[k] == 1:
+                    pairs += [int(con_next[k]), int(con_lat[k])]
+                else:
+                    triples += [int(con_next[k]), int(con_lat[k]), int(con_win[k])]
+                    windowed[cmd] = 1
+    ptr[n_keys] = len(pairs)
+    wptr[n_keys] = len(triples)
+    ptr += F_DATA
+    wptr += F_DATA + len(pairs)
+    return np.concatenate([ptr, wptr, windowed, np.array(pairs + triples, dtype=np.int64)]
+                          ).astype(np.int64)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
+    """The windowed rules ``fast[k0:k1]`` (triples) of one key: record ``t`` in the history and
+    measure each rule from the command ``window - 1`` issues back."""
+    if k0 == k1:
+        return
+    h = hist.shape[2]
+    for w in range(h - 1, 0, -1):
+        hist[node, cmd, w] = hist[node, cmd, w - 1]
+    hist[node, cmd, 0] = t
+    j0 = node * N_COMMANDS
+    for k in range(k0, k1, 3):
+        past = hist[node, cmd, fast[k + 2] - 1]
+        if past > NEVER:
+            j = j0 + fast[k]
+            ready[j] = max(ready[j], past + fast[k + 1])
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _apply_pairs(ready, node, k0, k1, t, fast):
+    j0 = node * N_COMMANDS
+    for k in range(k0, k1, 2):
+        j = j0 + fast[k]
+        ready[j] = max(ready[j], t + fast[k + 1])
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, fast):
+    """``issue_command`` for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): same clocks.
+
+    NOTE(perf): see scripts/bench_dram.py -- the rules of the issued command are read from the
+    per-command table ``fast`` (``command_rule_table``): per level a run of (next, latency) pairs,
+    each one branch-free ``ready = max(ready, t + latency)``; the history and the windowed rules
+    are visited only for commands that have one (ACT: tFAW). Every rule is a ``max`` into a ready
+    clock, so applying the same set of rules in another order gives the same clocks.
+    """
+    base = cmd * N_LEVELS
+    _apply_pairs(ready, n0, fast[base], fast[base + 1], t, fast)
+    _apply_pairs(ready, n1, fast[base + 1], fast[base + 2], t, fast)
+    _apply_pairs(ready, n2, fast[base + 2], fast[base + 3], t, fast)
+    _apply_pairs(ready, n3, fast[base + 3], fast[base + 4], t, fast)
+    if fast[F_WINDOWED + cmd] != 0:
+        w = F_WPTR + base
+        _apply_windowed(ready, hist, n0, cmd, t, fast[w], fast[w + 1], fast)
+        _apply_windowed(ready, hist, n1, cmd, t, fast[w + 1], fast[w + 2], fast)
+        _apply_windowed(ready, hist, n2, cmd, t, fast[w + 2], fast[w + 3], fast)
+        _apply_windowed(ready, hist, n3, cmd, t, fast[w + 3], fast[w + 4], fast)
+    b = n3 - offs[3]
+    if cmd == ACT:
+        open_row[b] = row
+    elif cmd == PRE or cmd == RDA or cmd == WRA:
+        open_row[b] = -1
+
+
 @njit(cache=True, inline="always", _nrt=False)
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
     """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for PREA/REF).
@@ -332,30 +425,33 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
         start = 0
         wake = FAR
         mask = 0
+    # NOTE(perf): see scripts/bench_dram.py -- branch-light slot filter: a row hit or a conflict
+    # whose bank has an activated request gets the "never" tick FAR (it is skipped, as before, and
+    # FAR leaves ``wake`` unchanged); the others read their bank's lower bound on the ready tick of
+    # their command (ACT = 0 if the bank is closed, PRE = 1 if open) with selects, not branches.
+    # Only a slot whose bound has come (t <= clk) takes the exact 4-level path, so the result and
+    # ``wake`` are those of the plain per-slot test.
     for i in range(start, n):
         key = keys[c, i]
         bank = key >> 32
         r_open = open_row[bank]
-        if r_open == (key & 0xFFFFFFFF):
-            mask |= np.int64(1) << (bank & 63)
-            continue
-        if r_open < 0:
-            cmd = ACT
-        else:
-            if active_per_bank[bank] > 0:
-                mask |= np.int64(1) << (bank & 63)
-                continue
-            cmd = PRE
-        t = _bank_ready(ready_lb, ready, cmd, c, buf[c, i], bank, req_n1, req_n2, req_n3, offs,
-                        n_bgs, n_banks, clk)
+        is_open = r_open >= 0
+        cmd = PRE if is_open else ACT
+        skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0))
+        j = bank * N_COMMANDS + cmd
+        t = ready_lb[j]
+        t = FAR if skip else t
         if t <= clk:
-            counts[C_PLEN + q, c] = i
-            counts[C_PWAKE + q, c] = wake
-            counts[C_PMASK + q, c] = mask
-            return i, cmd, wake
+            t = ready_tick(ready, cmd, c, req_n1[buf[c, i]], req_n2[buf[c, i]], req_n3[buf[c, i]],
+                           offs, n_bgs, n_banks)
+            ready_lb[j] = t
+            if t <= clk:
+                counts[C_PLEN + q, c] = i
+                counts[C_PWAKE + q, c] = wake
+                counts[C_PMASK + q, c] = mask
+                return i, cmd, wake
         mask |= np.int64(1) << (bank & 63)
-        if t < wake:
-            wake = t
+        wake = min(wake, t)
     counts[C_PLEN + q, c] = n
     counts[C_PWAKE + q, c] = wake
     counts[C_PMASK + q, c] = mask
@@ -400,7 +496,7 @@ def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
 
 @njit(cache=True, _nrt=False)
 def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
-                   start_tick, par, offs, con_ptr, con_next, con_lat, con_win,
+                   start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
                    arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
                    ready_lb):
@@ -415,7 +511,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
         chase: if true, request i+1 is injected only after request i completes (pointer chasing).
         start_tick: tick of the first frontend slot.
         par: integer parameters (``P_*``); offs: first node index of each level.
-        con_*: the rule table in CSR form keyed by (level, prev command) (``hbm.RuleTable``).
+        con_*: the rule table in CSR form keyed by (level, prev command) (``hbm.RuleTable``);
+            fast: the same rules regrouped per issued command (``command_rule_table``).
         ready ... clock: device state (updated in place; see ``new_state``).
         arrive, done_tick, outcome: outputs (tick the request entered its queue, tick its data
             transfer finished, HIT/MISS/CONFLICT).
@@ -609,9 +706,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     if others == 0 and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r],
                                                   offs, n_bgs, n_banks) <= clk:
                         cmd = auto
-                issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
-                              req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr,
-                              con_next, con_lat, con_win)
+                issue_bank_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
+                                   req_n3[r], req_row[r], offs, fast)
                 if outcome[r] < 0:
                     outcome[r] = HIT
                     chst[c, S_HITS] += 1
@@ -708,9 +804,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 if i >= 0:
                     r = rq[c, i] if src == 1 else wq[c, i]
                     bank = req_n3[r] - offs[3]
-                    issue_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
-                                  req_n3[r], req_row[r], offs, n_bgs, n_banks, con_ptr,
-                                  con_next, con_lat, con_win)
+                    issue_bank_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
+                                       req_n3[r], req_row[r], offs, fast)
                     issued = True
                     _touch_bank(counts, c, bank)
                     if cmd == ACT:

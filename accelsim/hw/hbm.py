@@ -146,6 +146,9 @@ class RuleTable:
     con_lat: np.ndarray
     con_win: np.ndarray
     max_window: int
+    # NOTE(perf): see scripts/bench_dram.py -- the same rules per issued command, so the kernel's
+    # bank commands apply straight runs of (next, latency) pairs (K.issue_bank_command).
+    fast: np.ndarray
     rows: tuple  # (level, prev, next, latency_cycles, window) for describe()/tests
 
 
@@ -216,6 +219,8 @@ def compile_rules(standard: dict, cycles: dict[str, int], *, file: str) -> RuleT
         con_next=np.array([k[2] for k, _ in crows], dtype=np.int64),
         con_lat=np.array([lat for _, lat in crows], dtype=np.int64),
         con_win=np.array([k[3] for k, _ in crows], dtype=np.int64),
+        fast=K.command_rule_table(ptr, [k[2] for k, _ in crows], [lat for _, lat in crows],
+                                  [k[3] for k, _ in crows]),
         max_window=max([r[4] for r in rows] + [1]),
         rows=tuple(rows))
 
@@ -585,7 +590,7 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
         ch.astype(np.int64), n1, n2, n3, row, key,
         np.asarray(write, dtype=np.bool_), np.asarray(inject_tick, dtype=np.int64), chase,
         np.int64(start_tick), spec.kernel_params(), spec.node_offsets(), r.con_ptr, r.con_next,
-        r.con_lat, r.con_win, state["ready"].reshape(-1), state["hist"], state["open_row"],
+        r.con_lat, r.con_win, r.fast, state["ready"].reshape(-1), state["hist"], state["open_row"],
         state["next_ref"], state["write_mode"], state["pq"], state["pq_n"], state["chst"],
         state["clock"], arrive, done, outcome, *_scratch(spec, state))
     return BatchResult(arrive, done, outcome, int(start_tick), int(last))

@@ -146,3 +146,143 @@ def test_row_scan_prefix_empty_after_batch():
     run_batch(spec, state, lines, write)
     counts = state["scratch"][1]
     assert not counts[K.C_PLEN:K.C_PLEN + 2].any()     # queues drained: nothing left behind
+
+
+@pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400", "hbm2e_3200"])
+def test_per_command_rule_table_holds_every_rule_once(preset):
+    """``command_rule_table`` (NOTE(perf) in ``issue_bank_command``) regroups the CSR table per
+    issued command: the same rules, each once, and a flag on every command with a windowed rule."""
+    r = spec_from_dict({"preset": preset, "channels": 1}).rules
+    fast = r.fast
+    got, want, windowed = [], [], set()
+    for lv in range(K.N_LEVELS):
+        for p in range(K.N_COMMANDS):
+            for k in range(r.con_ptr[lv * K.N_COMMANDS + p], r.con_ptr[lv * K.N_COMMANDS + p + 1]):
+                want.append((lv, p, int(r.con_next[k]), int(r.con_lat[k]), int(r.con_win[k])))
+                if r.con_win[k] > 1:
+                    windowed.add(p)
+    for p in range(K.N_COMMANDS):
+        for lv in range(K.N_LEVELS):
+            k0, k1 = fast[p * K.N_LEVELS + lv], fast[p * K.N_LEVELS + lv + 1]
+            assert K.F_DATA <= k0 <= k1 <= fast.shape[0] and (k1 - k0) % 2 == 0
+            got += [(lv, p, int(fast[k]), int(fast[k + 1]), 1) for k in range(k0, k1, 2)]
+            k0, k1 = fast[K.F_WPTR + p * K.N_LEVELS + lv], fast[K.F_WPTR + p * K.N_LEVELS + lv + 1]
+            assert K.F_DATA <= k0 <= k1 <= fast.shape[0] and (k1 - k0) % 3 == 0
+            got += [(lv, p, int(fast[k]), int(fast[k + 1]), int(fast[k + 2]))
+                    for k in range(k0, k1, 3)]
+            assert all(fast[k + 2] > 1 for k in range(k0, k1, 3))
+        assert bool(fast[K.F_WINDOWED + p]) == (p in windowed)
+    assert sorted(got) == sorted(want)
+
+
+@pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400", "hbm2e_3200"])
+def test_bank_command_issue_equals_generic_issue(preset):
+    """``issue_bank_command`` (per-command rule runs) leaves the same ready clocks, history and
+    open rows as ``issue_command`` (the CSR walk) for any sequence of bank commands."""
+    spec = spec_from_dict({"preset": preset, "channels": 2})
+    a, b = spec.new_state(), spec.new_state()
+    offs = spec.node_offsets()
+    r = spec.rules
+    rng = np.random.default_rng(1)
+    t = 50
+    for _ in range(600):
+        t += int(rng.integers(0, 4))
+        c = int(rng.integers(0, spec.channels))
+        pc = int(rng.integers(0, spec.pseudo_channels))
+        bg = int(rng.integers(0, spec.bank_groups))
+        ba = int(rng.integers(0, spec.banks_per_group))
+        cmd = int(rng.choice([K.ACT, K.PRE, K.RD, K.WR, K.RDA, K.WRA]))
+        row = int(rng.integers(0, 9))
+        n1 = offs[1] + c * spec.pseudo_channels + pc
+        n2 = offs[2] + (c * spec.pseudo_channels + pc) * spec.bank_groups + bg
+        n3 = offs[3] + ((c * spec.pseudo_channels + pc) * spec.bank_groups + bg) \
+            * spec.banks_per_group + ba
+        K.issue_command(a["ready"].reshape(-1), a["hist"], a["open_row"], cmd, t, c, n1, n2, n3,
+                        row, offs, spec.bank_groups, spec.banks_per_group, r.con_ptr, r.con_next,
+                        r.con_lat, r.con_win)
+        K.issue_bank_command(b["ready"].reshape(-1), b["hist"], b["open_row"], cmd, t, c, n1, n2,
+                             n3, row, offs, r.fast)
+        assert np.array_equal(a["ready"], b["ready"])
+    assert np.array_equal(a["hist"], b["hist"]) and np.array_equal(a["open_row"], b["open_row"])
+
+
+def _plain_ready(ready, cmd, n3, offs, n_bgs, n_banks):
+    n1 = offs[1] + (n3 - offs[3]) // (n_bgs * n_banks)
+    n2 = offs[2] + (n3 - offs[3]) // n_banks
+    return max(ready[n * K.N_COMMANDS + cmd] for n in (0, n1, n2, n3))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_scans_pick_what_the_plain_slot_tests_pick(seed):
+    """The row scan's select-based slot filter (NOTE(perf) in ``_scan_row``), and the column and
+    active-queue scans, against the plain per-slot if/continue tests: same pick, command and
+    wake (fresh lower bounds, no prefix)."""
+    rng = np.random.default_rng(100 + seed)
+    spec = spec_from_dict({"preset": "hbm2_2000", "channels": 1})
+    offs = spec.node_offsets()
+    nbg, nba = spec.bank_groups, spec.banks_per_group
+    n_bank = spec.banks_per_channel
+    n_nodes = spec.new_state()["ready"].shape[0]
+    ready = rng.integers(0, 60, n_nodes * K.N_COMMANDS).astype(np.int64)
+    open_row = rng.integers(-1, 3, n_bank).astype(np.int64)
+    active = (rng.random(n_bank) < 0.2).astype(np.int64)
+    n = 24
+    bank = rng.integers(0, n_bank, n)
+    row = rng.integers(0, 3, n)
+    keys = ((bank << 32) | row)[None, :].astype(np.int64)
+    n3 = (offs[3] + bank).astype(np.int64)
+    n1 = offs[1] + (n3 - offs[3]) // (nbg * nba)
+    n2 = offs[2] + (n3 - offs[3]) // nba
+    buf = np.arange(n, dtype=np.int64)[None, :]
+    write = rng.random(n) < 0.5
+    arrive = rng.permutation(n).astype(np.int64)
+    for clk in (0, 20, 40, 60):
+        # row pick: first slot that is a miss (ACT) or an unblocked conflict (PRE) and is ready
+        want, wake = (-1, -1), K.FAR
+        for i in range(n):
+            o = open_row[bank[i]]
+            if o == row[i] or (o >= 0 and active[bank[i]] > 0):
+                continue
+            cmd = K.PRE if o >= 0 else K.ACT
+            t = _plain_ready(ready, cmd, n3[i], offs, nbg, nba)
+            if t <= clk:
+                want = (i, cmd)
+                break
+            wake = min(wake, t)
+        counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
+        counts[K.C_PWAKE] = K.NEVER
+        lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
+        got = K._scan_row(buf, keys, 0, n, n1, n2, n3, open_row, active, ready, lb, offs, nbg,
+                          nba, clk, counts, 0)
+        assert got == (want[0], want[1], wake)
+        # column pick in a read queue: first ready row hit
+        want, wake = -1, K.FAR
+        for i in range(n):
+            if open_row[bank[i]] != row[i]:
+                continue
+            t = _plain_ready(ready, K.RD, n3[i], offs, nbg, nba)
+            if t <= clk:
+                want = i
+                break
+            wake = min(wake, t)
+        lb[:] = K.NEVER
+        assert K._scan_column(buf, keys, 0, n, K.RD, n1, n2, n3, open_row, ready, lb, offs, nbg,
+                              nba, clk) == (want, wake)
+        # active queue: oldest ready hit (RD or WR by direction); wake = clk if two are ready
+        best, best_cmd, best_arr, wake, n_ready = -1, -1, K.FAR, K.FAR, 0
+        for i in range(n):
+            if open_row[bank[i]] != row[i]:
+                continue
+            cmd = K.WR if write[i] else K.RD
+            t = _plain_ready(ready, cmd, n3[i], offs, nbg, nba)
+            if t <= clk:
+                n_ready += 1
+                if arrive[i] < best_arr:
+                    best, best_cmd, best_arr = i, cmd, arrive[i]
+            else:
+                wake = min(wake, t)
+        if n_ready > 1:
+            wake = clk
+        lb[:] = K.NEVER
+        assert K._scan_active(buf, keys, 0, n, n1, n2, n3, write, arrive, open_row, ready, lb,
+                              offs, nbg, nba, clk) == (best, best_cmd, wake)
