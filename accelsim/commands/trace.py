@@ -144,7 +144,8 @@ def run_serve(args: argparse.Namespace) -> int:
                                                    args.chunked_prefill),
                            clock=RooflineClock(args.peak_tflops, args.mem_gbps), tp=args.tp,
                            layers=args.layers, iters=(args.skip_iters, stop),
-                           moe_load=args.moe_load, seed=args.seed)
+                           moe_load=args.moe_load, seed=args.seed,
+                           stream_ops_to=out / "ops.csv")   # flat memory for long runs
     paths = result.save(out)
     s, r = result.summary, requests.summary()
     phases = ", ".join(f"{v} {k}" for k, v in sorted(s["iterations_by_phase"].items()))
@@ -155,9 +156,11 @@ def run_serve(args: argparse.Namespace) -> int:
           f"mean {s['mean_tokens']:.1f} tokens/iteration; estimated end {s['est_end_s']:.1f} s, "
           f"TTFT {s['est_ttft_ms_mean']:.1f} ms, end-to-end {s['est_e2e_s_mean']:.2f} s "
           f"(roofline estimate) -> {paths['iterations']}")
-    print(f"operators: {len(result.ops)} rows for iterations {args.skip_iters}.."
+    t = result.ops_totals
+    print(f"operators: {t['rows']:,} rows for iterations {args.skip_iters}.."
           f"{args.skip_iters + s['emitted_iterations'] - 1} -> {paths['ops']}: "
-          f"{_summary_line(result.ops)}")
+          f"{t['flops'] / 1e9:,.2f} GFLOP, {t['bytes_weight'] / 1e9:,.3f} GB weights, "
+          f"{t['bytes_kv_read'] / 1e9:,.3f} GB KV reads")
     return 0
 
 

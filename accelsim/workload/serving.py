@@ -26,6 +26,10 @@ modelled (every admitted request keeps its KV cache until it finishes).
 
 from __future__ import annotations
 
+import os
+
+import json
+
 import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -226,10 +230,12 @@ def _chunk(r: _Req, budget: int) -> Seq:
 class ServingTrace:
     """The result of ``serving_trace``: the operator trace, the full schedule and its summary."""
 
-    ops: OpTrace
+    ops: OpTrace | None                 # None when the operators were streamed to a file
     iterations: list[Iteration]
     requests: RequestTrace
     summary: dict[str, Any] = field(default_factory=dict)
+    ops_path: str | None = None         # set when streamed (``serving_trace(stream_ops_to=)``)
+    ops_totals: dict[str, int] = field(default_factory=dict)
 
     def iterations_frame(self) -> pd.DataFrame:
         rows = [{"iter": it.index, "t_start_ns": it.t_start_ns, "duration_est_ns": it.duration_ns,
@@ -247,8 +253,8 @@ class ServingTrace:
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"requests": str(self.requests.save(out / "requests.csv")),
-                 "ops": str(self.ops.save(out / "ops.csv"))}
+        paths = {"requests": str(self.requests.save(out / "requests.csv"))}
+        paths["ops"] = self.ops_path if self.ops is None else str(self.ops.save(out / "ops.csv"))
         path = out / "iterations.csv"
         atomic_write_text(path, self.iterations_frame().to_csv(index=False))
         paths["iterations"] = str(path)
@@ -261,7 +267,7 @@ def serving_trace(model: str | ModelConfig, requests: RequestTrace, *,
                   dtypes: dict[str, str] | None = None, layers: int | None = None,
                   iters: tuple[int, int | None] = (0, None), max_iters: int | None = None,
                   moe_load: str | Sequence[float] | MoeLoad = "uniform",
-                  seed: int = 0) -> ServingTrace:
+                  seed: int = 0, stream_ops_to: str | os.PathLike | None = None) -> ServingTrace:
     """Schedule ``requests`` with continuous batching and emit one operator trace, one ``iter``
     per iteration.
 
@@ -275,6 +281,9 @@ def serving_trace(model: str | ModelConfig, requests: RequestTrace, *,
         iters: ``(start, stop)``: emit operators only for iterations ``start <= i < stop``
             (the schedule and its summary always cover the whole run, or ``max_iters``).
         max_iters: stop scheduling after this many iterations.
+        stream_ops_to: write the operator trace to this CSV one iteration at a time (flat
+            memory: a minute of serving is ~10^7 operator rows) instead of returning it;
+            ``ServingTrace.ops`` is then ``None`` and ``ops_totals`` holds its sums.
     """
     cfg = model if isinstance(model, ModelConfig) else load_model(model)
     check_tp(cfg, tp)
@@ -293,13 +302,21 @@ def serving_trace(model: str | ModelConfig, requests: RequestTrace, *,
     emitted = its[start:stop]
     if not emitted:
         raise ConfigError("no iteration to emit", key="iters")
-    b = Builder(dt, src="accelsim.serving")
     rng = np.random.default_rng(seed) if load.kind != "uniform" else None
     from ..progress import progress
 
-    for it in progress(emitted, total=len(emitted), desc="building iterations", unit="iter"):
+    def emit(it: Iteration, b: Builder) -> None:
         b.phase, b.iter = it.phase, it.index
         emit_forward(b, cfg, it.seqs, tp=tp, layers=n_layers, moe=load, rng=rng)
+
+    iterate = progress(emitted, total=len(emitted), desc="building iterations", unit="iter")
+    b = Builder(dt, src="accelsim.serving")
+    totals: dict[str, int] = {}
+    if stream_ops_to is None:
+        for it in iterate:
+            emit(it, b)
+    else:
+        totals = _stream_ops(stream_ops_to, iterate, emit, dt)
     summary = _summary(its, requests, emitted)
     meta = {"name": f"{cfg.name}_serving_{requests.meta.get('name', 'requests')}",
             "model": model_meta(cfg), "phase": "serving", "requests": "requests.csv",
@@ -311,7 +328,56 @@ def serving_trace(model: str | ModelConfig, requests: RequestTrace, *,
             "units": {"flops": "FLOP", "bytes": "B", "time": "ns"}}
     if cfg.experts > 1 and load.kind != "uniform":
         meta["moe_load"] = {"kind": load.kind, "weights": list(load.weights), "seed": seed}
+    if stream_ops_to is not None:
+        from ..io import atomic_write_text
+        from .trace import SCHEMA_VERSION, sidecar_path
+
+        atomic_write_text(sidecar_path(stream_ops_to), json.dumps(
+            {"schema_version": SCHEMA_VERSION, **meta}, indent=2, sort_keys=True) + "\n")
+        return ServingTrace(None, its, requests, summary, str(stream_ops_to), totals)
     return ServingTrace(from_records(b.rows, meta), its, requests, summary)
+
+
+def _stream_ops(path, iterations, emit, dt: dict[str, str], *,
+                chunk_rows: int = 100_000) -> dict[str, int]:
+    """Write the iterations' operators to ``path`` in chunks of about ``chunk_rows`` rows
+    (validated per chunk, ``op_id`` running on), so memory stays bounded; written to a temp
+    file and renamed, like every output."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from .trace import COLUMNS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    totals = {"rows": 0, "flops": 0, "bytes_weight": 0, "bytes_kv_read": 0}
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            def flush(b: Builder) -> None:
+                frame = from_records(b.rows, file=str(path)).ops
+                frame["op_id"] += totals["rows"]
+                frame.loc[:, list(COLUMNS)].to_csv(handle, index=False,
+                                                   header=totals["rows"] == 0)
+                totals["rows"] += len(frame)
+                for column in ("flops", "bytes_weight", "bytes_kv_read"):
+                    totals[column] += int((frame[column] * frame["repeat"]).sum())
+
+            b = Builder(dt, src="accelsim.serving")
+            for it in iterations:
+                emit(it, b)
+                if len(b.rows) >= chunk_rows:
+                    flush(b)
+                    b = Builder(dt, src="accelsim.serving")
+            if b.rows:
+                flush(b)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return totals
 
 
 def _summary(its: list[Iteration], requests: RequestTrace,
