@@ -130,10 +130,9 @@ def test_ray_backend_matches_local(tmp_path):
     try:
         remote = run_study(TINY, optimizer="random", budget=8, seed=7, out=tmp_path / "r",
                            backend="ray", n_workers=2, progress=False)
-    except Exception as exc:  # noqa: BLE001 - a machine where Ray cannot start
+    finally:
         if ray.is_initialized():
             ray.shutdown()
-        pytest.skip(f"Ray could not start on this machine: {exc}")
     assert _outcomes(remote) == _outcomes(local)
 
 

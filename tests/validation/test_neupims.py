@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from accelsim.validation import default_reference_dir
 from accelsim.validation.neupims import (NPU_ONLY_TOL, PAPER_NEUPIMS_OVER_NPU_ONLY, RATIO_TOL,
                                          REFERENCE_RATIOS, reference_ratios, run_ratios)
 
@@ -16,11 +15,8 @@ def ratios():
 
 
 @pytest.mark.validation
-def test_reference_table_is_what_we_quote():
-    ref = default_reference_dir()
-    if not (ref / "neupims" / "measured_upstream_runs.csv").exists():
-        pytest.skip("reference data not present")
-    assert reference_ratios(ref) == pytest.approx(REFERENCE_RATIOS, abs=5e-4)
+def test_reference_table_is_what_we_quote(reference_dir):
+    assert reference_ratios(reference_dir) == pytest.approx(REFERENCE_RATIOS, abs=5e-4)
 
 
 @pytest.mark.validation
