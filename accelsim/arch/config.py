@@ -36,9 +36,9 @@ SRAM_MODES = ("separate", "unified")
 
 def arch_configs_dir() -> Path:
     """Folder of shipped presets: ``$ACCELSIM_HOME/arch_configs`` or the repo's ``arch_configs``."""
-    home = os.environ.get("ACCELSIM_HOME")
-    root = Path(home) if home else Path(__file__).resolve().parents[2]
-    return root / "arch_configs"
+    from ..paths import data_root
+
+    return data_root() / "arch_configs"
 
 
 @dataclass(frozen=True)

@@ -543,8 +543,9 @@ def load_env(path: str | os.PathLike | EnvDef, overrides: Mapping[str, Any] | No
 
 
 def envs_dir() -> Path:
-    home = os.environ.get("ACCELSIM_HOME")
-    return (Path(home) if home else Path(__file__).resolve().parents[2]) / "envs"
+    from ..paths import data_root
+
+    return data_root() / "envs"
 
 
 def env_names() -> list[str]:

@@ -33,7 +33,6 @@ Units: cycles of the DRAM clock (``tCK_ps``; 1 GHz in NeuPIMs, the NPU clock too
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -59,9 +58,9 @@ PIMS: Registry[type["PimUnit"]] = Registry("pim")
 
 def pim_dir() -> Path:
     """Folder of PIM timing presets and NeuPIMs system files (``arch_configs/pim``)."""
-    home = os.environ.get("ACCELSIM_HOME")
-    root = Path(home) if home else Path(__file__).resolve().parents[2]
-    return root / "arch_configs" / "pim"
+    from ..paths import data_root
+
+    return data_root() / "arch_configs" / "pim"
 
 
 # ------------------------------------------------------------------------------------ the spec

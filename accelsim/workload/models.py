@@ -24,9 +24,9 @@ ALIASES = {"llama-2-7b": "llama2-7b", "llama-2-13b": "llama2-13b", "llama-2-70b"
 
 
 def models_dir() -> Path:
-    home = os.environ.get("ACCELSIM_HOME")
-    root = Path(home) if home else Path(__file__).resolve().parents[2]
-    return root / "traces" / "models"
+    from ..paths import data_root
+
+    return data_root() / "traces" / "models"
 
 
 @dataclass(frozen=True)

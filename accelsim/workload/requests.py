@@ -40,9 +40,9 @@ _MAX_INT = 1 << 62
 
 
 def datasets_file() -> Path:
-    home = os.environ.get("ACCELSIM_HOME")
-    root = Path(home) if home else Path(__file__).resolve().parents[2]
-    return root / "traces" / "datasets" / "request_datasets.yaml"
+    from ..paths import data_root
+
+    return data_root() / "traces" / "datasets" / "request_datasets.yaml"
 
 
 @dataclass
