@@ -295,10 +295,18 @@ class Simulation:
             done[i] = _DONE
             self.state.pop(i, None)
 
+    def _describe_state(self, state) -> str:
+        if isinstance(state, tuple):
+            what, unit = state
+            if what == "waiting":
+                return f"waiting for the {unit} unit"
+            return f"running on the {unit} unit (memory: {self.memory.impl_name})"
+        return state
+
     def _deadlock(self, stuck: list[int]) -> SimulationError:
         """Watchdog: nothing can happen any more, yet operators are unfinished: say which."""
         lines = [f"op_id {self.rows[i]['op_id']} ({self.rows[i]['name']}): "
-                 f"{self.state.get(i, 'not started')}" for i in stuck[:5]]
+                 f"{self._describe_state(self.state.get(i, 'not started'))}" for i in stuck[:5]]
         more = f" and {len(stuck) - 5} more" if len(stuck) > 5 else ""
         return SimulationError(
             f"simulation deadlocked at {self.env.now} ps with {len(stuck)} operator(s) unable to "
@@ -330,10 +338,11 @@ class Simulation:
         self.active += 1
         self.epoch += 1
         epoch = self.epoch
-        self.state[row] = f"waiting for the {plan.unit} unit"
+        # NOTE(perf): the watchdog's state is stored raw, formatted only if it fires.
+        self.state[row] = ("waiting", plan.unit)
         with self.units[plan.unit].request() as grant:
             yield grant
-            self.state[row] = f"running on the {plan.unit} unit (memory: {self.memory.impl_name})"
+            self.state[row] = ("running", plan.unit)
             start = self.env.now
             alone = self.active == 1 and self.reuse
             memo = self.memo.get(key) if alone else None

@@ -124,12 +124,17 @@ class Report:
         return summary.sort_values("total_cycles", ascending=False, kind="stable")
 
     # ------------------------------------------------------------------ export
+    def _units(self) -> dict[str, dict[str, float]]:
+        """Busy cycles and busy fraction of the run, per unit."""
+        res, clock = self.result, self.arch.clock_mhz
+        return {u: {"busy_cycles": ps_to_cycles(b, clock),
+                    "busy_fraction": (b / res.end_ps) if res.end_ps else 0.0}
+                for u, b in res.unit_busy_ps.items()}
+
     def to_dict(self) -> dict[str, Any]:
         res = self.result
         clock = self.arch.clock_mhz
-        units = {u: {"busy_cycles": ps_to_cycles(b, clock),
-                     "busy_fraction": (b / res.end_ps) if res.end_ps else 0.0}
-                 for u, b in res.unit_busy_ps.items()}
+        units = self._units()
         ops = [{k: _plain(v) for k, v in row.items()}
                for row in self.ops.to_dict("records")]
         summary = [{"op_class": k, **{c: _plain(v) for c, v in row.items()}}
@@ -219,7 +224,7 @@ class Report:
             f"shape reuse: {res.reuse.get('reused', 0)} of {res.reuse.get('operators', 0)} operator "
             f"instances reused ({res.reuse.get('distinct_shapes', 0)} distinct shapes)",
             "unit busy: " + ", ".join(f"{u} {d['busy_fraction']:.1%}"
-                                      for u, d in self.to_dict()["units"].items()
+                                      for u, d in self._units().items()
                                       if d["busy_cycles"]),
             "",
             "by operator class:",
