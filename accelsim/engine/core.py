@@ -202,6 +202,8 @@ class Simulation:
     def _new_plan(self, row: int) -> OpPlan:
         plan = lower(self.rows[row], self.arch, totals_only=self.fidelity == "analytical")
         plan.compute_ps = cycles_to_ps_array(plan.compute_cycles, self.arch.clock_mhz)
+        plan.tile_lists = (plan.load_bytes.tolist(), plan.store_bytes.tolist(),
+                           plan.compute_ps.tolist())
         plan.base_address = self._shapes_planned * _ADDRESS_STRIDE
         self._shapes_planned += 1
         return plan
@@ -444,7 +446,8 @@ class Simulation:
             yield env.timeout(plan.fixed_ps)
             return
         n = plan.tiles
-        loads, stores, compute_ps = plan.load_bytes, plan.store_bytes, plan.compute_ps
+        # NOTE(perf): Python ints, not numpy scalars, on the per-tile path (bench_serving.py).
+        loads, stores, compute_ps = plan.tile_lists
         loaded = [env.event() for _ in range(n)]
         computed = [env.event() for _ in range(n)]
         address = [base_address]
@@ -454,8 +457,8 @@ class Simulation:
                 if i >= 2:
                     yield computed[i - 2]          # the buffer half is free again
                 if loads[i]:
-                    yield from memory.transfer(int(loads[i]), write=False, address=address[0])
-                    address[0] += int(loads[i])
+                    yield from memory.transfer(loads[i], write=False, address=address[0])
+                    address[0] += loads[i]
                 loaded[i].succeed()
 
         env.process(loader())
@@ -466,12 +469,12 @@ class Simulation:
                 yield writebacks[i - 2]            # its output buffer half is free again
             if compute_ps[i]:
                 t0 = env.now
-                yield env.timeout(int(compute_ps[i]))
+                yield env.timeout(compute_ps[i])
                 if tl is not None and tl.detail():
                     tl.add(plan.unit, f"tile {i}", t0, env.now, {"op_id": int(op["op_id"])})
             computed[i].succeed()
             if stores[i]:
-                writebacks[i] = env.process(memory.transfer(int(stores[i]), write=True,
+                writebacks[i] = env.process(memory.transfer(stores[i], write=True,
                                                             address=base_address + (1 << 33)))
         pending = [w for w in writebacks if w is not None and not w.processed]
         if pending:
