@@ -263,10 +263,9 @@ class Evaluator:
             AccelsimError: (ConfigError) PIM without HBM, a PIM scheduler without PIM, a PIM
                 channel count that differs from the HBM's.
         """
+        from ..engine.neupims import system_from_arch
         from ..errors import ConfigError
         from ..hw.pim import build_pim
-        from ..engine.neupims import System
-        from ..mapping.schedulers import build_scheduler
 
         pim_raw = arch.pim if arch.pim is not None else {"impl": "none"}
         pim_raw = dict(pim_raw) if isinstance(pim_raw, Mapping) else pim_raw
@@ -283,17 +282,9 @@ class Evaluator:
                                   f"in the HBM banks; leave pim.channels unset to follow memory",
                                   file=self.env.file, key="pim.channels")
             pim_raw["channels"] = hbm_channels
-        pim = build_pim(pim_raw, file=self.env.arch, memory=memory)
-        scheduler = build_scheduler(system_raw.get("scheduler", {"impl": "naive"}),
-                                    file=self.env.file)
-        if scheduler.attention_on == "pim" and not pim.enabled:
-            raise ConfigError(f"scheduler {scheduler.impl_name!r} runs attention on PIM, but "
-                              f"pim.impl is 'none'; use scheduler npu-only or enable PIM",
-                              file=self.env.file, key="scheduler.impl")
-        # NOTE: mirrors engine.neupims.parse_system's checks (that takes an arch *name*);
-        # the proposed hook engine.neupims.system_from_arch would replace this block.
-        return System(name=self.env.name, source=f"accelsim.dse env {self.env.name}", arch=arch,
-                      pim=pim, scheduler=scheduler)
+        return system_from_arch(arch, pim_raw, system_raw.get("scheduler", {"impl": "naive"}),
+                                name=self.env.name, source=f"accelsim.dse env {self.env.name}",
+                                file=self.env.file)
 
     def pim_batch(self, spec, model):
         """The decode batch of the env's workload (``workload.generate`` batch / context / tp,

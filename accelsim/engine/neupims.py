@@ -99,24 +99,37 @@ def system_names() -> list[str]:
     return sorted(p.stem[len("system_"):] for p in pim_dir().glob("system_*.yaml"))
 
 
-def parse_system(raw: Any, *, file: str | None = None, arch_overrides=None) -> System:
-    """Validate a NeuPIMs system mapping: ``arch`` (preset or path), ``pim``, ``scheduler``,
-    ``npu``. Semantic checks: PIM needs HBM; a PIM scheduler needs an enabled PIM."""
-    top = Section(raw, file=file)
-    arch = load_arch(top.str("arch"), overrides=arch_overrides)
-    pim = build_pim(top.any("pim", default={"impl": "none"}), file=file,
+def system_from_arch(arch: Arch, pim_raw: Any, scheduler_raw: Any, *, name: str, source: str,
+                     file: str | None = None, npu: "NpuOptions | None" = None,
+                     description: str = "") -> System:
+    """A ``System`` from a validated architecture plus ``pim:`` and ``scheduler:`` mappings.
+    Semantic checks: PIM needs HBM; a PIM scheduler needs an enabled PIM."""
+    pim = build_pim(pim_raw, file=file,
                     memory=arch.memory if isinstance(arch.memory, Mapping) else None)
-    scheduler = build_scheduler(top.any("scheduler", default={"impl": "naive"}), file=file)
-    npu_sec = top.section("npu", default={})
-    npu = NpuOptions(npu_sec.bool("stationary_preload_exposed", default=True))
-    npu_sec.done()
+    scheduler = build_scheduler(scheduler_raw, file=file)
     if scheduler.attention_on == "pim" and not pim.enabled:
         raise ConfigError(f"scheduler {scheduler.impl_name!r} runs attention on PIM, but pim.impl "
                           "is 'none'; use scheduler: {impl: npu-only} or enable PIM", file=file,
                           key="scheduler.impl")
-    system = System(name=top.str("name", default=Path(file).stem if file else "system"),
-                    source=top.str("source"), arch=arch, pim=pim, scheduler=scheduler, npu=npu,
-                    description=top.str("description", default=""), file=file)
+    return System(name=name, source=source, arch=arch, pim=pim, scheduler=scheduler,
+                  npu=npu or NpuOptions(), description=description, file=file)
+
+
+def parse_system(raw: Any, *, file: str | None = None, arch_overrides=None) -> System:
+    """Validate a NeuPIMs system mapping: ``arch`` (preset or path), ``pim``, ``scheduler``,
+    ``npu`` (see ``system_from_arch`` for the semantic checks)."""
+    top = Section(raw, file=file)
+    arch = load_arch(top.str("arch"), overrides=arch_overrides)
+    pim_raw = top.any("pim", default={"impl": "none"})
+    scheduler_raw = top.any("scheduler", default={"impl": "naive"})
+    npu_sec = top.section("npu", default={})
+    npu = NpuOptions(npu_sec.bool("stationary_preload_exposed", default=True))
+    npu_sec.done()
+    system = system_from_arch(
+        arch, pim_raw, scheduler_raw, name=top.str("name", default=Path(file).stem if file
+                                                   else "system"),
+        source=top.str("source"), file=file, npu=npu,
+        description=top.str("description", default=""))
     top.done()
     return system
 
