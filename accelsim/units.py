@@ -9,6 +9,11 @@ from __future__ import annotations
 PS_PER_NS = 1000
 
 
+def ceil_div(a, b):
+    """``ceil(a / b)`` for integers (or integer numpy arrays), without floats."""
+    return -(-a // b)
+
+
 def cycles_to_ps(cycles: int, clock_mhz: float) -> int:
     """Duration of ``cycles`` cycles of a ``clock_mhz`` clock, in integer ps (rounded up)."""
     if cycles < 0:

@@ -1,18 +1,7 @@
-"""Mesh NoC against BookSim 2: zero-load latency, latency up to 70 % of saturation, saturation.
+"""Mesh NoC against BookSim 2: prints every comparison (the logic and goals are in
+``accelsim.validation.noc``).
 
-Reads ``../shared/reference/noc/booksim_mesh.csv`` and ``booksim_mesh_saturation.csv`` and runs
-the same configurations (BookSim's stock mesh router, uniform random traffic incl. self, XY
-routing) through ``accelsim.hw.noc.run_synthetic``. Prints one row per comparison: ours vs
-reference, relative (or absolute, for zero-load) error, pass/fail.
-
-Acceptance: zero-load within 1 cycle; average latency within 10 % at every reference offered
-load up to 70 % of the reference saturation; saturation throughput (max accepted rate over a
-sweep of our own) within 10 %. Saturation is found without looking at the reference: offered
-loads step up from half the channel-load bound in steps of 2 % of the bound until two points
-are saturated.
-
-    python scripts/validate_noc.py            # full table (a few minutes on one core)
-    python scripts/validate_noc.py --quick    # reduced windows (what the pytest runs)
+    python scripts/validate_noc.py [--quick]
 """
 
 from __future__ import annotations

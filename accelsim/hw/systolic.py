@@ -33,11 +33,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from ..units import ceil_div
+
 DATAFLOWS = ("os", "ws", "is")
 
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def fold_dims(M: int, K: int, N: int, dataflow: str) -> tuple[int, int, int]:
@@ -85,7 +84,7 @@ def gemm_timing(M: int, K: int, N: int, rows: int, cols: int, dataflow: str, *,
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     Sr, Sc, T = fold_dims(M, K, N, dataflow)
-    row_folds, col_folds = _ceil_div(Sr, rows), _ceil_div(Sc, cols)
+    row_folds, col_folds = ceil_div(Sr, rows), ceil_div(Sc, cols)
     folds = row_folds * col_folds
     stationary_preload = 0 if dataflow == "os" else rows
     fill_drain = rows + cols - 2 + stationary_preload

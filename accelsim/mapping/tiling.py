@@ -27,6 +27,7 @@ import numpy as np
 
 from ..arch.config import SramConfig
 from ..errors import SimulationError
+from ..units import ceil_div
 
 TILE_OVERHEAD_BYTES = 4096
 
@@ -57,9 +58,6 @@ def _candidates(dim: int, smallest: int = 8) -> np.ndarray:
         size *= 2
     return np.array(sorted(sizes), dtype=np.int64)
 
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 # NOTE(perf): pure and called with the same shapes for every design of a DSE sweep
@@ -92,7 +90,7 @@ def choose_tiling(M: int, K: int, N: int, sram: SramConfig, *, a_bytes: float, b
             f"(ifmap/filter/ofmap {2 * smallest[0]:.0f}/{2 * smallest[1]:.0f}/"
             f"{2 * smallest[2]:.0f} B); the architecture has {sram.total_kib} KiB ({sram.mode})")
     Mc, Kc, Nc = Mc[fits], Kc[fits], Nc[fits]
-    nM, nK, nN = _ceil_div(M, Mc), _ceil_div(K, Kc), _ceil_div(N, Nc)
+    nM, nK, nN = ceil_div(M, Mc), ceil_div(K, Kc), ceil_div(N, Nc)
     a_total, b_total = M * K * a_bytes, K * N * b_bytes
     c_total = M * N * c_bytes
     tiles = nM * nK * nN
@@ -121,7 +119,7 @@ def tile_schedule(M: int, K: int, N: int, t: GemmTiling, *, a_bytes: float, b_by
     The sums equal the tiling's DRAM reads, ``M*K*N`` MACs and the output bytes.
     """
     def sizes(dim: int, tile: int) -> np.ndarray:
-        n = _ceil_div(dim, tile)
+        n = ceil_div(dim, tile)
         s = np.full(n, tile, dtype=np.int64)
         s[-1] = dim - tile * (n - 1)
         return s
