@@ -243,9 +243,12 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
     pim_raw = top.any("pim", default=None)
     cost_raw = top.any("cost", default={})
     if cost_raw:
-        from ..cost.config import parse_cost_config
+        from ..cost.config import check_die, parse_cost_config
 
-        parse_cost_config(cost_raw, file=file)
+        cost_cfg = parse_cost_config(cost_raw, file=file)
+        check_die(cost_cfg.die, systolic_count=systolic.count, vector_lanes=vector.lanes,
+                  sram_kib=sram.total_kib,
+                  dram_stacks=cost_cfg.dram_stacks, file=file)
     memory_raw = top.any("memory")
     arch = Arch(
         name=top.str("name", default=Path(file).stem if file else "arch"),

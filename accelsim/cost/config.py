@@ -1,14 +1,23 @@
 """The ``cost:`` section: which technology, which DRAM, which PHYs, and the budgets.
 
-It can sit in an architecture YAML (top-level ``cost:``, once ``arch/config.py`` keeps it; see
-``docs/cost.md``), in an experiment / env YAML, or be passed to ``accelsim.cost.estimate`` as a
-mapping. Every key is optional::
+It can sit in an architecture YAML (top-level ``cost:``), in an experiment / env YAML, or be
+passed to ``accelsim.cost.estimate`` as a mapping. Every key is optional::
 
     cost:
       tech: 7nm                      # a name, a path, or {name: 7nm, node: 5nm}
       dram: {standard: hbm3, stacks: 5}
       io: {nvlink4_link: 18, pcie5_lane: 16}
       budget: {area_mm2: 814, power_w: 700, peak_power_w: 900, power_density_w_per_mm2: 1.0}
+      die:                           # silicon the performance sections do not describe
+        cores: 132                   # enabled cores the arch describes ...
+        physical_cores: 144          # ... of the cores on the die (the rest fused off for yield)
+        per_core: {register_file_kib: 256, simt_lanes: 128, fp64_units: 64, int32_units: 64,
+                   crossbar_ports: 1, sram_kib: 228}
+        physical_shared_sram_kib: 61440   # shared SRAM on the die (60 MiB L2; 50 enabled)
+        physical_dram_stacks: 6      # DRAM PHY + controller sites on the die (5 populated)
+        sram: cache                  # price the SRAM as caches, not scratchpads
+
+``die`` is area (and leakage) only; ``docs/cost.md`` says how each part is priced.
 
 Budgets are checked against the modelled die area, the average power over the run, the peak
 power (the operator with the highest energy / time) and average power / area. The result is a
@@ -21,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..arch.fields import Section
-from ..errors import did_you_mean
-from .tech import IO_PHYS, parse_node
+from ..errors import ConfigError, did_you_mean
+from .tech import IO_PHYS, SRAM_KINDS, parse_node
 
 BUDGET_KEYS = ("area_mm2", "power_w", "peak_power_w", "power_density_w_per_mm2")
 
@@ -47,6 +56,33 @@ class Budget:
                          else getattr(self, k) for k in BUDGET_KEYS})
 
 
+PER_CORE_KEYS = ("register_file_kib", "simt_lanes", "fp64_units", "int32_units",
+                 "crossbar_ports", "sram_kib")
+
+
+@dataclass(frozen=True)
+class DieConfig:
+    """What the die holds beyond what the performance sections describe (area and leakage only).
+
+    The arch's systolic arrays, vector lanes and ``per_core["sram_kib"]`` of its SRAM are
+    ``cores`` identical enabled cores; the die holds ``physical_cores`` of them (the others are
+    fused off for yield: they cost area, not leakage). ``per_core`` adds blocks the performance
+    model has no slot for (register files, SIMT front ends, FP64 / INT32 ALUs, crossbar ports).
+    The rest of the SRAM is shared (an L2); ``physical_shared_sram_kib`` and
+    ``physical_dram_stacks`` are the amounts on the die when more than the enabled ones.
+    """
+
+    cores: int = 1
+    physical_cores: int = 1
+    per_core: Mapping[str, float] = field(default_factory=dict)
+    physical_shared_sram_kib: float | None = None
+    physical_dram_stacks: int | None = None
+    sram: str = "scratchpad"
+
+    def core(self, key: str) -> float:
+        return float(self.per_core.get(key, 0))
+
+
 @dataclass(frozen=True)
 class CostConfig:
     tech: Any = None                     # str | mapping | None (-> the default 7nm)
@@ -55,6 +91,7 @@ class CostConfig:
     dram_stacks: int | None = None
     io: Mapping[str, int] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
+    die: DieConfig = field(default_factory=DieConfig)
 
 
 def parse_budget(raw: Any, *, file: str | None = None, path: str = "budget") -> Budget:
@@ -64,6 +101,53 @@ def parse_budget(raw: Any, *, file: str | None = None, path: str = "budget") -> 
               if sec.has(k) else None for k in BUDGET_KEYS}
     sec.done(ignore=BUDGET_KEYS)
     return Budget(**values)
+
+
+def parse_die(raw: Any, *, file: str | None = None, path: str = "die") -> DieConfig:
+    """Validate a ``die:`` mapping (see ``DieConfig``)."""
+    sec = Section(raw, file=file, path=path)
+    cores = sec.int("cores", default=1, minimum=1, maximum=1 << 20)
+    physical = sec.int("physical_cores", default=cores, minimum=1, maximum=1 << 20)
+    if physical < cores:
+        raise sec.error("physical_cores", f"expected at least cores ({cores}), got {physical}")
+    per_core: dict[str, float] = {}
+    if sec.has("per_core"):
+        pc = sec.section("per_core")
+        for key in list(pc.raw):
+            if key not in PER_CORE_KEYS:
+                raise pc.error(key, f"unknown per-core block{did_you_mean(key, PER_CORE_KEYS)}; "
+                                    f"known: {', '.join(PER_CORE_KEYS)}")
+            per_core[key] = pc.float(key, minimum=0.0, maximum=1e9)
+        pc.done()
+    shared = sec.float("physical_shared_sram_kib", default=None, minimum=0.0, maximum=1e12) \
+        if sec.has("physical_shared_sram_kib") else None
+    stacks = sec.int("physical_dram_stacks", default=None, minimum=0, maximum=64) \
+        if sec.has("physical_dram_stacks") else None
+    sram = sec.choice("sram", SRAM_KINDS, default="scratchpad")
+    sec.done()
+    return DieConfig(cores, physical, per_core, shared, stacks, sram)
+
+
+def check_die(die: DieConfig, *, systolic_count: int, vector_lanes: int, sram_kib: float,
+              dram_stacks: int | None, file: str | None = None, path: str = "cost.die") -> None:
+    """The die block must fit the arch: arrays and lanes divide among the enabled cores, the
+    per-core SRAM fits in the SRAM, the physical DRAM sites are at least the populated ones."""
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(message, file=file, key=f"{path}.{key}")
+
+    if systolic_count % die.cores:
+        fail("cores", f"systolic.count ({systolic_count}) must divide evenly among "
+                      f"{die.cores} cores")
+    if vector_lanes % die.cores:
+        fail("cores", f"vector.lanes ({vector_lanes}) must divide evenly among "
+                      f"{die.cores} cores")
+    if die.cores * die.core("sram_kib") > sram_kib + 1e-9:
+        fail("per_core.sram_kib", f"{die.cores} cores x {die.core('sram_kib'):g} KiB is more "
+                                  f"than the arch's SRAM ({sram_kib:g} KiB)")
+    if die.physical_dram_stacks is not None and dram_stacks is not None \
+            and die.physical_dram_stacks < dram_stacks:
+        fail("physical_dram_stacks", f"expected at least cost.dram.stacks ({dram_stacks}), "
+                                     f"got {die.physical_dram_stacks}")
 
 
 def parse_cost_config(raw: Any, *, file: str | None = None, path: str = "cost") -> CostConfig:
@@ -101,9 +185,11 @@ def parse_cost_config(raw: Any, *, file: str | None = None, path: str = "cost") 
         ios.done()
     budget = parse_budget(sec.any("budget"), file=file, path=sec.key_path("budget")) \
         if sec.has("budget") else Budget()
+    die = parse_die(sec.any("die"), file=file, path=sec.key_path("die")) \
+        if sec.has("die") else DieConfig()
     sec.done()
     return CostConfig(tech=tech, node_nm=node_nm, dram_standard=dram_standard,
-                      dram_stacks=dram_stacks, io=io, budget=budget)
+                      dram_stacks=dram_stacks, io=io, budget=budget, die=die)
 
 
 def check_budget(budget: Budget, *, area_mm2: float, avg_power_w: float, peak_power_w: float

@@ -55,25 +55,34 @@ from ..arch.config import Arch
 from ..arch.dtypes import DTYPE_BYTES
 from ..errors import ConfigError, SimulationError
 from ..workload.trace import MATMUL_CLASSES
-from .config import Budget, CostConfig, check_budget, parse_budget, parse_cost_config
+from .config import (Budget, CostConfig, check_budget, check_die, parse_budget,
+                     parse_cost_config)
 from .tech import Technology, load_tech, mac_dtype
 
 ENERGY_COMPONENTS = ("mac", "pe_overhead", "vector", "sram", "dram", "interconnect", "pim", "noc",
                      "leakage")
 AREA_COMPONENTS = ("systolic_pes", "vector_lanes", "sram", "noc_routers", "control_overhead",
-                   "dram_phy", "io_phy")
+                   "register_files", "core_front_end", "scalar_alus", "crossbar",
+                   "dram_phy", "dram_controllers", "io_phy", "io_controllers")
+# logic that leaks (SRAM leaks per MiB; PHYs are not counted)
+LEAKING_LOGIC = ("systolic_pes", "vector_lanes", "noc_routers", "control_overhead",
+                 "register_files", "core_front_end", "scalar_alus", "crossbar",
+                 "dram_controllers", "io_controllers")
+# at the die's edge, not inside a mesh tile
+EDGE_COMPONENTS = ("dram_phy", "dram_controllers", "io_phy", "io_controllers")
 
 
 # ------------------------------------------------------------------------------ configuration
 
 def resolve_config(arch: Arch, cost: Any = None) -> CostConfig:
     """The cost settings: ``cost`` if given, else the arch's ``cost:`` section, else defaults."""
-    if cost is not None:
-        return parse_cost_config(cost)
-    raw = getattr(arch, "cost", None)
-    if raw:
-        return parse_cost_config(raw, file=arch.file)
-    return CostConfig()
+    if cost is None:
+        raw = getattr(arch, "cost", None)
+        return parse_cost_config(raw, file=arch.file) if raw else CostConfig()
+    cfg = parse_cost_config(cost)
+    check_die(cfg.die, systolic_count=arch.systolic.count, vector_lanes=arch.vector.lanes,
+              sram_kib=arch.sram.total_kib, dram_stacks=cfg.dram_stacks)
+    return cfg
 
 
 def resolve_tech(cfg: CostConfig, tech: Any = None) -> Technology:
@@ -87,7 +96,6 @@ class DramInfo:
     standard: str
     stacks: int
     pj_per_bit: float
-    phy_area_mm2: float
     source: str                     # where standard/stacks came from
 
 
@@ -118,8 +126,7 @@ def dram_info(arch: Arch, cfg: CostConfig, tech: Technology, assumptions: list[s
             stacks = max(1, round(bw / per_stack))
             assumptions.append(f"DRAM stacks not given: {stacks} = round({bw:g} GB/s / "
                                f"{per_stack:g} GB/s per {standard} stack)")
-    return DramInfo(standard, stacks, tech.dram(standard, "pj_per_bit"),
-                    stacks * tech.dram(standard, "phy_area_mm2_per_stack"), source)
+    return DramInfo(standard, stacks, tech.dram(standard, "pj_per_bit"), source)
 
 
 @dataclass(frozen=True)
@@ -144,31 +151,66 @@ def mesh_of(arch: Arch) -> Mesh:
     return Mesh(max(1, nodes - mcs), nodes, 8 * int(getattr(cfg, "flit_bytes", 16)))
 
 
-def area_breakdown(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo
-                   ) -> tuple[dict[str, float], dict[str, float]]:
-    """``(by component, SRAM by buffer)`` in mm2."""
-    pe_type = mac_dtype(arch.dtypes.act, arch.dtypes.weight)
+def area_breakdown(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo, *,
+                   physical: bool = True) -> tuple[dict[str, float], dict[str, float]]:
+    """``(by component, SRAM by buffer)`` in mm2.
+
+    ``physical``: the whole die, with the cores, shared SRAM and DRAM sites that ``cost.die``
+    says are on it but not enabled (the die area); else only the enabled part (what leaks).
+    """
+    die = cfg.die
     mesh = mesh_of(arch)
-    sram = {buf: mesh.cores * tech.sram_area_mm2(cap)
-            for buf, cap in arch.sram.capacity_bytes().items()}
+    cores = die.physical_cores if physical else die.cores
+    per_core = cores / die.cores                 # per-core blocks present per enabled one
+    caps = arch.sram.capacity_bytes()
+    total = sum(caps.values())
+    core_sram = die.core("sram_kib") * 1024
+    shared = total - die.cores * core_sram
+    if physical and die.physical_shared_sram_kib is not None:
+        shared = die.physical_shared_sram_kib * 1024
+    sram_scale = (cores * core_sram + shared) / total if total else 0.0
+    sram = {buf: mesh.cores * tech.sram_area_mm2(cap * sram_scale, die.sram)
+            for buf, cap in caps.items()}
+    pe_type = mac_dtype(arch.dtypes.act, arch.dtypes.weight)
     area = {
-        "systolic_pes": mesh.cores * arch.systolic.pes * tech.pe_area_mm2(pe_type),
-        "vector_lanes": mesh.cores * arch.vector.lanes * tech.vector_lane_area_mm2(),
+        "systolic_pes": mesh.cores * per_core * arch.systolic.pes * tech.pe_area_mm2(pe_type),
+        "vector_lanes": mesh.cores * per_core * arch.vector.lanes * tech.vector_lane_area_mm2(),
         "sram": sum(sram.values()),
         "noc_routers": mesh.routers * tech.router_area_mm2(),
     }
     area["control_overhead"] = tech.control_overhead_fraction() * sum(area.values())
-    area["dram_phy"] = dram.phy_area_mm2
-    area["io_phy"] = sum((n * tech.io_phy_area_mm2(phy) for phy, n in sorted(cfg.io.items())),
-                         0.0)
+    n = mesh.cores * cores
+    area["register_files"] = n * tech.register_file_area_mm2(die.core("register_file_kib") * 1024)
+    area["core_front_end"] = n * die.core("simt_lanes") * tech.core_front_end_area_mm2_per_lane()
+    area["scalar_alus"] = n * (die.core("fp64_units") * tech.fp64_unit_area_mm2()
+                               + die.core("int32_units") * tech.int32_unit_area_mm2())
+    area["crossbar"] = n * die.core("crossbar_ports") * tech.crossbar_port_area_mm2()
+    stacks = dram.stacks
+    if physical and die.physical_dram_stacks is not None:
+        stacks = die.physical_dram_stacks
+    area["dram_phy"] = stacks * tech.dram(dram.standard, "phy_area_mm2_per_stack") \
+        if stacks else 0.0
+    area["dram_controllers"] = stacks * tech.dram_controller_area_mm2(dram.standard) \
+        if stacks else 0.0
+    io = sorted(cfg.io.items())
+    area["io_phy"] = sum((k * tech.io_phy_area_mm2(phy) for phy, k in io), 0.0)
+    area["io_controllers"] = sum((k * tech.io_controller_area_mm2(phy) for phy, k in io), 0.0)
     return area, sram
 
 
-def static_power_w(arch: Arch, tech: Technology, area: Mapping[str, float]) -> float:
-    logic = area["systolic_pes"] + area["vector_lanes"] + area["noc_routers"] \
-        + area["control_overhead"]
+def static_power_w(arch: Arch, tech: Technology, enabled_area: Mapping[str, float]) -> float:
+    """Leakage of the enabled logic (``area_breakdown(..., physical=False)``) and SRAM, in W."""
+    logic = sum(enabled_area[k] for k in LEAKING_LOGIC)
     sram_bytes = mesh_of(arch).cores * sum(arch.sram.capacity_bytes().values())
     return logic * tech.logic_leakage_w_per_mm2() + tech.sram_leakage_w(sram_bytes)
+
+
+def die_area(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo
+             ) -> tuple[dict[str, float], dict[str, float], float]:
+    """``(area by component, SRAM area by buffer, static power W)`` of the die."""
+    area, sram = area_breakdown(arch, tech, cfg, dram)
+    enabled, _ = area_breakdown(arch, tech, cfg, dram, physical=False)
+    return area, sram, static_power_w(arch, tech, enabled)
 
 
 # ------------------------------------------------------------------------------ event counts
@@ -446,8 +488,7 @@ def estimate(report, tech: Any = None, *, cost: Any = None,
     tech_ = resolve_tech(cfg, tech)
     assumptions: list[str] = []
     dram = dram_info(arch, cfg, tech_, assumptions)
-    area, sram_area = area_breakdown(arch, tech_, cfg, dram)
-    p_static = static_power_w(arch, tech_, area)
+    area, sram_area, p_static = die_area(arch, tech_, cfg, dram)
 
     ops = report.ops
     if len(ops) != len(trace.ops):
@@ -468,7 +509,7 @@ def estimate(report, tech: Any = None, *, cost: Any = None,
     noc_stats = getattr(res, "noc", None)
     if "noc" not in stats and isinstance(noc_stats, Mapping) and "flit_hops" in noc_stats:
         # the mesh model counts busy link cycles = flit-hops; a hop spans one core tile
-        tile_mm2 = sum(area.values()) - area["dram_phy"] - area["io_phy"]
+        tile_mm2 = sum(v for k, v in area.items() if k not in EDGE_COMPONENTS)
         stats["noc"] = {"flit_hops": noc_stats["flit_hops"], "flit_bits": mesh.flit_bits,
                         "hop_mm": math.sqrt(tile_mm2 / max(mesh.routers, 1))}
         assumptions.append("NoC hop length = side of one mesh tile (die logic+SRAM area / nodes)")
@@ -587,10 +628,10 @@ def estimate_area(arch: Arch, tech: Any = None, *, cost: Any = None) -> dict[str
     tech_ = resolve_tech(cfg, tech)
     assumptions: list[str] = []
     dram = dram_info(arch, cfg, tech_, assumptions)
-    area, sram_area = area_breakdown(arch, tech_, cfg, dram)
+    area, sram_area, p_static = die_area(arch, tech_, cfg, dram)
     return {"area_mm2": sum(area.values()), "area_breakdown_mm2": area,
-            "sram_area_by_buffer_mm2": sram_area,
-            "static_power_w": static_power_w(arch, tech_, area), "assumptions": assumptions}
+            "sram_area_by_buffer_mm2": sram_area, "static_power_w": p_static,
+            "assumptions": assumptions}
 
 
 _SECTIONS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()

@@ -10,9 +10,10 @@ constants by the ratio of the ``scaling:`` tables at the target and the base nod
 
 ================================  ==========================================================
 ``scaling.logic_energy``          MAC, PE register, vector op, register file, NoC router energy
-``scaling.logic_area``            PE, vector lane and router area
+``scaling.logic_area``            PE, vector lane and router area; register files, core front
+                                  ends, scalar ALUs, crossbar ports; DRAM and I/O controllers
 ``scaling.sram_energy_from_22nm`` SRAM read/write energy (the table is relative to 22 nm)
-``scaling.sram_area``             SRAM mm2/MiB and the minimum macro area
+``scaling.sram_area``             SRAM (scratchpad and cache) mm2/MiB, the minimum macro area
 not scaled                        DRAM / PIM / chip-to-chip energy (off the logic die), wire
                                   pJ/bit/mm (capacitance per mm is roughly node-independent),
                                   PHY areas (analog, do not shrink), leakage densities
@@ -45,7 +46,9 @@ from ..errors import ConfigError, unknown_name
 CONFIDENCES = ("H", "M", "L")
 MAC_DTYPES = ("int4", "int8", "fp8", "fp16", "bf16", "fp32")
 IO_PHYS = ("pcie4_lane", "pcie5_lane", "nvlink3_link", "nvlink4_link", "ddr5_link")
-DRAM_FIELDS = ("pj_per_bit", "gbps_per_stack", "phy_area_mm2_per_stack")
+DRAM_FIELDS = ("pj_per_bit", "gbps_per_stack", "phy_area_mm2_per_stack",
+               "controller_mm2_per_stack")
+SRAM_KINDS = ("scratchpad", "cache")
 NODE_RANGE_NM = (2.0, 45.0)
 DEFAULT_TECH = "7nm"
 
@@ -148,11 +151,14 @@ class Technology:
     def sram_write_pj_per_byte(self, capacity_bytes: float) -> float:
         return self._sram_pj_per_byte(capacity_bytes, "write")
 
-    def sram_area_mm2(self, capacity_bytes: float) -> float:
+    def sram_area_mm2(self, capacity_bytes: float, kind: str = "scratchpad") -> float:
+        """Area of a buffer of ``capacity_bytes``: a ``scratchpad`` (dense SRAM macros) or a
+        ``cache`` built like a GPU's L1/L2 (tags, ECC, high-performance cells)."""
         if capacity_bytes <= 0:
             return 0.0
+        density = {"scratchpad": "sram.area_mm2_per_mib", "cache": "sram.cache_area_mm2_per_mib"}
         mib = capacity_bytes / (1 << 20)
-        area = max(mib * self.raw("sram.area_mm2_per_mib"), self.raw("sram.min_macro_area_mm2"))
+        area = max(mib * self.raw(density[kind]), self.raw("sram.min_macro_area_mm2"))
         return area * self.scale("sram_area")
 
     def sram_leakage_w(self, capacity_bytes: float) -> float:
@@ -168,6 +174,10 @@ class Technology:
             raise unknown_name("DRAM standard", standard, self.dram_standards(), file=self.file,
                                key="dram.standards")
         return self.raw(f"dram.standards.{standard}.{what}")
+
+    def dram_controller_area_mm2(self, standard: str) -> float:
+        """Memory controller area per stack (logic, scaled with the node)."""
+        return self.dram(standard, "controller_mm2_per_stack") * self.scale("logic_area")
 
     def default_dram_standard(self) -> str:
         return self.raw("dram.default_standard")
@@ -209,6 +219,25 @@ class Technology:
 
     def io_phy_area_mm2(self, phy: str) -> float:
         return self.raw(f"area.io_phy_mm2.{phy}")
+
+    def io_controller_area_mm2(self, phy: str) -> float:
+        return self.raw(f"area.io_controller_mm2.{phy}") * self.scale("logic_area")
+
+    def register_file_area_mm2(self, capacity_bytes: float) -> float:
+        return capacity_bytes / (1 << 20) * self.raw("register_file.area_mm2_per_mib") \
+            * self.scale("logic_area")
+
+    def core_front_end_area_mm2_per_lane(self) -> float:
+        return self.raw("area.core.front_end_um2_per_lane") * 1e-6 * self.scale("logic_area")
+
+    def fp64_unit_area_mm2(self) -> float:
+        return self.raw("area.core.fp64_unit_um2") * 1e-6 * self.scale("logic_area")
+
+    def int32_unit_area_mm2(self) -> float:
+        return self.raw("area.core.int32_unit_um2") * 1e-6 * self.scale("logic_area")
+
+    def crossbar_port_area_mm2(self) -> float:
+        return self.raw("area.core.crossbar_port_mm2") * self.scale("logic_area")
 
     def logic_leakage_w_per_mm2(self) -> float:
         return self.raw("leakage.logic_mw_per_mm2") * 1e-3
@@ -453,11 +482,12 @@ def parse_tech(raw: Any, *, file: str | None = None) -> Technology:
 
     rf = top.section("register_file")
     r.number(rf, "pj_per_bit")
+    r.number(rf, "area_mm2_per_mib", exclusive=True)
     rf.done()
 
     sr = top.section("sram")
     for key in ("read_a_22nm_pj_per_byte", "read_b", "write_a_22nm_pj_per_byte", "write_b",
-                "max_bank_kib", "area_mm2_per_mib"):
+                "max_bank_kib", "area_mm2_per_mib", "cache_area_mm2_per_mib"):
         r.number(sr, key, exclusive=True)
     r.number(sr, "min_macro_area_mm2")
     r.number(sr, "leakage_mw_per_mib")
@@ -499,6 +529,15 @@ def parse_tech(raw: Any, *, file: str | None = None) -> Technology:
     for phy in IO_PHYS:
         r.number(io, phy)
     io.done()
+    ioc = ar.section("io_controller_mm2")
+    for phy in IO_PHYS:
+        r.number(ioc, phy)
+    ioc.done()
+    core = ar.section("core")
+    for key in ("front_end_um2_per_lane", "fp64_unit_um2", "int32_unit_um2",
+                "crossbar_port_mm2"):
+        r.number(core, key)
+    core.done()
     ar.done()
 
     lk = top.section("leakage")

@@ -7,8 +7,10 @@ simulator); power = its simulated energy / its simulated time (DRAM traffic, SRA
 leakage included). TDP is the budget for exactly this kind of sustained peak. Nothing here is
 fitted: the technology file's defaults are used as they are.
 
-Per-chip cost settings (node, DRAM standard and stacks, I/O PHYs) are published facts kept
-here because the arch schema has no ``cost:`` section yet (``docs/cost.md``).
+Each preset's ``cost:`` section carries its published facts: node, DRAM standard and stacks, I/O
+PHYs, and for the GPUs the ``die:`` block (SMs on the die vs enabled, per-SM register file,
+front end and ALUs, physical L2 and HBM sites; NVIDIA's A100 / H100 whitepapers).
+``area_sensitivity`` shows how much of the area each part of that block carries.
 """
 
 from __future__ import annotations
@@ -27,21 +29,17 @@ POWER_GOAL = (0.40, 1.00)        # 40 % of TDP <= modelled full-load power <= TD
 
 @dataclass(frozen=True)
 class Chip:
-    preset: str
+    preset: str                  # cost settings: the preset's cost: section
     reference: str               # component name in reference_designs.csv
-    cost: dict[str, Any]         # the cost section this chip would carry
     die_mm2: float | None        # published die area (None: not published)
     note: str = ""
 
 
 CHIPS = (
-    Chip("a100_like", "NVIDIA A100 SXM4", {},   # cost settings: the preset's cost: section
-         826.0, "TSMC N7; 5 active HBM2 stacks; 12 NVLink3 links, PCIe 4 x16"),
-    Chip("h100_like", "NVIDIA H100 SXM5", {},
-         814.0, "TSMC 4N (5 nm class; the 4 nm factors are assumptions); 5 active HBM3 stacks; "
+    Chip("a100_like", "NVIDIA A100 SXM4", 826.0, "TSMC N7; 5 active HBM2 stacks; 12 NVLink3 links, PCIe 4 x16"),
+    Chip("h100_like", "NVIDIA H100 SXM5", 814.0, "TSMC 4N (5 nm class; the 4 nm factors are assumptions); 5 active HBM3 stacks; "
                 "18 NVLink4 links, PCIe 5 x16"),
-    Chip("tpuv4_like", "Google TPU v4", {},
-         None, "7 nm; HBM2 (4 stacks assumed from 1.2 TB/s); ICI PHYs not modelled; "
+    Chip("tpuv4_like", "Google TPU v4", None, "7 nm; HBM2 (4 stacks assumed from 1.2 TB/s); ICI PHYs not modelled; "
                "die area not in the reference data"),
 )
 
@@ -83,7 +81,7 @@ def evaluate_chip(chip: Chip, reference_dir: Path, *, quick: bool = False) -> di
     arch = load_arch(chip.preset)
     report = simulate(arch, full_load_trace(arch, quick=quick), fidelity="analytical",
                       progress=False)
-    cost = estimate(report, cost=chip.cost or None, budget={"power_w": tdp, **(
+    cost = estimate(report, budget={"power_w": tdp, **(
         {"area_mm2": chip.die_mm2} if chip.die_mm2 else {})})
     util = float(report.ops["utilization"].iloc[0])
     return {"preset": chip.preset, "reference": chip.reference, "note": chip.note,
@@ -92,6 +90,38 @@ def evaluate_chip(chip: Chip, reference_dir: Path, *, quick: bool = False) -> di
             "power_w": cost.avg_power_w, "energy_breakdown_pj": cost.energy_breakdown_pj,
             "time_ns": cost.time_ns, "utilization": util, "trace": report.trace.name,
             "static_power_w": cost.static_power_w, "budget": cost.budget}
+
+
+# what each variant changes in a preset's cost.die block (area_sensitivity)
+_PHYSICAL_KEYS = ("physical_cores", "physical_shared_sram_kib", "physical_dram_stacks")
+SENSITIVITY = {
+    "enabled units only (no fused-off SMs, L2, HBM sites)":
+        lambda die: {k: v for k, v in die.items() if k not in _PHYSICAL_KEYS},
+    "SRAM priced as scratchpad, not cache":
+        lambda die: {**die, "sram": "scratchpad"},
+    "no per-SM register file, front end, FP64/INT32 ALUs, crossbar port":
+        lambda die: {**die, "per_core": {k: v for k, v in die.get("per_core", {}).items()
+                                         if k == "sram_kib"}},
+}
+
+
+def area_sensitivity(preset: str) -> dict[str, float]:
+    """Modelled area (mm2) of ``preset`` as shipped, with each ``SENSITIVITY`` change to its
+    ``cost.die`` block, and without the block. Empty when the preset has no ``die``."""
+    from ..api import load_arch
+    from ..cost import estimate_area
+
+    arch = load_arch(preset)
+    cost = dict(arch.cost or {})
+    die = cost.get("die")
+    if not die:
+        return {}
+    out = {"as shipped": estimate_area(arch)["area_mm2"]}
+    for label, change in SENSITIVITY.items():
+        out[label] = estimate_area(arch, cost={**cost, "die": change(dict(die))})["area_mm2"]
+    without = {k: v for k, v in cost.items() if k != "die"}
+    out["no die block at all"] = estimate_area(arch, cost=without)["area_mm2"]
+    return out
 
 
 @register_validation("cost", "modelled die area and full-load power vs published A100 / H100 / "

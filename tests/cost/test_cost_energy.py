@@ -72,12 +72,14 @@ def test_small_gemm_energy_equals_hand_computation(tiny_report, tf):
     assert int(r.ops["dram_read_bytes"].iloc[0]) == 1024
     assert int(r.ops["dram_write_bytes"].iloc[0]) == 512
     expect["dram"] = (1024 + 512) * 8 * tf["dram"]["standards"]["hbm2e"]["pj_per_bit"]
-    # leakage: logic (PEs, lanes, control) and SRAM over the run time
+    # leakage: logic (PEs, lanes, control, the DRAM controller) and SRAM over the run time
     pe = 16 * v(tf["area"]["pe_um2"]["bf16"]) * 1e-6
     lanes = 4 * v(tf["area"]["vector_lane_um2"]) * 1e-6
     sram_area = 3 * max(64 / 1024 * v(s["area_mm2_per_mib"]), v(s["min_macro_area_mm2"]))
     control = v(tf["area"]["control_overhead_fraction"]) * (pe + lanes + sram_area)
-    p_static = (pe + lanes + control) * v(tf["leakage"]["logic_mw_per_mm2"]) * 1e-3 \
+    hbm = tf["dram"]["standards"]["hbm2e"]
+    p_static = (pe + lanes + control + hbm["controller_mm2_per_stack"]) \
+        * v(tf["leakage"]["logic_mw_per_mm2"]) * 1e-3 \
         + 3 * 64 / 1024 * v(s["leakage_mw_per_mib"]) * 1e-3
     expect["leakage"] = p_static * r.total_time_ns * 1e3
     for comp, value in expect.items():
@@ -85,7 +87,9 @@ def test_small_gemm_energy_equals_hand_computation(tiny_report, tf):
     assert cost.energy_pj == pytest.approx(sum(expect.values()), rel=1e-12)
     assert cost.events["macs"] == macs
     assert cost.events["sram_read_bytes"] == {"ifmap": 2048, "filter": 2048, "ofmap": 512}
-    assert cost.area_mm2 == pytest.approx(pe + lanes + sram_area + control + 10.45, rel=1e-12)
+    assert cost.area_mm2 == pytest.approx(pe + lanes + sram_area + control
+                                          + hbm["phy_area_mm2_per_stack"]
+                                          + hbm["controller_mm2_per_stack"], rel=1e-12)
     assert cost.avg_power_w == pytest.approx(cost.energy_pj * 1e-3 / r.total_time_ns)
     assert cost.tokens == 16 and cost.energy_per_token_j == pytest.approx(
         cost.energy_pj * 1e-12 / 16)

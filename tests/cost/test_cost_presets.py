@@ -37,6 +37,18 @@ def test_cost_validation_rows(reference_dir):
     assert len(power) == 3 and all(r.passed for r in power)
     area = [r for r in rows if "area" in r.metric]
     assert len(area) == 2            # TPU v4 die area is not published in the reference data
+    assert all(r.passed for r in area), [(r.metric, r.error) for r in area]
+
+
+def test_gpu_area_depends_on_the_die_block():
+    """Without the presets' die blocks the GPU areas are a fraction of the die: the agreement
+    comes from the modelled SM blocks, harvesting and cache-class SRAM, not from the arrays."""
+    for preset, die_mm2 in (("a100_like", 826.0), ("h100_like", 814.0)):
+        rows = cost_validation.area_sensitivity(preset)
+        assert abs(rows["as shipped"] / die_mm2 - 1) <= cost_validation.AREA_GOAL
+        assert rows["no die block at all"] < 0.4 * die_mm2
+        assert all(v < rows["as shipped"] for k, v in rows.items() if k != "as shipped")
+    assert cost_validation.area_sensitivity("tpuv4_like") == {}
 
 
 def _run(argv, capsys):
