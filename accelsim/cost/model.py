@@ -430,7 +430,8 @@ class CostReport:
                  f"{self.dram.stacks} ({self.dram.source})",
                  "", f"area: {a:,.1f} mm2"]
         for k, v in self.area_breakdown_mm2.items():
-            lines.append(f"  {k:<18} {v:>10,.2f} mm2  {100 * v / a if a else 0:5.1f}%")
+            if v:                   # blocks this arch does not have (e.g. no cost.die) stay out
+                lines.append(f"  {k:<18} {v:>10,.2f} mm2  {100 * v / a if a else 0:5.1f}%")
         lines += ["", f"energy: {e * 1e-6:,.3f} uJ over {self.time_ns / 1e3:,.2f} us"]
         for k, v in self.energy_breakdown_pj.items():
             lines.append(f"  {k:<18} {v * 1e-6:>12,.3f} uJ  {100 * v / e if e else 0:5.1f}%")

@@ -58,15 +58,19 @@ def area_breakdown_png(cost: CostReport, path: str | os.PathLike) -> Path:
         elif v > 0:
             parts.append((k, v))
     fig, ax = plt.subplots(figsize=(4.5, 5.0))
+    colors = plt.get_cmap("tab20").colors           # up to 20 parts without repeating a colour
     bottom = 0.0
-    for name, v in parts:
-        ax.bar([0], [v], bottom=bottom, label=f"{name} ({v:,.1f})")
+    for i, (name, v) in enumerate(parts):
+        ax.bar([0], [v], bottom=bottom, label=f"{name} ({v:,.1f})",
+               color=colors[i % len(colors)])
         bottom += v
+    handles, labels = ax.get_legend_handles_labels()
     ax.set_xticks([])
     ax.set_ylabel("area (mm2)")
     ax.set_title(f"area: {cost.arch_name}\n{cost.area_mm2:,.1f} mm2 "
                  f"({cost.tech.name} at {cost.tech.node_nm:g} nm)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))                # top of the legend = top of the bar
     fig.tight_layout()
     return _save(fig, plt, path)
 
