@@ -2,8 +2,9 @@
 
     python scripts/build_labs.py [--lab 1 --lab 3] [--check] [--out DIR]
 
-Each ``docs/labs/labN_*/solution.py`` has ``run(out_dir=None) -> dict`` and
-``blocks(results) -> {"labN:name": markdown}``. Every block is written between
+Each ``docs/labs/labN_*/lab.py`` (the lab's harness) has ``run(out_dir, impl) -> dict`` and
+``blocks(results) -> {"labN:name": markdown}``; here ``impl`` is the lab's ``solution.py`` (the
+functions the student writes in ``starter.py``, filled in). Every block is written between
 ``<!-- labN:name -->`` and ``<!-- /labN:name -->`` in that lab's ``handout.md`` (and in
 ``docs/labs/INSTRUCTOR.md`` when the block appears there). The handouts' numbers are therefore
 produced by the code, never typed; ``tests/labs/test_handouts.py`` fails when a block no longer
@@ -27,28 +28,46 @@ LABS = REPO / "docs" / "labs"
 
 
 def lab_dirs() -> dict[int, Path]:
-    """``{N: docs/labs/labN_<name>}`` for every lab folder with a solution."""
+    """``{N: docs/labs/labN_<name>}`` for every lab folder with a harness (``lab.py``)."""
     out = {}
     for d in sorted(LABS.glob("lab[0-9]*_*")):
         m = re.match(r"lab(\d+)_", d.name)
-        if m and (d / "solution.py").is_file():
+        if m and (d / "lab.py").is_file():
             out[int(m.group(1))] = d
     return out
 
 
 def load_module(path: Path, name: str):
-    """Import a lab file under a unique module name (every lab has a ``solution.py``)."""
+    """Import a lab file under a unique module name (every lab has a ``lab.py``, a
+    ``starter.py`` and a ``solution.py``)."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]          # not half a module for the next caller
+        raise
     return mod
 
 
+def load_lab(n: int):
+    """Lab ``n``'s harness: ``run(out_dir, impl)``, ``blocks(results)``, maybe ``missing()``."""
+    return load_module(lab_dirs()[n] / "lab.py", f"accelsim_lab{n}_lab")
+
+
 def load_solution(n: int):
-    return load_module(lab_dirs()[n] / "solution.py", f"accelsim_lab{n}_solution")
+    """Lab ``n``'s reference functions (absent from a student's copy of the labs)."""
+    path = lab_dirs()[n] / "solution.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.relative_to(REPO)} is missing (a student copy?)")
+    return load_module(path, f"accelsim_lab{n}_solution")
+
+
+def load_starter(n: int):
+    return load_module(lab_dirs()[n] / "starter.py", f"accelsim_lab{n}_starter")
 
 
 def block_re(name: str) -> re.Pattern:
@@ -77,7 +96,7 @@ def targets(n: int) -> list[Path]:
 
 def build(n: int, results: dict, *, write: bool) -> list[str]:
     """Fill lab ``n``'s blocks; returns the problems (stale or missing blocks)."""
-    blocks = load_solution(n).blocks(results)
+    blocks = load_lab(n).blocks(results)
     problems = []
     seen: set[str] = set()
     for path in targets(n):
@@ -85,7 +104,7 @@ def build(n: int, results: dict, *, write: bool) -> list[str]:
         present = names_in(text, n)
         seen |= present
         unknown = present - set(blocks)
-        problems += [f"{path.relative_to(REPO)}: block {b} is not produced by the solution"
+        problems += [f"{path.relative_to(REPO)}: block {b} is not produced by lab.py"
                      for b in sorted(unknown)]
         new = fill(text, blocks)
         if new != text:
@@ -109,7 +128,7 @@ def main() -> int:
     for n in args.lab or sorted(lab_dirs()):
         t0 = time.perf_counter()
         out = None if args.out is None else Path(args.out) / f"lab{n}"
-        results = load_solution(n).run(out)
+        results = load_lab(n).run(out, impl=load_solution(n))
         problems += build(n, results, write=not args.check)
         print(f"lab {n}: {time.perf_counter() - t0:.1f} s", flush=True)
     for p in problems:

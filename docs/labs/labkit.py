@@ -1,16 +1,18 @@
 """Small helpers shared by the lab scripts (tables, output folders, the repository root).
 
-Every lab script does ``sys.path.insert(0, <docs/labs>)`` and ``import labkit``; nothing here
-simulates anything, so a student can ignore this file.
+Every lab's ``lab.py`` does ``sys.path.insert(0, <docs/labs>)`` and ``import labkit``; nothing
+here simulates anything, so a student can ignore this file.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Iterable, Sequence
 
 LABS_DIR = Path(__file__).resolve().parent
@@ -64,9 +66,39 @@ def run_cli(argv: list[str]) -> str:
 
 def have(module: str) -> bool:
     """Whether an optional package (matplotlib, optuna, stable_baselines3) is installed."""
-    import importlib.util
-
     return importlib.util.find_spec(module) is not None
+
+
+def default_impl(lab_file: str) -> ModuleType:
+    """The functions ``python docs/labs/labN_<name>/lab.py`` runs with: the reference
+    ``solution.py`` beside ``lab.py`` when there is one (the instructor's copy). A student's copy
+    has none: then exit with a note to run the starter, which passes its own functions."""
+    lab_dir = Path(lab_file).resolve().parent
+    path = lab_dir / "solution.py"
+    if not path.is_file():
+        starter = lab_dir / "starter.py"
+        if starter.is_relative_to(REPO):
+            starter = starter.relative_to(REPO)
+        out = lab_dir.name.split("_")[0] + "_out"
+        raise SystemExit(f"lab.py is the lab's harness; the functions it runs are yours, in "
+                         f"starter.py. Run\n\n    python {starter} --out {out}\n")
+    spec = importlib.util.spec_from_file_location(f"{lab_dir.name}_solution", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def lab_main(lab: ModuleType, impl: ModuleType | None, outputs: str) -> None:
+    """A lab's ``main``: run ``lab`` with ``impl``'s functions (the starter passes itself;
+    ``python lab.py`` uses the reference solution beside it) and print its tables. ``outputs``
+    says where the written files are, ``{out}`` standing for the output folder."""
+    args = parse_args(lab.__doc__.splitlines()[0])
+    if impl is None:
+        impl = default_impl(lab.__file__)
+    res = lab.run(args.out, impl)
+    print_blocks(lab.blocks(res))
+    if args.out:
+        print("\n" + outputs.format(out=args.out))
 
 
 def print_blocks(blocks: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
 """The lab autograder's fixtures.
 
-Each lab's solution runs once per session (``lab_results(n)``), shared by that lab's test and
-the handout freshness test. ``ACCELSIM_LAB_IMPL=starter`` grades a student's ``starter.py``
-instead: the lab's plumbing (``solution.run``) is called with the starter's functions.
+Each lab runs once per session and set of functions (``Lab.results``), shared by that lab's test
+and the handout freshness test: the lab's harness ``lab.py`` runs with ``run(None, impl=...)``,
+``impl`` being the lab's ``solution.py``, or with ``ACCELSIM_LAB_IMPL=starter`` the student's
+``starter.py``. Grading a starter needs no ``solution.py`` (a student's copy has none).
 """
 
 from __future__ import annotations
@@ -38,28 +39,36 @@ _CACHE: dict[tuple[int, str], dict] = {}
 
 
 class Lab:
-    """One lab: ``solution`` (the module), ``impl`` (the module whose functions are graded),
-    ``results(impl=True)`` (run once per session)."""
+    """One lab: ``lab`` (its harness module), ``impl`` (the module whose functions are graded:
+    ``solution.py`` or ``starter.py``), ``results(graded=True)`` (run once per session;
+    ``graded=False``: with the solution's functions, for the handouts)."""
 
     def __init__(self, n: int):
         bl = _build_labs()
         self.n = n
         self.dir = bl.lab_dirs()[n]
-        self.solution = bl.load_solution(n)
+        self.lab = bl.load_lab(n)
         self.graded = impl_name()
-        self.impl = (bl.load_module(self.dir / "starter.py", f"accelsim_lab{n}_starter")
-                     if self.graded == "starter" else self.solution)
+        self.impl = self.module(self.graded)
+
+    def module(self, which: str):
+        """This lab's ``solution.py`` or ``starter.py`` module."""
+        bl = _build_labs()
+        if which == "starter":
+            return bl.load_starter(self.n)
+        if not (self.dir / "solution.py").is_file():
+            pytest.fail(f"{self.dir.name}/solution.py is missing; to grade the starter, set "
+                        "ACCELSIM_LAB_IMPL=starter")
+        return bl.load_solution(self.n)
 
     def results(self, graded: bool = True) -> dict:
-        missing = getattr(self.solution, "missing", lambda: None)()
+        missing = getattr(self.lab, "missing", lambda: None)()
         if missing:
             pytest.fail(f"lab {self.n} cannot run: {missing} (pip install -e '.[dev]')")
         which = self.graded if graded else "solution"
         key = (self.n, which)
         if key not in _CACHE:
-            impl = self.impl if which == "starter" else None
-            _CACHE[key] = (self.solution.run(None, impl=impl) if impl is not None
-                           else self.solution.run(None))
+            _CACHE[key] = self.lab.run(None, impl=self.module(which))
         return _CACHE[key]
 
 

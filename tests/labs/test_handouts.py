@@ -28,6 +28,6 @@ def test_handout_blocks_are_fresh(n, lab_factory, build_labs):
 @pytest.mark.parametrize("n", LABS)
 def test_lab_has_all_files(n, build_labs):
     d = build_labs.lab_dirs()[n]
-    for name in ("handout.md", "starter.py", "solution.py"):
+    for name in ("handout.md", "starter.py", "lab.py", "solution.py"):
         assert (d / name).is_file(), f"{d.name}/{name} is missing"
     assert (build_labs.REPO / "tests" / "labs" / f"test_lab{n}.py").is_file()

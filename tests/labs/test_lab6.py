@@ -26,7 +26,7 @@ def test_pareto_front(lab):
 def test_every_optimizer_beats_the_baseline(lab):
     res = lab.results()
     base = res["baseline"]["latency_ms"]
-    assert 150 < base < 300 and 25 < res["baseline"]["area_mm2"] < 35
+    assert 150 < base < 300 and 25 < res["baseline"]["area_mm2"] < 45
     for (opt, seed), r in res["runs"].items():
         assert r["evaluations"] == res["budget"]
         assert r["feasible"] >= res["budget"] // 4
