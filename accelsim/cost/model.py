@@ -33,7 +33,8 @@ What is counted (per trace row, repeats included; ``docs/cost.md`` has the deriv
   ``noc: {bit_hops, bit_mm}`` (or ``flit_hops`` + ``flit_bits`` + ``hop_mm``). They are priced
   globally (no per-operator attribution) and reported as the ``(global)`` row.
 * **Leakage**: ``logic area * logic_mw_per_mm2 + SRAM MiB * leakage_mw_per_mib`` over the run's
-  wall time, attributed to operators by busy time.
+  wall time, attributed to operators by busy time. Logic = ``LEAKING_LOGIC`` of the enabled
+  units (fused-off cores in ``cost.die`` cost area, not leakage); PHYs are not counted.
 
 Power: average = energy / run time; peak = the operator with the highest dynamic energy / busy
 time, plus static power. Energy per token uses the trace meta (``tokens``, or batch x seq_len for
