@@ -1,4 +1,4 @@
-"""Energy, area and power (issue 7).
+"""Energy, area and power of a simulated run (``docs/cost.md``).
 
 ``estimate(report, tech=None, *, cost=None, budget=None) -> CostReport`` prices the events a
 simulation modelled with a technology file (``load_tech``; default ``7nm``, shipped in

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from ..errors import AccelsimError
 
-_COST_MISSING = ("accelsim.cost is not available in this installation (issue 7: energy, area, "
-                 "power); use a latency/throughput-only env until it lands")
+_COST_MISSING = ("accelsim.cost (energy, area, power) cannot be imported; reinstall "
+                 "accelsim, or use a latency/throughput-only env")
 
 
 def cost_unavailable() -> str | None:
