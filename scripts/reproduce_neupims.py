@@ -57,6 +57,19 @@ def main(argv=None) -> int:
           f"({rel['neupims'] / 1.6 - 1:+.1%})")
     print(f"  tokens/s (NeuPIMs)     {out['tokens_per_s']['neupims']:,.0f}   upstream 33,057 "
           "(trace #0, 32-layer extrapolation)")
+    en = out["energy"]
+    print()
+    print("energy per device (accelsim.cost.estimate_decode; NPU SRAM traffic not counted)")
+    print(f"{'system':<26}{'mJ/token':>10}{'power W':>9}{'memory W':>10}")
+    for name, label in SYSTEMS:
+        e = en[name]
+        print(f"{label:<26}{e['mj_per_token']:>10.3f}{e['power_w']:>9.1f}"
+              f"{e['memory_power_w']:>10.1f}")
+    mem_power = en["neupims"]["memory_power_w"] / en["npu_only"]["memory_power_w"]
+    mem_energy = mem_power / npu_only
+    print(f"  NeuPIMs / NPU-only memory power    {mem_power:5.2f}x   paper 1.8x "
+          "(DRAMsim3 IDD currents, all-bank COMP = 4x READ power; informative)")
+    print(f"  NeuPIMs / NPU-only memory energy   {mem_energy:5.2f}x   paper 0.75x (1.8 / 2.4)")
     u = run_utilization(seeds=range(1 if args.quick else 3))
     print()
     print("GPT3-30B TP4, batch 256, ShareGPT-like (paper Table 4)")

@@ -64,6 +64,11 @@ NEUPIMS_DATASETS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
 }
 SOFTMAX_OPS_PER_ELEMENT = 5     # max, sub+exp, sum, div (assumption; upstream: 1-cycle vector ops)
 LN_OPS_PER_ELEMENT = 5          # mean, var, sub, mul, add (assumption)
+#: What a run counts for ``accelsim.cost.estimate_decode`` (per device, per decode iteration):
+#: NPU MACs and vector ops, host DRAM bytes the NPU moves (weights, activations; the KV stream
+#: in NPU-only), PIM MACs (one fp16 KV element read in its bank each) and the bytes PIM operands
+#: and results move over the host interface.
+EVENT_KEYS = ("npu_macs", "vector_ops", "dram_bytes", "pim_macs", "pim_host_bytes")
 
 
 # ---------------------------------------------------------------------------------- the system
@@ -245,6 +250,7 @@ class NpuOp:
     unit: str               # "systolic" or "vector"
     segments: tuple[tuple[int, int], ...]
     macs: int = 0
+    vector_ops: int = 0
 
     @property
     def compute_cycles(self) -> int:
@@ -275,7 +281,7 @@ def npu_gemm_cycles(arch: Arch, tokens: int, K: int, O: int, *, preload_exposed:
 def _vector(arch: Arch, name: str, elements: int, ops_per_element: int, nbytes: int) -> NpuOp:
     vu = arch.vector
     cycles = -(-elements * ops_per_element // vu.ops_per_cycle) + vu.pipeline_latency_cycles
-    return NpuOp(name, "vector", ((cycles, nbytes),))
+    return NpuOp(name, "vector", ((cycles, nbytes),), vector_ops=elements * ops_per_element)
 
 
 def _gemm(system: System, name: str, tokens: int, K: int, O: int) -> NpuOp:
@@ -374,6 +380,8 @@ class PimPhase:
     comp_cycles: np.ndarray          # per channel, COMP + READRES cycles
     mac_cycles: np.ndarray           # per channel, COMP issue cycles (MAC slots used)
     refresh_stall: np.ndarray
+    macs: int = 0                    # fp16 MACs (one per KV element read in the banks)
+    host_bytes: int = 0              # operands in and results out over the host interface
 
 
 class _OpCache:
@@ -449,6 +457,7 @@ class StageRecord:
     pim: list[PimPhase]
     npu_label: str = ""
     pim_label: str = ""
+    events: dict[str, int] = field(default_factory=dict)   # EVENT_KEYS counts of this stage
 
     @property
     def cycles(self) -> float:
@@ -474,7 +483,12 @@ class NeuPimsResult:
     channel_load_max_over_mean: float
     stage_cycles: dict[str, float]
     clock_mhz: float
+    events: dict[str, float] = field(default_factory=dict)   # EVENT_KEYS over the iteration
     timeline: Any = None
+
+    @property
+    def iteration_ns(self) -> float:
+        return self.iteration_cycles * 1e3 / self.clock_mhz
 
     def summary(self) -> dict[str, Any]:
         return {"system": self.system, "model": self.model, "batch": self.batch,
@@ -486,7 +500,8 @@ class NeuPimsResult:
                 "pim_utilization": round(self.pim_utilization, 4),
                 "pim_busy_fraction": round(self.pim_busy_fraction, 4),
                 "channel_load_max_over_mean": round(self.channel_load_max_over_mean, 3),
-                "stage_cycles": {k: round(v) for k, v in self.stage_cycles.items()}}
+                "stage_cycles": {k: round(v) for k, v in self.stage_cycles.items()},
+                "events": {k: round(v) for k, v in self.events.items()}}
 
     @property
     def timeline_title(self) -> str:
@@ -563,6 +578,10 @@ def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | 
         attend = pim_phase(spec, cache, "attend", s_seq, s_ch, t_att,
                            (out_bytes + concurrent_npu_bytes) / spec.channels,
                            write=concurrent_npu_bytes == 0)
+        tokens = int(s_seq.sum())
+        logit.macs = attend.macs = tokens * shape.embed            # every K (V) element once
+        logit.host_bytes = out_bytes + tokens * shape.heads * 2    # queries in, logits out
+        attend.host_bytes = tokens * shape.heads * 2 + out_bytes   # probabilities in, outputs out
         for ph in (logit, attend):
             ph.name = f"{label} {ph.name}"
         return [logit, attend]
@@ -605,9 +624,15 @@ def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | 
         done = [env.process(wait(npu_end)), env.process(wait(pim_end))]
         yield simpy.AllOf(env, done)
         yield env.timeout(max(0.0, end - env.now))
+        ops = [op for _, part in npu_parts for op in part]
+        events = {"npu_macs": sum(op.macs for op in ops),
+                  "vector_ops": sum(op.vector_ops for op in ops),
+                  "dram_bytes": npu_bytes,
+                  "pim_macs": sum(p.macs for p in phases),
+                  "pim_host_bytes": sum(p.host_bytes for p in phases)}
         stages.append(StageRecord(name, start, end, npu_ops, phases,
                                   "+".join(l for l, _ in npu_parts),
-                                  "+".join(l for l, _ in pim_parts)))
+                                  "+".join(l for l, _ in pim_parts), events))
 
     def qkv(i):
         return qkv_ops(system, model, tp, len(subs[i]))
@@ -654,6 +679,7 @@ def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | 
         for p in s.pim:
             pim_busy += w * float(np.maximum(p.ends - p.start, 0)[p.comp_cycles > 0].sum())
             pim_mac += w * float(p.mac_cycles.sum())
+    events = {k: float(sum(weights[s.name] * s.events[k] for s in stages)) for k in EVENT_KEYS}
     peak = arch.systolic.pes
     total = iteration
     nch = spec.channels if spec is not None else 1
@@ -666,7 +692,8 @@ def simulate_decode(system: System, batch: DecodeBatch, *, model: ModelConfig | 
         npu_busy_fraction=busy_sa / total,
         pim_utilization=pim_mac / (nch * total) if spec is not None else 0.0,
         pim_busy_fraction=pim_busy / (nch * total) if spec is not None else 0.0,
-        channel_load_max_over_mean=imbalance, stage_cycles=cyc, clock_mhz=clock)
+        channel_load_max_over_mean=imbalance, stage_cycles=cyc, clock_mhz=clock,
+        events=events)
     if timeline:
         result.timeline = _timeline(result, spec)
     return result

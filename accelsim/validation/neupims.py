@@ -44,8 +44,10 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
                model: str = "gpt3-7b", tp: int = 4, dataset: str = "sharegpt",
                warmup_steps: int = 4096, timeline: str | None = None) -> dict:
     """Throughput of every system relative to naive NPU+PIM, averaged over sampled batches
-    (ratio of mean tokens/s). With ``trace`` (a NeuPIMs request CSV), that one batch is used
-    with its own channels for every PIM system."""
+    (ratio of mean tokens/s), and each system's energy (``accelsim.cost.estimate_decode``: mean
+    mJ per token, average and memory power). With ``trace`` (a NeuPIMs request CSV), that one
+    batch is used with its own channels for every PIM system."""
+    from ..cost import estimate_decode
     from ..engine.neupims import (decode_batch_from_requests, load_system, simulate_decode,
                                    steady_state_batch)
     from ..workload.models import load_model
@@ -60,12 +62,18 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
         batches = [steady_state_batch(dataset, batch, model=m, tp=tp, spec=spec, seed=s,
                                       warmup_steps=warmup_steps) for s in seeds]
     tps = {name: [] for name in systems}
+    energy = {name: {"mj_per_token": [], "power_w": [], "memory_power_w": []}
+              for name in systems}
     stages = {}
     for i, b in enumerate(batches):
         for name, system in systems.items():
             r = simulate_decode(system, b, model=m, tp=tp,
                                 timeline=bool(timeline) and i == 0 and name == "neupims")
             tps[name].append(r.tokens_per_s)
+            e = estimate_decode(r, system)
+            energy[name]["mj_per_token"].append(e.energy_per_token_j * 1e3)
+            energy[name]["power_w"].append(e.avg_power_w)
+            energy[name]["memory_power_w"].append(e.memory_power_w)
             if i == 0:
                 stages[name] = {k: int(round(v)) for k, v in r.stage_cycles.items()}
                 if r.timeline is not None:
@@ -75,7 +83,9 @@ def run_ratios(*, batch: int = 512, seeds: Iterable[int] = range(10), trace: str
     mean = {name: float(np.mean(v)) for name, v in tps.items()}
     rel = {name: mean[name] / mean["naive"] for name in systems}
     return {"relative": rel, "tokens_per_s": mean, "stages": stages,
-            "neupims_over_npu_only": mean["neupims"] / mean["npu_only"]}
+            "neupims_over_npu_only": mean["neupims"] / mean["npu_only"],
+            "energy": {name: {k: float(np.mean(v)) for k, v in d.items()}
+                       for name, d in energy.items()}}
 
 
 def run_utilization(*, seeds: Iterable[int] = range(3), model: str = "gpt3-30b", batch: int = 256,
