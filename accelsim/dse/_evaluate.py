@@ -313,8 +313,9 @@ class Evaluator:
 
     def _simulate_pim(self, arch, system_raw: Mapping[str, Any]) -> dict[str, float]:
         """One decode iteration on the NeuPIMs system simulation: latency = the iteration,
-        throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU + HBM PHY;
-        the cost model has no PIM logic area)."""
+        throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU, HBM PHY and
+        controllers; the cost model has no PIM logic area); energy, power and EDP of the
+        iteration from ``accelsim.cost.estimate_decode``."""
         from ..engine.neupims import simulate_decode
         from ..workload.models import load_model
 
@@ -334,6 +335,11 @@ class Evaluator:
             from ._metrics import area_metrics
 
             metrics.update(area_metrics(arch, self.env.tech))
+        if self.env.needs_energy:
+            from ._metrics import decode_energy_metrics
+
+            metrics.update(decode_energy_metrics(r, system, self.env.tech))
+            metrics["edp_pj_ns"] = metrics["energy_pj"] * latency_ns
         return {c: float(metrics[c]) for c in self._metric_cols}
 
     def _fresh_simulation(self, arch):

@@ -9,9 +9,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import accelsim.gym  # noqa: F401  (registers the ids)
+from accelsim.arch.config import parse_arch
+from accelsim.cost import estimate_decode
 from accelsim.dse import Evaluator, ResultCache, evaluate, load_env
-from accelsim.dse._envdef import FEATURES, _feature_available
+from accelsim.dse._envdef import FEATURES, _feature_available, split_system
+from accelsim.engine.neupims import simulate_decode
 from accelsim.errors import ConfigError
+from accelsim.workload.models import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 PIM_ENV = str(ROOT / "envs" / "neupims-pim-sizing.yaml")
@@ -75,12 +79,27 @@ def test_pim_impossible_combinations_are_invalid(pim_env):
     assert r.status == "invalid" and "must equal the HBM channels" in r.error
 
 
-def test_pim_env_rejects_unknown_scheduler_and_energy(pim_env):
+def test_pim_env_rejects_unknown_scheduler(pim_env):
     knobs = [dict(name="scheduler", key="scheduler.impl", values=["neupims", "nope"])]
     with pytest.raises(ConfigError, match="nope"):
         pim_env.with_overrides({"knobs": knobs})
-    with pytest.raises(ConfigError, match="no energy model"):
-        pim_env.with_overrides({"constraints": [{"metric": "power", "max": 300.0}]})
+
+
+def test_pim_energy_metrics_come_from_estimate_decode(pim_env):
+    env = pim_env.with_overrides({"constraints": [{"metric": "power", "max": 300.0}]})
+    ev = Evaluator(env, cache=ResultCache(memory_entries=0))
+    r = ev.evaluate({})
+    assert r.status == "ok", r.error
+    assert {"energy_pj", "power_w", "edp_pj_ns"} <= set(r.metrics)
+    # the same design priced directly
+    arch_raw, system_raw = split_system(ev.arch_raw({}))
+    system = ev.pim_system(parse_arch(arch_raw), system_raw)
+    gen = env.workload.generate
+    batch = ev.pim_batch(system.pim_spec, load_model(gen["model"]))
+    e = estimate_decode(simulate_decode(system, batch, model=gen["model"], tp=gen["tp"]), system)
+    assert r.metrics["energy_pj"] == pytest.approx(e.energy_pj, rel=1e-12)
+    assert r.metrics["power_w"] == pytest.approx(e.avg_power_w, rel=1e-12)
+    assert r.metrics["edp_pj_ns"] == pytest.approx(e.energy_pj * r.metrics["latency_ns"])
 
 
 def test_pim_design_env_check_env():
