@@ -173,42 +173,43 @@ def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bg
                 open_row[b] = -1
 
 
-# Layout of the per-command rule table ``fast`` (``command_rule_table``): ``fast[cmd * N_LEVELS
-# + level]`` .. ``fast[cmd * N_LEVELS + level + 1]`` delimit the (next, latency) pairs of the
-# window-1 rules of key (level, cmd), two entries per rule; ``fast[F_WPTR + cmd * N_LEVELS +
-# level]`` .. ``[... + 1]`` the (next, latency, window) triples of its windowed rules (tFAW);
-# ``fast[F_WINDOWED + cmd]`` is 1 when some level has a windowed rule for ``cmd``. Both runs hold
-# absolute indices into ``fast``.
-F_WPTR = N_COMMANDS * N_LEVELS + 1
-F_WINDOWED = 2 * F_WPTR
-F_DATA = F_WINDOWED + N_COMMANDS
+# Layout of the per-command rule table ``fast`` (``command_rule_table``):
+# ``fast[F_DENSE + (cmd * N_LEVELS + level) * N_COMMANDS + next]`` is the latency of the window-1
+# rule (level, cmd -> next), or NO_RULE where there is none (a dense 8-entry row per key);
+# ``fast[F_WPTR + cmd * N_LEVELS + level]`` .. ``[... + 1]`` delimit the (next, latency, window)
+# triples of the key's windowed rules (tFAW), as absolute indices into ``fast``;
+# ``fast[F_WINDOWED + cmd]`` is 1 when some level has a windowed rule for ``cmd``.
+F_WPTR = 0
+F_WINDOWED = N_COMMANDS * N_LEVELS + 1
+F_DENSE = F_WINDOWED + N_COMMANDS
+F_DATA = F_DENSE + N_COMMANDS * N_LEVELS * N_COMMANDS
+# "No rule" latency in the dense rows: t + NO_RULE is below every ready clock (>= NEVER), so
+# ``max(ready, t + NO_RULE)`` leaves the clock as it is (and cannot overflow).
+NO_RULE = np.int64(-(1 << 60))
 
 
 def command_rule_table(con_ptr, con_next, con_lat, con_win) -> np.ndarray:
-    """The CSR rule table regrouped per issued command (see ``F_WPTR``) for
+    """The CSR rule table regrouped per issued command (see ``F_DENSE``) for
     ``issue_bank_command``: the same rules, found without walking keys or testing windows."""
     n_keys = N_COMMANDS * N_LEVELS
-    pairs: list[int] = []
     triples: list[int] = []
-    ptr = np.zeros(n_keys + 1, dtype=np.int64)
     wptr = np.zeros(n_keys + 1, dtype=np.int64)
     windowed = np.zeros(N_COMMANDS, dtype=np.int64)
+    dense = np.full((N_COMMANDS, N_LEVELS, N_COMMANDS), NO_RULE, dtype=np.int64)
     for cmd in range(N_COMMANDS):
         for level in range(N_LEVELS):
-            ptr[cmd * N_LEVELS + level] = len(pairs)
             wptr[cmd * N_LEVELS + level] = len(triples)
             key = level * N_COMMANDS + cmd
             for k in range(con_ptr[key], con_ptr[key + 1]):
                 if con_win[k] == 1:
-                    pairs += [int(con_next[k]), int(con_lat[k])]
+                    nxt = int(con_next[k])
+                    dense[cmd, level, nxt] = max(dense[cmd, level, nxt], int(con_lat[k]))
                 else:
                     triples += [int(con_next[k]), int(con_lat[k]), int(con_win[k])]
                     windowed[cmd] = 1
-    ptr[n_keys] = len(pairs)
     wptr[n_keys] = len(triples)
-    ptr += F_DATA
-    wptr += F_DATA + len(pairs)
-    return np.concatenate([ptr, wptr, windowed, np.array(pairs + triples, dtype=np.int64)]
+    wptr += F_DATA
+    return np.concatenate([wptr, windowed, dense.ravel(), np.array(triples, dtype=np.int64)]
                           ).astype(np.int64)
 
 
@@ -231,11 +232,12 @@ def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _apply_pairs(ready, node, k0, k1, t, fast):
+def _apply_dense(ready, node, t, fast, k0):
+    """One key's dense row ``fast[k0:k0 + N_COMMANDS]``: ``ready = max(ready, t + latency)`` for
+    every next command of ``node`` (NO_RULE entries leave the clock unchanged)."""
     j0 = node * N_COMMANDS
-    for k in range(k0, k1, 2):
-        j = j0 + fast[k]
-        ready[j] = max(ready[j], t + fast[k + 1])
+    for k in range(N_COMMANDS):
+        ready[j0 + k] = max(ready[j0 + k], t + fast[k0 + k])
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -243,16 +245,19 @@ def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs,
     """``issue_command`` for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): same clocks.
 
     NOTE(perf): see scripts/bench_dram.py -- the rules of the issued command are read from the
-    per-command table ``fast`` (``command_rule_table``): per level a run of (next, latency) pairs,
-    each one branch-free ``ready = max(ready, t + latency)``; the history and the windowed rules
-    are visited only for commands that have one (ACT: tFAW). Every rule is a ``max`` into a ready
-    clock, so applying the same set of rules in another order gives the same clocks.
+    per-command table ``fast`` (``command_rule_table``): per level one dense row of 8 latencies
+    (one per next command, NO_RULE where there is no rule, duplicates merged into the largest),
+    applied as a fixed-length, branch-free ``ready = max(ready, t + latency)`` over the node's 8
+    clocks; the history and the windowed rules are visited only for commands that have one (ACT:
+    tFAW). Every rule is a ``max`` into a ready clock, so applying the same set of rules in
+    another order, or a NO_RULE entry (t + NO_RULE < NEVER), gives the same clocks.
     """
     base = cmd * N_LEVELS
-    _apply_pairs(ready, n0, fast[base], fast[base + 1], t, fast)
-    _apply_pairs(ready, n1, fast[base + 1], fast[base + 2], t, fast)
-    _apply_pairs(ready, n2, fast[base + 2], fast[base + 3], t, fast)
-    _apply_pairs(ready, n3, fast[base + 3], fast[base + 4], t, fast)
+    d = F_DENSE + base * N_COMMANDS
+    _apply_dense(ready, n0, t, fast, d)
+    _apply_dense(ready, n1, t, fast, d + N_COMMANDS)
+    _apply_dense(ready, n2, t, fast, d + 2 * N_COMMANDS)
+    _apply_dense(ready, n3, t, fast, d + 3 * N_COMMANDS)
     if fast[F_WINDOWED + cmd] != 0:
         w = F_WPTR + base
         _apply_windowed(ready, hist, n0, cmd, t, fast[w], fast[w + 1], fast)

@@ -151,21 +151,28 @@ def test_row_scan_prefix_empty_after_batch():
 @pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400", "hbm2e_3200"])
 def test_per_command_rule_table_holds_every_rule_once(preset):
     """``command_rule_table`` (NOTE(perf) in ``issue_bank_command``) regroups the CSR table per
-    issued command: the same rules, each once, and a flag on every command with a windowed rule."""
+    issued command: every window-1 rule in its key's dense row (the largest latency per next
+    command, NO_RULE elsewhere), every windowed rule once, and a flag on every command with a
+    windowed rule."""
     r = spec_from_dict({"preset": preset, "channels": 1}).rules
     fast = r.fast
     got, want, windowed = [], [], set()
+    dense = {}
     for lv in range(K.N_LEVELS):
         for p in range(K.N_COMMANDS):
             for k in range(r.con_ptr[lv * K.N_COMMANDS + p], r.con_ptr[lv * K.N_COMMANDS + p + 1]):
-                want.append((lv, p, int(r.con_next[k]), int(r.con_lat[k]), int(r.con_win[k])))
+                row = (lv, p, int(r.con_next[k]), int(r.con_lat[k]), int(r.con_win[k]))
                 if r.con_win[k] > 1:
                     windowed.add(p)
+                    want.append(row)
+                else:
+                    key = (lv, p, int(r.con_next[k]))
+                    dense[key] = max(dense.get(key, row[3]), row[3])
     for p in range(K.N_COMMANDS):
         for lv in range(K.N_LEVELS):
-            k0, k1 = fast[p * K.N_LEVELS + lv], fast[p * K.N_LEVELS + lv + 1]
-            assert K.F_DATA <= k0 <= k1 <= fast.shape[0] and (k1 - k0) % 2 == 0
-            got += [(lv, p, int(fast[k]), int(fast[k + 1]), 1) for k in range(k0, k1, 2)]
+            for f in range(K.N_COMMANDS):
+                lat = fast[K.F_DENSE + (p * K.N_LEVELS + lv) * K.N_COMMANDS + f]
+                assert lat == dense.get((lv, p, f), K.NO_RULE)
             k0, k1 = fast[K.F_WPTR + p * K.N_LEVELS + lv], fast[K.F_WPTR + p * K.N_LEVELS + lv + 1]
             assert K.F_DATA <= k0 <= k1 <= fast.shape[0] and (k1 - k0) % 3 == 0
             got += [(lv, p, int(fast[k]), int(fast[k + 1]), int(fast[k + 2]))
@@ -173,6 +180,8 @@ def test_per_command_rule_table_holds_every_rule_once(preset):
             assert all(fast[k + 2] > 1 for k in range(k0, k1, 3))
         assert bool(fast[K.F_WINDOWED + p]) == (p in windowed)
     assert sorted(got) == sorted(want)
+    # NO_RULE can never raise a clock, whatever the tick
+    assert 10 ** 15 + K.NO_RULE < K.NEVER
 
 
 @pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400", "hbm2e_3200"])
