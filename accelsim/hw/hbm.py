@@ -24,6 +24,7 @@ Sources: JESD235D / JESD238 via Ramulator 2.1 presets (see each preset's ``sourc
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import operator
 import re
@@ -79,12 +80,21 @@ def resolve_preset_path(name: str, *, file: str | None = None, key: str | None =
     return path
 
 
+_YAML_CACHE: dict[tuple[str, int], Any] = {}
+
+
 def _load_yaml(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
+    """The parsed preset / standard file (a private copy). NOTE(perf): parsed once per file
+    version (path, mtime): every ``build_memory`` of an ``hbm`` arch reads two of these files,
+    and YAML parsing (~50 ms each) dominated cost estimates and DSE evaluations."""
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+    if key not in _YAML_CACHE:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                _YAML_CACHE[key] = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
+    return copy.deepcopy(_YAML_CACHE[key])
 
 
 # ---------------------------------------------------------------------------- rule expressions
