@@ -30,34 +30,30 @@ def cost_unavailable() -> str | None:
     return None
 
 
-def cost_metrics(report, tech: str | None = None) -> dict[str, float]:
-    """Energy (pJ), area (mm2) and average power (W) of a simulated ``report``.
-
-    The single adapter between the DSE layer and ``accelsim.cost`` (``estimate(report, tech)
-    -> CostReport``). Attribute names are tried in order so small API drift in the cost package
-    needs one edit here.
-
-    Raises:
-        AccelsimError: ``accelsim.cost`` is missing, with what to do instead.
-    """
+def _require_cost() -> None:
     reason = cost_unavailable()
     if reason:
         raise AccelsimError(reason)
-    import accelsim.cost as cost
 
-    est = cost.estimate(report, tech=tech) if tech is not None else cost.estimate(report)
-    energy = _first_attr(est, ("energy_pj", "total_energy_pj", "energy"))
-    area = _first_attr(est, ("area_mm2", "total_area_mm2", "area"))
-    power = _first_attr(est, ("power_w", "average_power_w", "avg_power_w", "power"), None)
-    if power is None:
-        t_ns = float(report.total_time_ns)
-        power = energy * 1e-12 / (t_ns * 1e-9) if t_ns > 0 else 0.0
-    return {"energy_pj": float(energy), "area_mm2": float(area), "power_w": float(power)}
+
+def cost_metrics(report, tech: str | None = None) -> dict[str, float]:
+    """Energy (pJ), area (mm2) and average power (W) of a simulated ``report``
+    (``accelsim.cost.estimate``).
+
+    Raises:
+        AccelsimError: ``accelsim.cost`` cannot be imported, with what to do instead.
+    """
+    _require_cost()
+    from ..cost import estimate
+
+    est = estimate(report, tech)
+    return {"energy_pj": est.energy_pj, "area_mm2": est.area_mm2, "power_w": est.avg_power_w}
 
 
 def decode_energy_metrics(result, system, tech: str | None = None) -> dict[str, float]:
     """Energy (pJ) and average power (W) of one NeuPIMs decode iteration
     (``accelsim.cost.estimate_decode``)."""
+    _require_cost()
     from ..cost import estimate_decode
 
     est = estimate_decode(result, system, tech)
@@ -66,33 +62,10 @@ def decode_energy_metrics(result, system, tech: str | None = None) -> dict[str, 
 
 def area_metrics(arch, tech: str | None = None) -> dict[str, float]:
     """Area (mm2) of an architecture without simulating (``accelsim.cost.estimate_area``)."""
-    reason = cost_unavailable()
-    if reason:
-        raise AccelsimError(reason)
-    import accelsim.cost as cost
+    _require_cost()
+    from ..cost import estimate_area
 
-    if not hasattr(cost, "estimate_area"):
-        raise AccelsimError("accelsim.cost has no estimate_area(); area-only envs need it")
-    est = cost.estimate_area(arch, tech) if tech is not None else cost.estimate_area(arch)
-    return {"area_mm2": float(_first_attr(est, ("area_mm2",)))}
-
-
-def _first_attr(obj: Any, names: tuple[str, ...], default: Any = AccelsimError):
-    for n in names:
-        if isinstance(obj, Mapping) and n in obj:
-            value = obj[n]
-        elif hasattr(obj, n):
-            value = getattr(obj, n)
-        else:
-            continue
-        value = value() if callable(value) else value
-        if isinstance(value, Mapping) and "total" in value:
-            value = value["total"]
-        return float(value)
-    if default is AccelsimError:
-        raise AccelsimError(f"accelsim.cost.estimate() result has none of {', '.join(names)}; "
-                            f"update accelsim/dse/_metrics.py:cost_metrics")
-    return default
+    return {"area_mm2": float(estimate_area(arch, tech)["area_mm2"])}
 
 
 def tokens_per_step(meta: Mapping[str, Any]) -> int:
