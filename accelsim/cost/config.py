@@ -27,7 +27,7 @@ constraint value per budget, ``modelled - limit`` (<= 0 is feasible), as the DSE
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..arch.fields import Section
 from ..errors import ConfigError, did_you_mean
@@ -103,6 +103,23 @@ def parse_budget(raw: Any, *, file: str | None = None, path: str = "budget") -> 
     return Budget(**values)
 
 
+def _known_names(sec: Section, key: str, known: tuple[str, ...], what: str,
+                 read: Callable[[Section, str], Any]) -> dict[str, Any]:
+    """The optional mapping ``key`` of names from ``known`` to ``read(subsection, name)``;
+    an unknown name is an error that lists the known ones."""
+    out: dict[str, Any] = {}
+    if not sec.has(key):
+        return out
+    sub = sec.section(key)
+    for name in list(sub.raw):
+        if name not in known:
+            raise sub.error(name, f"unknown {what}{did_you_mean(name, known)}; known: "
+                                  f"{', '.join(known)}")
+        out[name] = read(sub, name)
+    sub.done()
+    return out
+
+
 def parse_die(raw: Any, *, file: str | None = None, path: str = "die") -> DieConfig:
     """Validate a ``die:`` mapping (see ``DieConfig``)."""
     sec = Section(raw, file=file, path=path)
@@ -110,15 +127,8 @@ def parse_die(raw: Any, *, file: str | None = None, path: str = "die") -> DieCon
     physical = sec.int("physical_cores", default=cores, minimum=1, maximum=1 << 20)
     if physical < cores:
         raise sec.error("physical_cores", f"expected at least cores ({cores}), got {physical}")
-    per_core: dict[str, float] = {}
-    if sec.has("per_core"):
-        pc = sec.section("per_core")
-        for key in list(pc.raw):
-            if key not in PER_CORE_KEYS:
-                raise pc.error(key, f"unknown per-core block{did_you_mean(key, PER_CORE_KEYS)}; "
-                                    f"known: {', '.join(PER_CORE_KEYS)}")
-            per_core[key] = pc.float(key, minimum=0.0, maximum=1e9)
-        pc.done()
+    per_core = _known_names(sec, "per_core", PER_CORE_KEYS, "per-core block",
+                            lambda pc, k: pc.float(k, minimum=0.0, maximum=1e9))
     shared = sec.float("physical_shared_sram_kib", default=None, minimum=0.0, maximum=1e12) \
         if sec.has("physical_shared_sram_kib") else None
     stacks = sec.int("physical_dram_stacks", default=None, minimum=0, maximum=64) \
@@ -174,15 +184,8 @@ def parse_cost_config(raw: Any, *, file: str | None = None, path: str = "cost") 
         dram_stacks = ds.int("stacks", default=None, minimum=1, maximum=64) if ds.has(
             "stacks") else None
         ds.done(ignore=("standard", "stacks"))
-    io: dict[str, int] = {}
-    if sec.has("io"):
-        ios = sec.section("io")
-        for name in list(ios.raw):
-            if name not in IO_PHYS:
-                raise ios.error(name, f"unknown PHY{did_you_mean(name, IO_PHYS)}; known: "
-                                      f"{', '.join(IO_PHYS)}")
-            io[name] = ios.int(name, minimum=0, maximum=1 << 16)
-        ios.done()
+    io = _known_names(sec, "io", IO_PHYS, "PHY",
+                      lambda ios, k: ios.int(k, minimum=0, maximum=1 << 16))
     budget = parse_budget(sec.any("budget"), file=file, path=sec.key_path("budget")) \
         if sec.has("budget") else Budget()
     die = parse_die(sec.any("die"), file=file, path=sec.key_path("die")) \

@@ -412,6 +412,13 @@ class _Reader:
         self.constants[sec.path] = Constant(sec.path, value, conf, src)
         return value
 
+    def numbers(self, parent: Section, key: str, names: tuple[str, ...], **limits) -> None:
+        """The subsection ``key`` holding exactly the numbers ``names`` (same ``limits``)."""
+        sec = parent.section(key)
+        for name in names:
+            self.number(sec, name, **limits)
+        sec.done()
+
     def choice(self, parent: Section, key: str, choices: tuple[str, ...]) -> str:
         sec = parent.section(key)
         value = sec.choice("value", choices)
@@ -470,10 +477,7 @@ def parse_tech(raw: Any, *, file: str | None = None) -> Technology:
     sc.done()
 
     co = top.section("compute")
-    mac = co.section("mac_pj")
-    for d in MAC_DTYPES:
-        r.number(mac, d, exclusive=True)
-    mac.done()
+    r.numbers(co, "mac_pj", MAC_DTYPES, exclusive=True)
     r.number(co, "pe_register_pj_per_mac")
     r.number(co, "idle_pe_fraction_of_active", maximum=1.0)
     r.number(co, "vector_op_pj", exclusive=True)
@@ -506,43 +510,22 @@ def parse_tech(raw: Any, *, file: str | None = None) -> Technology:
     r.number(dr, "row_bytes_per_activate", exclusive=True)
     dr.done()
 
-    pm = top.section("pim")
-    for key in ("bank_pj_per_bit", "bankgroup_pj_per_bit", "buffer_die_pj_per_bit",
-                "host_pj_per_bit", "mac_fp16_pj"):
-        r.number(pm, key)
-    pm.done()
-
-    nc = top.section("noc")
-    for key in ("wire_pj_per_bit_mm", "router_pj_per_bit", "router_area_mm2",
-                "chip_to_chip_pj_per_bit"):
-        r.number(nc, key)
-    nc.done()
+    r.numbers(top, "pim", ("bank_pj_per_bit", "bankgroup_pj_per_bit", "buffer_die_pj_per_bit",
+                           "host_pj_per_bit", "mac_fp16_pj"))
+    r.numbers(top, "noc", ("wire_pj_per_bit_mm", "router_pj_per_bit", "router_area_mm2",
+                           "chip_to_chip_pj_per_bit"))
 
     ar = top.section("area")
-    pe = ar.section("pe_um2")
-    for d in MAC_DTYPES:
-        r.number(pe, d, exclusive=True)
-    pe.done()
+    r.numbers(ar, "pe_um2", MAC_DTYPES, exclusive=True)
     r.number(ar, "vector_lane_um2", exclusive=True)
     r.number(ar, "control_overhead_fraction", maximum=10.0)
-    io = ar.section("io_phy_mm2")
-    for phy in IO_PHYS:
-        r.number(io, phy)
-    io.done()
-    ioc = ar.section("io_controller_mm2")
-    for phy in IO_PHYS:
-        r.number(ioc, phy)
-    ioc.done()
-    core = ar.section("core")
-    for key in ("front_end_um2_per_lane", "fp64_unit_um2", "int32_unit_um2",
-                "crossbar_port_mm2"):
-        r.number(core, key)
-    core.done()
+    r.numbers(ar, "io_phy_mm2", IO_PHYS)
+    r.numbers(ar, "io_controller_mm2", IO_PHYS)
+    r.numbers(ar, "core", ("front_end_um2_per_lane", "fp64_unit_um2", "int32_unit_um2",
+                           "crossbar_port_mm2"))
     ar.done()
 
-    lk = top.section("leakage")
-    r.number(lk, "logic_mw_per_mm2")
-    lk.done()
+    r.numbers(top, "leakage", ("logic_mw_per_mm2",))
 
     bu = top.section("budgets")
     r.number(bu, "max_die_area_mm2", exclusive=True)
