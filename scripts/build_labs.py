@@ -17,7 +17,6 @@ plots and files there (one sub-folder per lab).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = REPO / "docs" / "labs"
+sys.path.insert(0, str(LABS))
+from labkit import load_module  # noqa: E402  (one loader for the labs and this script)
 
 
 def lab_dirs() -> dict[int, Path]:
@@ -35,22 +36,6 @@ def lab_dirs() -> dict[int, Path]:
         if m and (d / "lab.py").is_file():
             out[int(m.group(1))] = d
     return out
-
-
-def load_module(path: Path, name: str):
-    """Import a lab file under a unique module name (every lab has a ``lab.py``, a
-    ``starter.py`` and a ``solution.py``)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except BaseException:
-        del sys.modules[name]          # not half a module for the next caller
-        raise
-    return mod
 
 
 def load_lab(n: int):

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -82,9 +83,22 @@ def default_impl(lab_file: str) -> ModuleType:
         out = lab_dir.name.split("_")[0] + "_out"
         raise SystemExit(f"lab.py is the lab's harness; the functions it runs are yours, in "
                          f"starter.py. Run\n\n    python {starter} --out {out}\n")
-    spec = importlib.util.spec_from_file_location(f"{lab_dir.name}_solution", path)
+    return load_module(path, f"{lab_dir.name}_solution")
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a lab file under a unique module name (every lab has a ``lab.py``, a
+    ``starter.py`` and a ``solution.py``); once per name."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]          # not half a module for the next caller
+        raise
     return mod
 
 
