@@ -27,30 +27,33 @@ def _reference_ready(spec, commands):
     return ready
 
 
+def _random_bank_commands(spec, rng, n, t, gaps):
+    """``n`` random bank commands ``(cmd, tick, (n0, n1, n2, n3), row)`` in tick order."""
+    offs = spec.node_offsets()
+    for _ in range(n):
+        t += int(rng.integers(*gaps))  # gaps: (low, high) ticks between commands
+        c = int(rng.integers(0, spec.channels))
+        pc = c * spec.pseudo_channels + int(rng.integers(0, spec.pseudo_channels))
+        bg = pc * spec.bank_groups + int(rng.integers(0, spec.bank_groups))
+        ba = bg * spec.banks_per_group + int(rng.integers(0, spec.banks_per_group))
+        cmd = int(rng.choice([K.ACT, K.PRE, K.RD, K.WR, K.RDA, K.WRA]))
+        row = int(rng.integers(0, 9))
+        yield cmd, t, (c, offs[1] + pc, offs[2] + bg, offs[3] + ba), row
+
+
 @pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400"])
 def test_compiled_rules_give_the_ready_clocks_of_the_plain_table(preset):
     spec = spec_from_dict({"preset": preset, "channels": 2})
     st = spec.new_state()
     offs = spec.node_offsets()
-    rng = np.random.default_rng(0)
     r = spec.rules
     commands = []
-    t = 100
-    for _ in range(400):
-        t += int(rng.integers(1, 6))
-        c = int(rng.integers(0, spec.channels))
-        pc = int(rng.integers(0, spec.pseudo_channels))
-        bg = int(rng.integers(0, spec.bank_groups))
-        ba = int(rng.integers(0, spec.banks_per_group))
-        cmd = int(rng.choice([K.ACT, K.PRE, K.RD, K.WR, K.RDA, K.WRA]))
-        n1 = offs[1] + c * spec.pseudo_channels + pc
-        n2 = offs[2] + (c * spec.pseudo_channels + pc) * spec.bank_groups + bg
-        n3 = offs[3] + ((c * spec.pseudo_channels + pc) * spec.bank_groups + bg) \
-            * spec.banks_per_group + ba
-        K.issue_command(st["ready"].reshape(-1), st["hist"], st["open_row"], cmd, t, c, n1, n2,
-                        n3, 7, offs, spec.bank_groups, spec.banks_per_group, r.con_ptr,
-                        r.con_next, r.con_lat, r.con_win)
-        commands.append((cmd, t, (c, n1, n2, n3)))
+    for cmd, t, nodes, _ in _random_bank_commands(spec, np.random.default_rng(0), 400, 100,
+                                                  (1, 6)):
+        K.issue_command(st["ready"].reshape(-1), st["hist"], st["open_row"], cmd, t, *nodes, 7,
+                        offs, spec.bank_groups, spec.banks_per_group, r.con_ptr, r.con_next,
+                        r.con_lat, r.con_win)
+        commands.append((cmd, t, nodes))
     assert np.array_equal(st["ready"], _reference_ready(spec, commands))
 
 
@@ -192,25 +195,13 @@ def test_bank_command_issue_equals_generic_issue(preset):
     a, b = spec.new_state(), spec.new_state()
     offs = spec.node_offsets()
     r = spec.rules
-    rng = np.random.default_rng(1)
-    t = 50
-    for _ in range(600):
-        t += int(rng.integers(0, 4))
-        c = int(rng.integers(0, spec.channels))
-        pc = int(rng.integers(0, spec.pseudo_channels))
-        bg = int(rng.integers(0, spec.bank_groups))
-        ba = int(rng.integers(0, spec.banks_per_group))
-        cmd = int(rng.choice([K.ACT, K.PRE, K.RD, K.WR, K.RDA, K.WRA]))
-        row = int(rng.integers(0, 9))
-        n1 = offs[1] + c * spec.pseudo_channels + pc
-        n2 = offs[2] + (c * spec.pseudo_channels + pc) * spec.bank_groups + bg
-        n3 = offs[3] + ((c * spec.pseudo_channels + pc) * spec.bank_groups + bg) \
-            * spec.banks_per_group + ba
-        K.issue_command(a["ready"].reshape(-1), a["hist"], a["open_row"], cmd, t, c, n1, n2, n3,
-                        row, offs, spec.bank_groups, spec.banks_per_group, r.con_ptr, r.con_next,
+    for cmd, t, nodes, row in _random_bank_commands(spec, np.random.default_rng(1), 600, 50,
+                                                    (0, 4)):
+        K.issue_command(a["ready"].reshape(-1), a["hist"], a["open_row"], cmd, t, *nodes, row,
+                        offs, spec.bank_groups, spec.banks_per_group, r.con_ptr, r.con_next,
                         r.con_lat, r.con_win)
-        K.issue_bank_command(b["ready"].reshape(-1), b["hist"], b["open_row"], cmd, t, c, n1, n2,
-                             n3, row, offs, r.fast)
+        K.issue_bank_command(b["ready"].reshape(-1), b["hist"], b["open_row"], cmd, t, *nodes,
+                             row, offs, r.fast)
         assert np.array_equal(a["ready"], b["ready"])
     assert np.array_equal(a["hist"], b["hist"]) and np.array_equal(a["open_row"], b["open_row"])
 
