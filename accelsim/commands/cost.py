@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         base = dict(arch.cost)                       # the arch's section, then the overrides
         base.update(cost)
         cost = base
-    resolve_config(arch, cost)                       # validate before simulating
+    resolve_config(arch, cost, file=args.cost_file)  # validate before simulating
     report = simulate(arch, trace, fidelity=args.fidelity, progress=False)
     result = estimate(report, tech=args.tech, cost=cost)
     if args.plots:

@@ -75,14 +75,15 @@ EDGE_COMPONENTS = ("dram_phy", "dram_controllers", "io_phy", "io_controllers")
 
 # ------------------------------------------------------------------------------ configuration
 
-def resolve_config(arch: Arch, cost: Any = None) -> CostConfig:
-    """The cost settings: ``cost`` if given, else the arch's ``cost:`` section, else defaults."""
+def resolve_config(arch: Arch, cost: Any = None, *, file: str | None = None) -> CostConfig:
+    """The cost settings: ``cost`` if given (read from ``file``, for error messages), else the
+    arch's ``cost:`` section, else defaults."""
     if cost is None:
         raw = getattr(arch, "cost", None)
         return parse_cost_config(raw, file=arch.file) if raw else CostConfig()
-    cfg = parse_cost_config(cost)
+    cfg = parse_cost_config(cost, file=file)
     check_die(cfg.die, systolic_count=arch.systolic.count, vector_lanes=arch.vector.lanes,
-              sram_kib=arch.sram.total_kib, dram_stacks=cfg.dram_stacks)
+              sram_kib=arch.sram.total_kib, dram_stacks=cfg.dram_stacks, file=file)
     return cfg
 
 

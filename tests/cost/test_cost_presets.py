@@ -72,3 +72,13 @@ def test_cli_prints_area_energy_power_and_writes_plots(tmp_path, capsys, repo_ro
     code, out = _run(["cost", "--arch", "tpuv4_like", "--trace", trace, "--json"], capsys)
     d = json.loads(out)
     assert d["energy_pj"] > 0 and d["area_mm2"] > 0 and "energy_breakdown_pj" in d
+
+
+def test_cli_names_the_cost_file_of_a_die_block_that_does_not_fit(tmp_path, capsys):
+    from accelsim.cli import main
+
+    bad = tmp_path / "die.yaml"
+    bad.write_text("die: {cores: 7}\n")
+    assert main(["cost", "--arch", "a100_like", "--cost", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: cost.die.cores" in err and "divide evenly among 7 cores" in err
