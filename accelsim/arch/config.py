@@ -32,6 +32,8 @@ from .fields import Section
 
 SYSTOLIC_DATAFLOWS = ("os", "ws", "is")
 SRAM_MODES = ("separate", "unified")
+SHARED_BUFFER_KINDS = ("cache", "scratchpad")
+ATTENTION_LOWERINGS = ("fused", "unfused")
 
 
 def arch_configs_dir() -> Path:
@@ -129,6 +131,46 @@ class InterconnectConfig:
 
 
 @dataclass(frozen=True)
+class SharedBufferConfig:
+    """The chip's shared on-chip buffer (global SRAM or L2) between the cores and off-chip
+    memory. ``kind``: ``cache`` (an L2: what the mapping re-reads hits in it while it fits) or
+    ``scratchpad`` (software-managed, same capacity rule). ``bandwidth_bytes_per_cycle``: its
+    aggregate bandwidth to the cores (0 = unlimited)."""
+
+    kib: int
+    bandwidth_bytes_per_cycle: int = 0
+    kind: str = "cache"
+
+    @property
+    def capacity_bytes(self) -> int:
+        return self.kib * 1024
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """How operators are mapped (``mapping/mappers.py``): ``impl`` names a mapper of the
+    ``MAPPERS`` registry (``auto``: ``tiled`` on one core, ``waves`` on several); ``attention``:
+    ``fused`` (FlashAttention-2 style prefill, flash-decoding) or ``unfused`` (QK^T, softmax and
+    PV as separate kernels through off-chip memory); ``multicast``: cores of a cluster that share
+    one fetch of an operand tile from the shared buffer (Hopper TMA multicast; 1 = none)."""
+
+    impl: str = "auto"
+    attention: str = "fused"
+    multicast: int = 1
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Fixed costs of launching kernels (0 for an NPU that runs a compiled graph).
+    ``per_kernel_ns``: every operator (kernel) launched back to back on a busy device;
+    ``idle_dispatch_ns``: the extra time before an operator with no dependencies starts, when the
+    host dispatches it to an idle device (an eager framework call)."""
+
+    per_kernel_ns: float = 0.0
+    idle_dispatch_ns: float = 0.0
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     max_tiles_per_op: int = 256   # tiles of one op beyond this are merged (event budget per op)
 
@@ -150,6 +192,10 @@ class Arch:
     noc: Mapping[str, Any] | None = None     # multi-core: a mesh of cores (hw/noc.py schema)
     cost: Mapping[str, Any] = field(default_factory=dict)   # technology, DRAM, budget (accelsim.cost)
     pim: Mapping[str, Any] | None = None     # processing in memory (hw/pim.py schema; needs hbm)
+    cores: int = 1                           # identical cores; systolic/vector/sram are per core
+    shared_buffer: SharedBufferConfig | None = None
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
     source: str = ""
     description: str = ""
     file: str | None = None
@@ -180,7 +226,13 @@ class Arch:
 
     @property
     def peak_macs_per_cycle(self) -> int:
-        return self.systolic.pes
+        """MACs per cycle of the whole chip (all cores)."""
+        return self.systolic.pes * self.cores
+
+    @property
+    def vector_ops_per_cycle(self) -> int:
+        """Vector ops per cycle of the whole chip (all cores)."""
+        return self.vector.ops_per_cycle * self.cores
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -239,6 +291,44 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
             link_latency_ns=ic.float("link_latency_ns", default=1000.0, minimum=0.0))
         ic.done()
 
+    cores = 1
+    if top.has("cores"):
+        cs = top.section("cores")
+        cores = cs.int("count", minimum=1, maximum=1 << 16)
+        cs.done()
+        if top.has("noc"):
+            raise ConfigError("a mesh's cores are its nodes (noc:); drop the cores: section",
+                              file=file, key="cores")
+
+    shared_buffer = None
+    if top.has("shared_buffer"):
+        sb = top.section("shared_buffer")
+        shared_buffer = SharedBufferConfig(
+            kib=sb.int("kib", minimum=1, maximum=1 << 24),
+            bandwidth_bytes_per_cycle=sb.int("bandwidth_bytes_per_cycle", default=0, minimum=0,
+                                             maximum=1 << 30),
+            kind=sb.choice("kind", SHARED_BUFFER_KINDS, default="cache"))
+        sb.done()
+
+    mp = top.section("mapping", default={})
+    mapping = MappingConfig(
+        impl=mp.str("impl", default="auto"),
+        attention=mp.choice("attention", ATTENTION_LOWERINGS, default="fused"),
+        multicast=mp.int("multicast", default=1, minimum=1, maximum=16))
+    from ..mapping.mappers import check_mapper_name
+
+    check_mapper_name(mapping.impl, file=file, key=mp.key_path("impl"))
+    mp.done()
+
+    la = top.section("launch", default={})
+    launch = LaunchConfig(
+        per_kernel_ns=la.float("per_kernel_ns", default=0.0, minimum=0.0, maximum=1e9),
+        idle_dispatch_ns=la.float("idle_dispatch_ns", default=0.0, minimum=0.0, maximum=1e9))
+    la.done()
+    if top.has("noc") and (launch.per_kernel_ns or launch.idle_dispatch_ns):
+        raise ConfigError("kernel launch costs are not modelled on a mesh (noc:); set them to 0 "
+                          "or drop the launch: section", file=file, key="launch")
+
     noc_raw = top.any("noc", default=None)
     pim_raw = top.any("pim", default=None)
     cost_raw = top.any("cost", default={})
@@ -246,8 +336,8 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         from ..cost.config import check_die, parse_cost_config
 
         cost_cfg = parse_cost_config(cost_raw, file=file)
-        check_die(cost_cfg.die, systolic_count=systolic.count, vector_lanes=vector.lanes,
-                  sram_kib=sram.total_kib,
+        check_die(cost_cfg.die, systolic_count=systolic.count * cores,
+                  vector_lanes=vector.lanes * cores, sram_kib=sram.total_kib * cores,
                   dram_stacks=cost_cfg.dram_stacks, file=file)
     memory_raw = top.any("memory")
     arch = Arch(
@@ -258,6 +348,8 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         noc=dict(noc_raw) if isinstance(noc_raw, Mapping) else noc_raw,
         cost=dict(cost_raw) if isinstance(cost_raw, Mapping) else cost_raw,
         pim=dict(pim_raw) if isinstance(pim_raw, Mapping) else pim_raw,
+        cores=cores, shared_buffer=shared_buffer, mapping=mapping,
+        launch=launch,
         source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()

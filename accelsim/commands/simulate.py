@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
                       progress=False if args.no_progress else None,
                       timeline=bool(args.timeline))
     wall_s = time.perf_counter() - started
+    for warning in report.warnings:
+        print(f"accelsim: warning: {warning}", file=sys.stderr)
     if args.json:
         if args.json == "-":
             sys.stdout.write(report.to_json())

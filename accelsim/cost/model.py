@@ -145,7 +145,7 @@ def mesh_of(arch: Arch) -> Mesh:
     """Cores and routers from the arch's ``noc:`` section (mesh nodes that are not memory
     controllers are cores); ``Mesh(1, 0, 0)`` without one."""
     if getattr(arch, "noc", None) is None:
-        return Mesh(1, 0, 0)
+        return Mesh(getattr(arch, "cores", 1), 0, 0)
     model = arch.build_noc()
     cfg = getattr(model, "cfg", model)
     nodes = int(cfg.columns) * int(cfg.rows)
@@ -165,14 +165,24 @@ def area_breakdown(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo
     cores = die.physical_cores if physical else die.cores
     per_core = cores / die.cores                 # per-core blocks present per enabled one
     caps = arch.sram.capacity_bytes()
-    total = sum(caps.values())
-    core_sram = die.core("sram_kib") * 1024
-    shared = total - die.cores * core_sram
-    if physical and die.physical_shared_sram_kib is not None:
-        shared = die.physical_shared_sram_kib * 1024
-    sram_scale = (cores * core_sram + shared) / total if total else 0.0
-    sram = {buf: mesh.cores * tech.sram_area_mm2(cap * sram_scale, die.sram)
-            for buf, cap in caps.items()}
+    if arch.cores > 1 or arch.shared_buffer is not None:
+        # hierarchical chip: `sram` is one core's local SRAM, the shared buffer is chip-wide
+        sram = {buf: mesh.cores * per_core * tech.sram_area_mm2(cap, die.sram)
+                for buf, cap in caps.items()}
+        shared = arch.shared_buffer.capacity_bytes if arch.shared_buffer else 0
+        if physical and die.physical_shared_sram_kib is not None:
+            shared = die.physical_shared_sram_kib * 1024
+        if shared:
+            sram["shared_buffer"] = tech.sram_area_mm2(shared, die.sram)
+    else:
+        total = sum(caps.values())
+        core_sram = die.core("sram_kib") * 1024
+        shared = total - die.cores * core_sram
+        if physical and die.physical_shared_sram_kib is not None:
+            shared = die.physical_shared_sram_kib * 1024
+        sram_scale = (cores * core_sram + shared) / total if total else 0.0
+        sram = {buf: mesh.cores * tech.sram_area_mm2(cap * sram_scale, die.sram)
+                for buf, cap in caps.items()}
     pe_type = mac_dtype(arch.dtypes.act, arch.dtypes.weight)
     area = {
         "systolic_pes": mesh.cores * per_core * arch.systolic.pes * tech.pe_area_mm2(pe_type),
@@ -181,7 +191,7 @@ def area_breakdown(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo
         "noc_routers": mesh.routers * tech.router_area_mm2(),
     }
     area["control_overhead"] = tech.control_overhead_fraction() * sum(area.values())
-    n = mesh.cores * cores
+    n = cores if arch.cores > 1 else mesh.cores * cores   # a hierarchical chip: die = its cores
     area["register_files"] = n * tech.register_file_area_mm2(die.core("register_file_kib") * 1024)
     area["core_front_end"] = n * die.core("simt_lanes") * tech.core_front_end_area_mm2_per_lane()
     area["scalar_alus"] = n * (die.core("fp64_units") * tech.fp64_unit_area_mm2()
@@ -203,7 +213,8 @@ def area_breakdown(arch: Arch, tech: Technology, cfg: CostConfig, dram: DramInfo
 def static_power_w(arch: Arch, tech: Technology, enabled_area: Mapping[str, float]) -> float:
     """Leakage of the enabled logic (``area_breakdown(..., physical=False)``) and SRAM, in W."""
     logic = sum(enabled_area[k] for k in LEAKING_LOGIC)
-    sram_bytes = mesh_of(arch).cores * sum(arch.sram.capacity_bytes().values())
+    sram_bytes = mesh_of(arch).cores * sum(arch.sram.capacity_bytes().values()) + (
+        arch.shared_buffer.capacity_bytes if arch.shared_buffer else 0)
     return logic * tech.logic_leakage_w_per_mm2() + tech.sram_leakage_w(sram_bytes)
 
 

@@ -41,7 +41,7 @@ import simpy
 from ..arch.config import Arch
 from ..errors import SimulationError
 from ..mapping.lower import KEY_COLUMNS, OpPlan, lower
-from ..units import cycles_to_ps, cycles_to_ps_array
+from ..units import cycles_to_ps, cycles_to_ps_array, ns_to_ps
 from ..workload.trace import OpTrace, parse_deps
 from .cache import LRUCache
 
@@ -184,6 +184,7 @@ class Simulation:
         self.first_row_of_shape = prepared.first_row_of_shape
         self._deps = (self.rows, prepared.deps)
         self.plans: dict[tuple, OpPlan] = {}
+        self._dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._shapes_planned = 0
         self.records: list[OpRecord] = []
 
@@ -202,6 +203,7 @@ class Simulation:
     def _new_plan(self, row: int) -> OpPlan:
         plan = lower(self.rows[row], self.arch, totals_only=self.fidelity == "analytical")
         plan.compute_ps = cycles_to_ps_array(plan.compute_cycles, self.arch.clock_mhz)
+        plan.launch_ps = ns_to_ps(self.arch.launch.per_kernel_ns * plan.kernels)
         plan.tile_lists = (plan.load_bytes.tolist(), plan.store_bytes.tolist(),
                            plan.compute_ps.tolist())
         plan.base_address = self._shapes_planned * _ADDRESS_STRIDE
@@ -328,6 +330,8 @@ class Simulation:
     def _operator(self, row: int, waits: list[simpy.Event], done: simpy.Event):
         if waits:
             yield simpy.AllOf(self.env, waits)
+        elif self._dispatch_ps and not self._deps[1][row]:
+            yield self.env.timeout(self._dispatch_ps)      # host dispatch to an idle chip
         for _ in range(int(self.rows[row]["repeat"])):
             yield from self._instance(row)
         done.succeed()
@@ -404,6 +408,8 @@ class Simulation:
         # NOTE(perf): most serving iterations are one chain; scripts/bench_serving.py.
         env = self.env
         now = env.now
+        if self._dispatch_ps and not self._deps[1][rows[0]]:
+            now += self._dispatch_ps                        # host dispatch to an idle chip
         for i in rows:
             key = self.row_keys[i]
             plan = self.plan(i)
@@ -442,6 +448,8 @@ class Simulation:
     def _tiles(self, plan: OpPlan, base_address: int, op: dict[str, Any]):
         """Run one plan: loads double-buffered against compute; write-backs in the background."""
         env, memory, tl = self.env, self.memory, self.timeline
+        if plan.launch_ps:
+            yield env.timeout(plan.launch_ps)
         if plan.fixed_ps:
             yield env.timeout(plan.fixed_ps)
             return
@@ -490,7 +498,10 @@ class Simulation:
         memory.bind(simpy.Environment())
         deps = self._dependencies()
         shapes = self._plans_by_shape()
-        shape_durations = [_analytical_ps(p, memory, self.arch.clock_mhz) for p in shapes]
+        launch_ns = self.arch.launch.per_kernel_ns
+        dispatch = ns_to_ps(self.arch.launch.idle_dispatch_ns)
+        shape_durations = [_analytical_ps(p, memory, self.arch.clock_mhz)
+                           + ns_to_ps(launch_ns * p.kernels) for p in shapes]
         kids = self.row_key_ids
         end_of = [0] * len(self.rows)
         unit_free = dict.fromkeys(UNITS, 0)
@@ -504,6 +515,8 @@ class Simulation:
             for d in deps[i]:
                 if end_of[d] > t:
                     t = end_of[d]
+            if not deps[i] and dispatch:
+                t = max(t, max(unit_free.values())) + dispatch   # host dispatch to an idle chip
             duration, unit = shape_durations[kids[i]], plan.unit
             for _ in range(op["repeat"]):
                 start = t if t > unit_free[unit] else unit_free[unit]

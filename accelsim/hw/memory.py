@@ -60,9 +60,16 @@ class MemoryModel(abc.ABC):
     def peak_bandwidth_gbps(self) -> float:
         """Aggregate peak data bandwidth in GB/s."""
 
+    #: Device capacity in bytes (``capacity_gib`` in the YAML); 0 = not stated (no check).
+    capacity_bytes: int = 0
+
+    def sustained_bandwidth_gbps(self) -> float:
+        """Bandwidth a long stream of transfers achieves (the peak unless the model says less)."""
+        return self.peak_bandwidth_gbps()
+
     def unloaded_transfer_ps(self, nbytes: int, *, write: bool = False) -> int:
         """Closed-form time of one transfer on an idle memory (used by the analytical fidelity)."""
-        return ns_to_ps(self.latency_ns()) + bytes_to_ps(nbytes, self.peak_bandwidth_gbps())
+        return ns_to_ps(self.latency_ns()) + bytes_to_ps(nbytes, self.sustained_bandwidth_gbps())
 
     def latency_ns(self) -> float:
         """Unloaded access latency in ns."""
@@ -105,7 +112,9 @@ def build_memory(raw: Any, *, file: str | None = None, path: str = "memory") -> 
     if impl not in MEMORIES:
         _import_optional_models()
     cls = MEMORIES.get(impl, file=file, key=section.key_path("impl"))
+    capacity_gib = section.float("capacity_gib", default=0.0, minimum=0.0, maximum=1 << 30)
     model = cls.from_config(section)
+    model.capacity_bytes = int(capacity_gib * (1 << 30))
     section.done()
     return model
 
@@ -164,22 +173,32 @@ class AnalyticalMemory(MemoryModel):
 
     A transfer holds the pipe for ``nbytes / (channels * channel_bandwidth_gbps)`` and then spends
     ``latency_ns`` in flight with the pipe already free, so back-to-back transfers pipeline.
+    ``efficiency`` is the fraction of the peak that streams sustain (refresh, bus turnarounds,
+    controller overhead: take it from a copy microbenchmark or the bank-level model, never from
+    the workload being scored); 1.0 (the default) is the ideal pipe.
     Ignores banks, row buffers and refresh (that is the ``hbm`` model's job).
     """
 
-    def __init__(self, channels: int, channel_bandwidth_gbps: float, latency_ns: float):
+    def __init__(self, channels: int, channel_bandwidth_gbps: float, latency_ns: float,
+                 efficiency: float = 1.0):
         self.channels = channels
         self.channel_bandwidth_gbps = channel_bandwidth_gbps
         self._latency_ns = latency_ns
+        self.efficiency = efficiency
 
     @classmethod
     def from_config(cls, section: Section) -> "AnalyticalMemory":
         return cls(section.int("channels", minimum=1, maximum=4096),
                    section.float("channel_bandwidth_gbps", minimum=0.0, exclusive_minimum=True),
-                   section.float("latency_ns", default=100.0, minimum=0.0))
+                   section.float("latency_ns", default=100.0, minimum=0.0),
+                   section.float("efficiency", default=1.0, minimum=0.0, exclusive_minimum=True,
+                                 maximum=1.0))
 
     def peak_bandwidth_gbps(self) -> float:
         return self.channels * self.channel_bandwidth_gbps
+
+    def sustained_bandwidth_gbps(self) -> float:
+        return self.peak_bandwidth_gbps() * self.efficiency
 
     def latency_ns(self) -> float:
         return self._latency_ns
@@ -192,7 +211,7 @@ class AnalyticalMemory(MemoryModel):
         # NOTE(perf): a capacity-1 FIFO pipe grants in request order, so the grant time is
         # max(now, when the pipe frees): one timeout instead of a Resource request/release
         # (scripts/bench_serving.py). Same times as simpy.Resource(capacity=1); tested.
-        busy = bytes_to_ps(nbytes, self.peak_bandwidth_gbps())
+        busy = bytes_to_ps(nbytes, self.sustained_bandwidth_gbps())
         start = max(self.env.now, self._free_at_ps)
         self._free_at_ps = start + busy
         self.busy_ps += busy
@@ -209,4 +228,4 @@ class AnalyticalMemory(MemoryModel):
     def describe(self) -> dict[str, Any]:
         return {"impl": self.impl_name, "channels": self.channels,
                 "channel_bandwidth_gbps": self.channel_bandwidth_gbps,
-                "latency_ns": self._latency_ns}
+                "latency_ns": self._latency_ns, "efficiency": self.efficiency}

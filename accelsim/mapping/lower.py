@@ -58,6 +58,7 @@ class OpPlan:
     fixed_ps: int = 0                  # link time (collectives), not tied to the NPU clock
     details: dict[str, Any] = field(default_factory=dict)
     first_load_bytes: int = -1         # bytes loaded before the first tile can start (-1: tile 0)
+    kernels: int = 1                   # kernel launches (each costs arch.kernel_launch_ns)
 
     def __post_init__(self) -> None:
         # NOTE(perf): totals are read per operator instance; summed once (scripts/bench_dse.py).
@@ -106,7 +107,7 @@ def _chunks(total_bytes: int, chunk_bytes: int, max_tiles: int) -> np.ndarray:
 
 def _stream_buffer_bytes(arch: Arch) -> int:
     cap = arch.sram.capacity_bytes()
-    return (cap["unified"] // 3 if "unified" in cap else cap["ifmap"]) // 2
+    return (cap["unified"] // 3 if "unified" in cap else cap["ifmap"]) // 2 * arch.cores
 
 
 def lower(op: dict[str, Any], arch: Arch, *, totals_only: bool = False) -> OpPlan:
@@ -117,8 +118,14 @@ def lower(op: dict[str, Any], arch: Arch, *, totals_only: bool = False) -> OpPla
     """
     op_class = op["op_class"]
     unit = OP_CLASSES[op_class]
+    if op_class == "attention":
+        from .attention import plan_attention
+
+        return plan_attention(op, arch, totals_only)
     if op_class in MATMUL_CLASSES:
-        return _lower_matmul(op, arch, totals_only)
+        from .mappers import mapper_for
+
+        return mapper_for(arch).plan_matmul(op, arch, totals_only)
     if unit == "vector":
         return _lower_vector(op, arch, totals_only)
     if unit == "dma":
@@ -133,14 +140,16 @@ def _lower_matmul(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> 
     b_b = DTYPE_BYTES[op["dtype_kv"] if op["op_class"].startswith("attention") else op["dtype_weight"]]
     acc_b = max(DTYPE_BYTES[arch.dtypes.accum], a_b)
 
+    per_array = gemm_timing(M, K, N, sa.rows, sa.cols, sa.dataflow,
+                            fold_pipelining=sa.fold_pipelining)
+    compute_total = -(-batch // sa.count) * per_array.compute_cycles
     if sa.count > 1 and batch < sa.count:
-        per_array = gemm_timing(M, K, -(-N // sa.count), sa.rows, sa.cols, sa.dataflow,
-                                fold_pipelining=sa.fold_pipelining)
-        compute_total = batch * per_array.compute_cycles
-    else:
-        per_array = gemm_timing(M, K, N, sa.rows, sa.cols, sa.dataflow,
-                                fold_pipelining=sa.fold_pipelining)
-        compute_total = -(-batch // sa.count) * per_array.compute_cycles
+        # fewer instances than arrays: N may be split over the arrays instead, if faster (so
+        # the time never drops as the batch grows past the array count)
+        split = gemm_timing(M, K, -(-N // sa.count), sa.rows, sa.cols, sa.dataflow,
+                            fold_pipelining=sa.fold_pipelining)
+        if batch * split.compute_cycles < compute_total:
+            per_array, compute_total = split, batch * split.compute_cycles
 
     # Dimensions the dataflow maps onto array rows / columns must fill the array per tile.
     spatial = {"os": (sa.rows, 8, sa.cols), "ws": (8, sa.rows, sa.cols),
@@ -196,20 +205,19 @@ def _sram_bound(op, arch: Arch, M: int, K: int, N: int, batch: int, a_b: float, 
 
 
 def _lower_vector(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> OpPlan:
-    vu = arch.vector
+    ops_per_cycle = arch.vector_ops_per_cycle          # every core's lanes
     flops = int(op["flops"])
     read = int(op["bytes_act_in"] + op["bytes_weight"] + op["bytes_kv_read"])
     write = int(op["bytes_act_out"] + op["bytes_kv_write"])
+    compute_total = -(-flops // ops_per_cycle) + arch.vector.pipeline_latency_cycles
     if totals_only:
-        compute_total = -(-flops // vu.ops_per_cycle) + vu.pipeline_latency_cycles
         return OpPlan("vector", _one(read), _one(compute_total), _one(write), compute_total,
-                      work=flops, peak_work_per_cycle=vu.ops_per_cycle,
+                      work=flops, peak_work_per_cycle=ops_per_cycle,
                       first_load_bytes=min(read, _stream_buffer_bytes(arch)))
     load = _chunks(read, _stream_buffer_bytes(arch), arch.engine.max_tiles_per_op)
     store = _apportion(write, load if read else np.ones(len(load)))
-    compute_total = -(-flops // vu.ops_per_cycle) + vu.pipeline_latency_cycles
     return OpPlan("vector", load, _apportion(compute_total, load if read else np.ones(len(load))),
-                  store, compute_total, work=flops, peak_work_per_cycle=vu.ops_per_cycle)
+                  store, compute_total, work=flops, peak_work_per_cycle=ops_per_cycle)
 
 
 def _lower_dma(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> OpPlan:
@@ -238,3 +246,13 @@ def _lower_link(op: dict[str, Any], arch: Arch) -> OpPlan:
     fixed_ps = ic.collective_ps(op["op_class"], nbytes, group)
     return OpPlan("link", zero, zero, zero, 0, work=0, peak_work_per_cycle=1, fixed_ps=fixed_ps,
                   details={"link_cycles": ps_to_cycles(fixed_ps, arch.clock_mhz)})
+
+
+from .mappers import MAPPERS, Mapper  # noqa: E402  (the registry imports this module lazily)
+
+
+@MAPPERS.register("tiled", "one core: SRAM tiling minimising off-chip traffic, closed-form folds "
+                           "(SCALE-Sim exact on one array)")
+class TiledMapper(Mapper):
+    def plan_matmul(self, op: dict[str, Any], arch: Arch, totals_only: bool) -> OpPlan:
+        return _lower_matmul(op, arch, totals_only)

@@ -235,6 +235,25 @@ def split_elementwise(op: dict[str, Any], parts: int) -> Partition:
     return Partition(f"elementwise {parts}", shares)
 
 
+def split_attention(op: dict[str, Any], parts: int) -> Partition:
+    """A fused attention row split by its (sequence, KV head) instances over ``parts`` cores;
+    bytes and flops follow the instances exactly."""
+    B = int(op["batch"])
+    parts = max(1, min(parts, B))
+    sizes = split_sizes(B, parts)
+    w = np.array(sizes, dtype=np.float64)
+    cols = {c: _apportion(int(op[c]), w) for c in ("flops", "bytes_weight", "bytes_act_in",
+                                                  "bytes_act_out", "bytes_kv_read",
+                                                  "bytes_kv_write")}
+    shares = []
+    for i, size in enumerate(sizes):
+        sub = dict(op, batch=size)
+        for c, v in cols.items():
+            sub[c] = int(v[i])
+        shares.append(sub)
+    return Partition(f"attention instances {parts}", shares)
+
+
 # ---------------------------------------------------------------------------------- mappings
 @MULTICORE_MAPPINGS.register("single", "every operator on the first core (baseline; isolates "
                                        "the NoC path)")
@@ -268,6 +287,8 @@ class GridMapping(MulticoreMapping):
                    min_share_bytes=section.int("min_share_bytes", default=65536, minimum=1))
 
     def partition(self, op: dict[str, Any], ctx: MeshContext) -> Partition:
+        if op["op_class"] == "attention":
+            return split_attention(op, ctx.cores)
         if op["op_class"] not in MATMUL_CLASSES:
             nbytes = sum(int(op[c]) for c in ("bytes_weight", "bytes_act_in", "bytes_act_out",
                                               "bytes_kv_read", "bytes_kv_write"))

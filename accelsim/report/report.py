@@ -51,6 +51,12 @@ class Report:
         self.total_time_ns = ps_to_ns(result.end_ps)
         self.ops = self._op_table()
         self.summary = self._summary()
+        from ..workload.footprint import capacity_warning
+
+        memory = arch.build_memory()
+        warning = capacity_warning(trace, memory.capacity_bytes)
+        #: Problems with the run that do not stop it (e.g. weights + KV exceed memory capacity).
+        self.warnings: list[str] = [warning] if warning else []
 
     # ------------------------------------------------------------------ tables
     def _op_table(self) -> pd.DataFrame:
@@ -152,6 +158,7 @@ class Report:
             "dram_read_bytes": int(self.ops["dram_read_bytes"].sum()),
             "dram_write_bytes": int(self.ops["dram_write_bytes"].sum()),
             "reuse": dict(res.reuse),
+            "warnings": list(self.warnings),
             "units": units,
             "memory": {k: _plain(v) for k, v in res.memory_stats.items()},
             "summary": summary,
@@ -226,6 +233,7 @@ class Report:
             "unit busy: " + ", ".join(f"{u} {d['busy_fraction']:.1%}"
                                       for u, d in self._units().items()
                                       if d["busy_cycles"]),
+            *(f"WARNING: {w}" for w in self.warnings),
             "",
             "by operator class:",
         ]

@@ -46,7 +46,7 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
                    batch: int = 1, seq_len: int = 512, context: int = 2048, tp: int = 1,
                    dtypes: dict[str, str] | None = None, layers: int | None = None,
                    moe_load: str | Sequence[float] | MoeLoad = "uniform",
-                   seed: int = 0) -> OpTrace:
+                   seed: int = 0, attention: str = "fused") -> OpTrace:
     """Operator trace of one prefill or decode step.
 
     Args:
@@ -62,6 +62,9 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
         moe_load: MoE models only: ``"uniform"`` (default), ``"zipf"``/``"zipf:S"`` or relative
             weights per expert (``layers.parse_moe_load``).
         seed: seeds a skewed ``moe_load`` (the same seed gives the same trace).
+        attention: ``"fused"`` (one ``attn`` row per layer and group, lowered as the arch's
+            ``mapping.attention`` says) or ``"unfused"`` (``attn_score``, ``attn_softmax``,
+            ``attn_context`` rows, the form of captured eager-PyTorch traces).
 
     Example:
         >>> t = generate_trace("llama2-7b", "decode", batch=32, context=2048)
@@ -84,7 +87,8 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
     else:
         seqs = [Seq.decode(i, context) for i in range(batch)]
     b = Builder(dt, phase=phase)
-    emit_forward(b, cfg, seqs, tp=tp, layers=n_layers, moe=load, req_ids=False)
+    emit_forward(b, cfg, seqs, tp=tp, layers=n_layers, moe=load, req_ids=False,
+                 attention=attention)
 
     meta = {"name": f"{cfg.name}_{phase}_b{batch}_" + (f"s{seq_len}" if phase == "prefill"
                                                         else f"ctx{context}"),
@@ -92,6 +96,7 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
             "phase": phase, "batch": batch,
             **({"seq_len": seq_len} if phase == "prefill" else {"context": context}),
             "layers_simulated": n_layers, "parallelism": {"tp": tp}, "dtypes": dt,
+            "attention": attention,
             "generator": "accelsim.workload.generate v1",
             "units": {"flops": "FLOP", "bytes": "B"}}
     if cfg.experts > 1 and load.kind != "uniform":

@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from .models import ModelConfig
 
 NORM_FLOPS = {"rmsnorm": 4, "layernorm": 7}
+ATTENTION_FORMS = ("fused", "unfused")
 ACT_FLOPS = {"silu": 4, "gelu": 4, "relu": 1}
 
 
@@ -99,9 +100,13 @@ class Builder:
                  **fields)
 
     def attention(self, layer: int, n: int, q_len: int, kv_len: int, *, q_heads: int,
-                  kv_heads: int, head_dim: int, causal: bool, req_ids: str = "") -> None:
-        """``attn_score``, ``attn_softmax``, ``attn_context`` of ``n`` sequences of equal shape;
-        K and V are read once per (sequence, kv head): ``M = q_len * q_heads / kv_heads``."""
+                  kv_heads: int, head_dim: int, causal: bool, req_ids: str = "",
+                  fused: bool = True) -> None:
+        """Attention of ``n`` sequences of equal shape: one fused ``attn`` row (``fused``), or
+        ``attn_score``, ``attn_softmax``, ``attn_context``. K and V are read once per (sequence,
+        kv head): ``M = q_len * q_heads / kv_heads``. The fused row counts the FLOPs of the
+        scores the mask keeps (causal: query ``i`` of a chunk after ``past`` tokens sees
+        ``past + i + 1`` keys); the unfused rows count the full ``q_len x kv_len`` matrix."""
         a, kvt = self.dtypes["act"], self.dtypes["kv"]
         group = q_heads // kv_heads
         tokens = n * q_len
@@ -110,6 +115,15 @@ class Builder:
                     q_len=q_len, kv_len=kv_len, causal=int(causal), **extra)
         scores = n * q_heads * q_len * kv_len
         kv_read = nbytes(n * kv_heads * kv_len * head_dim, kvt)
+        if fused:
+            past = kv_len - q_len
+            kept = q_len * past + q_len * (q_len + 1) // 2 if causal else q_len * kv_len
+            self.add(layer, "attn", "attention", M=q_len * group, K=head_dim, N=kv_len,
+                     flops=4 * n * q_heads * kept * head_dim,
+                     bytes_act_in=nbytes(tokens * q_heads * head_dim, a),
+                     bytes_kv_read=2 * kv_read,
+                     bytes_act_out=nbytes(tokens * q_heads * head_dim, a), **attn)
+            return
         self.add(layer, "attn_score", "attention_score", M=q_len * group, K=head_dim, N=kv_len,
                  flops=2 * scores * head_dim, bytes_act_in=nbytes(tokens * q_heads * head_dim, a),
                  bytes_kv_read=kv_read, bytes_act_out=nbytes(scores, a), **attn)
@@ -187,7 +201,8 @@ def sample_expert_counts(tokens: int, top_k: int, probabilities: np.ndarray,
 
 def emit_forward(b: Builder, cfg: ModelConfig, seqs: Sequence[Seq], *, tp: int = 1,
                  layers: int | None = None, moe: MoeLoad | None = None,
-                 rng: np.random.Generator | None = None, req_ids: bool = True) -> None:
+                 rng: np.random.Generator | None = None, req_ids: bool = True,
+                 attention: str = "fused") -> None:
     """Append the operators of one forward pass over ``seqs`` to ``b``.
 
     Args:
@@ -199,7 +214,12 @@ def emit_forward(b: Builder, cfg: ModelConfig, seqs: Sequence[Seq], *, tp: int =
         moe: expert load (``None``: uniform).
         rng: the generator a skewed MoE load draws from (one per trace, for determinism).
         req_ids: fill ``req_ids`` on attention rows.
+        attention: ``fused`` (one ``attn`` row per group, the default) or ``unfused``
+            (``attn_score``, ``attn_softmax``, ``attn_context``).
     """
+    if attention not in ATTENTION_FORMS:
+        raise ConfigError(f"expected attention fused or unfused, got {attention!r}",
+                          key="attention")
     dt = b.dtypes
     a = dt["act"]
     T = sum(s.q_len for s in seqs)
@@ -243,7 +263,8 @@ def emit_forward(b: Builder, cfg: ModelConfig, seqs: Sequence[Seq], *, tp: int =
               bytes_kv_write=nbytes(kv_new, dt["kv"]))
         for (prefill, q_len, kv_len), ids in groups.items():
             b.attention(layer, len(ids), q_len, kv_len, q_heads=qh, kv_heads=kvh, head_dim=hd,
-                        causal=prefill, req_ids=";".join(map(str, ids)) if req_ids else "")
+                        causal=prefill, req_ids=";".join(map(str, ids)) if req_ids else "",
+                        fused=attention == "fused")
         b.gemm(layer, "out_proj", T, qh * hd, H, bias=bias)
         if tp > 1:
             _allreduce(b, layer, T * H, tp)

@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 #: op_class -> the unit that runs it by default.
 OP_CLASSES: dict[str, str] = {
     "gemm": "systolic", "gemv": "systolic",
-    "attention_score": "systolic", "attention_context": "systolic",
+    "attention_score": "systolic", "attention_context": "systolic", "attention": "systolic",
     "softmax": "vector", "norm": "vector", "elementwise": "vector", "activation": "vector",
     "rope": "vector",
     "embedding": "dma", "kv_append": "dma",
