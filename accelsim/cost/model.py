@@ -82,8 +82,9 @@ def resolve_config(arch: Arch, cost: Any = None, *, file: str | None = None) -> 
         raw = getattr(arch, "cost", None)
         return parse_cost_config(raw, file=arch.file) if raw else CostConfig()
     cfg = parse_cost_config(cost, file=file)
-    check_die(cfg.die, systolic_count=arch.systolic.count, vector_lanes=arch.vector.lanes,
-              sram_kib=arch.sram.total_kib, dram_stacks=cfg.dram_stacks, file=file)
+    check_die(cfg.die, systolic_count=arch.systolic.count * arch.cores,
+              vector_lanes=arch.vector.lanes * arch.cores,
+              sram_kib=arch.sram.total_kib * arch.cores, dram_stacks=cfg.dram_stacks, file=file)
     return cfg
 
 

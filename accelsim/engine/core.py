@@ -278,7 +278,7 @@ class Simulation:
         """Start the operators ``rows`` and run until all are done (one iteration)."""
         env = self.env
         if self.chain_fast_path and self._is_chain(rows, deps):
-            self._run_chain(rows)
+            self._run_chain(rows, idle_start=not deps[rows[0]])
             for i in rows:
                 done[i] = _DONE
             return
@@ -287,7 +287,7 @@ class Simulation:
             waits = [done[d] for d in deps[i] if d in done and not done[d].processed]
             done[i] = env.event()
             self.state[i] = "waiting for its dependencies"
-            env.process(self._operator(i, waits, done[i]))
+            env.process(self._operator(i, waits, done[i], idle_start=not deps[i]))
             finished.append(done[i])
         try:
             env.run(until=simpy.AllOf(env, finished))
@@ -327,10 +327,11 @@ class Simulation:
                 "simulated": executed - self.reused, "reused": self.reused,
                 "memo_entries": memo["entries"], "memo_evictions": memo["evictions"]}
 
-    def _operator(self, row: int, waits: list[simpy.Event], done: simpy.Event):
+    def _operator(self, row: int, waits: list[simpy.Event], done: simpy.Event, *,
+                  idle_start: bool = False):
         if waits:
             yield simpy.AllOf(self.env, waits)
-        elif self._dispatch_ps and not self._deps[1][row]:
+        elif self._dispatch_ps and idle_start:
             yield self.env.timeout(self._dispatch_ps)      # host dispatch to an idle chip
         for _ in range(int(self.rows[row]["repeat"])):
             yield from self._instance(row)
@@ -398,7 +399,7 @@ class Simulation:
         self.records.append(OpRecord(row, plan.unit, start, end, plan.compute_cycles_total,
                                      plan.dram_read_bytes, plan.dram_write_bytes, reused))
 
-    def _run_chain(self, rows: list[int]) -> None:
+    def _run_chain(self, rows: list[int], *, idle_start: bool = False) -> None:
         """Run an iteration whose operators form one dependency chain, in order.
 
         Every operator of a chain runs alone (the next one waits for it), so a shape already
@@ -408,7 +409,7 @@ class Simulation:
         # NOTE(perf): most serving iterations are one chain; scripts/bench_serving.py.
         env = self.env
         now = env.now
-        if self._dispatch_ps and not self._deps[1][rows[0]]:
+        if self._dispatch_ps and idle_start:
             now += self._dispatch_ps                        # host dispatch to an idle chip
         for i in rows:
             key = self.row_keys[i]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..arch.config import Arch
 from ..errors import SimulationError
-from ..units import ps_to_ns
+from ..units import ns_to_ps, ps_to_ns
 from ..workload.trace import OpTrace
 from .cache import LRUCache
 from .core import Simulation, row_dicts, shape_key
@@ -53,6 +53,7 @@ class StreamSimulation(Simulation):
         self.chain_fast_path = True
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.plans = _PlanCache(max_cached_shapes)
+        self._dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._shapes_planned = 0
         self.records = []
         self.rows, self.row_keys = [], []

@@ -69,7 +69,7 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
     Example:
         >>> t = generate_trace("llama2-7b", "decode", batch=32, context=2048)
         >>> len(t), [int(x) for x in t.ops.query("name == 'qkv_proj'").iloc[0][["M", "K", "N"]]]
-        (515, [32, 4096, 12288])
+        (451, [32, 4096, 12288])
     """
     cfg = model if isinstance(model, ModelConfig) else load_model(model)
     if phase not in ("prefill", "decode"):

@@ -70,7 +70,7 @@ def iteration_trace(model: str | ModelConfig, seqs: Sequence[Seq], *, tp: int = 
         ...                     [Seq.prompt(0, 16), Seq.decode(1, 40), Seq.decode(2, 40)])
         >>> t.meta["phase"], int(t.ops.query("name == 'qkv_proj'").iloc[0].M)
         ('mixed', 18)
-        >>> t.ops.query("name == 'attn_score' and layer == 0").req_ids.tolist()
+        >>> t.ops.query("name == 'attn' and layer == 0").req_ids.tolist()
         ['0', '1;2']
     """
     cfg = model if isinstance(model, ModelConfig) else load_model(model)

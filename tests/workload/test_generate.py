@@ -40,7 +40,8 @@ def _analytic_flops(m, phase, batch, tokens_per_seq, kv_len):
 def test_matmul_flops_equal_the_analytic_count(model, phase):
     m = load_model(model)
     batch, seq, ctx = 4, 128, 1024
-    trace = generate_trace(model, phase, batch=batch, seq_len=seq, context=ctx)
+    trace = generate_trace(model, phase, batch=batch, seq_len=seq, context=ctx,
+                           attention="unfused")
     ops = trace.ops
     matmul = ops[ops.op_class.isin(["gemm", "gemv", "attention_score", "attention_context"])]
     tokens, kv = (seq, seq) if phase == "prefill" else (1, ctx)
@@ -59,11 +60,32 @@ def test_weight_bytes_equal_parameters_touched():
     assert int(weights) == expected
 
 
+def test_fused_attention_counts_the_flops_the_mask_keeps():
+    m = load_model("llama2-7b")
+    for phase, q, kv in (("prefill", 128, 128), ("decode", 1, 1024)):
+        fused = generate_trace(m, phase, batch=4, seq_len=128, context=1024, layers=2).ops
+        unfused = generate_trace(m, phase, batch=4, seq_len=128, context=1024, layers=2,
+                                 attention="unfused").ops
+        attn = fused[fused.op_class == "attention"]
+        assert len(attn) == 2 and not (fused.op_class == "attention_score").any()
+        kept = q * (q + 1) // 2 if phase == "prefill" else kv          # scores per head
+        assert (attn.flops == 4 * 4 * m.q_heads * kept * m.head_dim).all()
+        # the same K/V bytes as the unfused rows; the other rows are identical
+        kv_unfused = unfused[unfused.op_class.str.startswith("attention")].bytes_kv_read.sum()
+        assert attn.bytes_kv_read.sum() == kv_unfused
+        rest = lambda t: t[~t.name.str.startswith("attn")].drop(columns="op_id")  # noqa: E731
+        assert rest(fused).reset_index(drop=True).equals(rest(unfused).reset_index(drop=True))
+
+
 def test_gqa_shapes_share_kv_across_query_heads():
-    trace = generate_trace("llama3-8b", "decode", batch=2, context=100)
+    trace = generate_trace("llama3-8b", "decode", batch=2, context=100, attention="unfused")
     score = trace.ops[trace.ops.name == "attn_score"].iloc[0]
     assert (score.M, score.K, score.N, score.batch) == (4, 128, 100, 2 * 8)
     assert score.bytes_kv_read == 2 * 8 * 100 * 128 * 2
+    attn = generate_trace("llama3-8b", "decode", batch=2, context=100).ops
+    attn = attn[attn.name == "attn"].iloc[0]
+    assert (attn.M, attn.K, attn.N, attn.batch) == (4, 128, 100, 2 * 8)
+    assert attn.bytes_kv_read == 2 * (2 * 8 * 100 * 128 * 2)           # K and V
     qkv = trace.ops[trace.ops.name == "qkv_proj"].iloc[0]
     assert (qkv.M, qkv.K, qkv.N) == (2, 4096, (32 + 16) * 128)
 
@@ -72,7 +94,8 @@ def test_decode_lm_head_only_last_position_and_prefill_causal():
     pre = generate_trace("llama2-7b", "prefill", batch=2, seq_len=64)
     head = pre.ops[pre.ops.name == "lm_head"].iloc[0]
     assert head.M == 2
-    assert (pre.ops[pre.ops.name == "attn_score"].causal == 1).all()
+    attn = pre.ops[pre.ops.name == "attn"]
+    assert len(attn) and (attn.causal == 1).all()
 
 
 def test_moe_and_tensor_parallel():

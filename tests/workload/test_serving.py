@@ -32,7 +32,7 @@ def test_mixed_iteration_is_the_sum_of_its_parts():
     assert [p.meta["phase"] for p in parts] == ["prefill", "decode"]
     ops = mixed.ops[mixed.ops.layer == 0]
     assert ops[ops.name == "qkv_proj"].M.tolist() == [48 + 16 + 3]
-    score = ops[ops.name == "attn_score"]
+    score = ops[ops.name == "attn"]
     assert score.req_ids.tolist() == ["0", "1", "2;3", "4"]
     assert score.causal.tolist() == [1, 1, 0, 0]
     assert score.N.tolist() == [48, 48, 100, 7]
@@ -172,7 +172,7 @@ def test_serving_trace_has_one_iter_per_iteration():
         rows = ops[(ops["iter"] == it.index) & (ops.layer == 0)]
         assert rows[rows.name == "qkv_proj"].M.item() == it.tokens
         assert set(rows.phase) == {it.phase}
-        ids = sorted(int(x) for r in rows[rows.name == "attn_score"].req_ids for x in r.split(";"))
+        ids = sorted(int(x) for r in rows[rows.name == "attn"].req_ids for x in r.split(";"))
         assert ids == sorted(s.req_id for s in it.seqs)
     assert st.summary["iterations"] == len(st.iterations)
     assert ops.op_id.is_unique
