@@ -9,7 +9,10 @@ from accelsim.cli import main
 from accelsim.validation import VALIDATIONS
 
 #: Rows that miss their goal today, with the reason (see the README's validation section).
-KNOWN_MISSES: set[tuple[str, str]] = set()
+# (model, metric fragment): misses a closing note explains (issue 15: the H100's energy at its
+# measured sustained clock; PyTorch's vector kernels below the copy bandwidth)
+KNOWN_MISSES: set[tuple[str, str]] = {("cost", "h100_like full-load power"),
+                                      ("h100_like", "vector mape")}
 
 pytestmark = pytest.mark.validation
 

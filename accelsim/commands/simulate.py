@@ -33,6 +33,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="with --model: sequences in the batch")
     p.add_argument("--context", type=int, default=2048, help="with --model, decode: KV length")
     p.add_argument("--seq-len", type=int, default=512, help="with --model, prefill: prompt length")
+    p.add_argument("--attention", choices=("fused", "unfused"), default="fused",
+                   help="attention rows: one fused attn row (default) or attn_score/attn_softmax/attn_context")
     p.add_argument("--layers", type=int, default=None, help="with --model: first N layers only")
     p.add_argument("--tp", type=int, default=1, help="with --model: tensor-parallel degree")
     p.add_argument("--fidelity", choices=("full", "analytical"), default="full")
@@ -65,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                                        dtype=arch.dtypes.act)
     elif args.model:
         trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
-                               seq_len=args.seq_len, layers=args.layers, tp=args.tp)
+                               seq_len=args.seq_len, layers=args.layers, tp=args.tp,
+                               attention=args.attention)
     else:
         trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
     started = time.perf_counter()

@@ -83,6 +83,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="llama2-7b", help="zoo name or model YAML (default %(default)s)")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (one device's share)")
+    p.add_argument("--attention", choices=("fused", "unfused"), default="fused",
+                   help="attention rows: one fused attn row (default) or attn_score/attn_softmax/attn_context")
     p.add_argument("--layers", type=int, default=None, help="only the first N decoder layers")
     p.add_argument("--moe-load", default="uniform",
                    help="MoE expert load: uniform, zipf or zipf:S (skewed, seeded by --seed)")
@@ -108,6 +110,7 @@ def run_gen(args: argparse.Namespace) -> int:
     out = _csv_out(args.output, args.force)
     trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                            seq_len=args.seq_len, tp=args.tp, layers=args.layers,
+                           attention=args.attention,
                            moe_load=args.moe_load, seed=args.seed)
     path = trace.save(out)
     print(f"wrote {len(trace)} operators to {path} (+ {path.name.removesuffix('.csv')}.meta.json): "

@@ -33,6 +33,7 @@ def commands(work: Path, plots: bool) -> list[list[str]]:
                 else ["--seq-len", str(shape["seq_len"])])
         cmds.append(["trace", "gen", "--model", MODEL, "--phase", phase,
                      "--batch", str(shape["batch"]), *size, "--layers", str(LAYERS),
+                     "--attention", "unfused",
                      "-o", str(work / f"{phase}.csv"), "--force"])
         sim = ["simulate", "--arch", ARCH, "--trace", str(work / f"{phase}.csv"),
                "--json", str(work / f"{phase}.json"), "--quiet", "--no-progress"]

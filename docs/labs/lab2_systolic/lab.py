@@ -30,8 +30,10 @@ GEMM = "qkv_proj"          # M = tokens, K = 4096, N = 12288
 
 # ----------------------------------------------------------------------------- the runs
 def traces() -> dict:
-    return {"prefill": accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1),
-            "decode": accelsim.generate_trace(MODEL, "decode", batch=8, context=1024, layers=1)}
+    return {"prefill": accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1,
+                                       attention="unfused"),
+            "decode": accelsim.generate_trace(MODEL, "decode", batch=8, context=1024, layers=1,
+                                       attention="unfused")}
 
 
 def simulate(trace, rows: int, cols: int, dataflow: str):

@@ -31,11 +31,13 @@ def arch(**over):
 
 
 def decode_trace(batch: int = 8):
-    return accelsim.generate_trace(MODEL, "decode", batch=batch, context=1024, layers=1)
+    return accelsim.generate_trace(MODEL, "decode", batch=batch, context=1024, layers=1,
+                                       attention="unfused")
 
 
 def prefill_trace():
-    return accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1)
+    return accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1,
+                                       attention="unfused")
 
 
 def stall_share(rep) -> float:

@@ -60,8 +60,10 @@ def summarize(rep) -> dict:
 
 
 def run(out_dir: str | Path | None, impl) -> dict:
-    traces = {"prefill": accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1),
-              "decode": accelsim.generate_trace(MODEL, "decode", batch=8, context=1024, layers=1)}
+    traces = {"prefill": accelsim.generate_trace(MODEL, "prefill", batch=1, seq_len=512, layers=1,
+                                       attention="unfused"),
+              "decode": accelsim.generate_trace(MODEL, "decode", batch=8, context=1024, layers=1,
+                                       attention="unfused")}
     res: dict = {"scaling": {}, "links": []}
     last = None
     for phase, tr in traces.items():
