@@ -68,7 +68,8 @@ def _optional_validations() -> None:
     import importlib
 
     for module in ("accelsim.validation.dram", "accelsim.validation.noc",
-                   "accelsim.validation.cost", "accelsim.validation.neupims"):
+                   "accelsim.validation.cost", "accelsim.validation.neupims",
+                   "accelsim.validation.silicon"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
