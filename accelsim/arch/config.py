@@ -83,7 +83,9 @@ class VectorConfig:
 class SramConfig:
     """On-chip buffers in KiB. ``separate``: SCALE-Sim-style ifmap/filter/ofmap buffers;
     ``unified``: one buffer shared by all operands. Each buffer is double-buffered (half in use,
-    half being filled). ``bandwidth_bytes_per_cycle``: SRAM <-> array bandwidth (0 = unlimited)."""
+    half being filled). ``bandwidth_bytes_per_cycle``: SRAM <-> array bandwidth (0 = unlimited).
+    ``accumulator_kib``: storage for output-tile accumulators apart from these buffers (a GPU's
+    register file); 0 = accumulators live in the ofmap / unified buffer."""
 
     mode: str = "separate"
     ifmap_kib: int = 64
@@ -91,6 +93,7 @@ class SramConfig:
     ofmap_kib: int = 64
     unified_kib: int = 0
     bandwidth_bytes_per_cycle: int = 0
+    accumulator_kib: int = 0
 
     def capacity_bytes(self) -> dict[str, int]:
         """Bytes per buffer: keys ``ifmap, filter, ofmap`` or ``unified``."""
@@ -270,12 +273,16 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
                           filter_kib=sr.int("filter_kib", default=64, **kib),
                           ofmap_kib=sr.int("ofmap_kib", default=64, **kib),
                           bandwidth_bytes_per_cycle=sr.int("bandwidth_bytes_per_cycle", default=0,
-                                                           minimum=0))
+                                                           minimum=0),
+                          accumulator_kib=sr.int("accumulator_kib", default=0, minimum=0,
+                                                 maximum=1 << 24))
     else:
         sram = SramConfig(mode=mode, ifmap_kib=0, filter_kib=0, ofmap_kib=0,
                           unified_kib=sr.int("unified_kib", **kib),
                           bandwidth_bytes_per_cycle=sr.int("bandwidth_bytes_per_cycle", default=0,
-                                                           minimum=0))
+                                                           minimum=0),
+                          accumulator_kib=sr.int("accumulator_kib", default=0, minimum=0,
+                                                 maximum=1 << 24))
     sr.done()
 
     eng = top.section("engine", default={})

@@ -77,7 +77,7 @@ def _flash(inst: int, group: int, D: int, q: int, L: int, causal: bool, chip: Ch
            a_b: float, kv_b: float, acc_b: float) -> dict[str, Any]:
     """Cycles, MACs computed and traffic of the fused kernel (memoized per shape and chip)."""
     Bq = Bk = BLOCK
-    local = sum(chip.local_bytes)
+    local = sum(chip.local_bytes) + chip.accumulator_bytes
     while Bq > 16 and (Bq * D * a_b + 4 * Bk * D * kv_b + Bq * Bk * acc_b + Bq * D * acc_b
                        > local):
         Bq, Bk = Bq // 2, Bk // 2

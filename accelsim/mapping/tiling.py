@@ -76,11 +76,14 @@ def choose_tiling(M: int, K: int, N: int, sram: SramConfig, *, a_bytes: float, b
     Mc, Kc, Nc = Mc.ravel(), Kc.ravel(), Nc.ravel()
     a_tile, b_tile, acc_tile = Mc * Kc * a_bytes, Kc * Nc * b_bytes, Mc * Nc * acc_bytes
     cap = sram.capacity_bytes()
+    acc_apart = sram.accumulator_kib * 1024      # accumulators in their own storage
     if sram.mode == "unified":
-        fits = 2 * (a_tile + b_tile + acc_tile) <= cap["unified"]
+        fits = 2 * (a_tile + b_tile + (0 if acc_apart else acc_tile)) <= cap["unified"]
     else:
         fits = ((2 * a_tile <= cap["ifmap"]) & (2 * b_tile <= cap["filter"])
-                & (2 * acc_tile <= cap["ofmap"]))
+                & (acc_apart > 0 or 2 * acc_tile <= cap["ofmap"]))
+    if acc_apart:
+        fits = fits & (acc_tile <= acc_apart)
     if not fits.any():
         m, k, n = (min(d, t) for d, t in zip((M, K, N), min_tile))
         smallest = (m * k * a_bytes, k * n * b_bytes, m * n * acc_bytes)

@@ -16,9 +16,10 @@ One GEMM ``batch x (M x K x N)`` is mapped as a GPU kernel or a multi-core NPU r
    lanes of all cores add them (a costed reduction).
 4. **Off-chip traffic** follows the raster order (along N or along M, the cheaper) and what the
    shared buffer holds: an operand panel re-read by a later wave hits the shared buffer when the
-   band of panels it belongs to fits in half of it (the other half holds the other operand);
-   the whole operand is read once when it fits; without a shared buffer every item reads its
-   own panels from memory.
+   band of panels it belongs to fits (a ``cache`` lends half of its capacity to it, the other
+   half holding the streamed operand; a ``scratchpad`` pins it in all of it); the whole operand
+   is read once when it fits; without a shared buffer every item reads its own panels from
+   memory.
 5. Every candidate is timed as ``max(compute incl. shared-buffer feed, off-chip bytes /
    sustained bandwidth) + the first wave's first K step`` and the fastest wins (ties: fewer
    items). Results are memoized per shape and chip.
@@ -64,7 +65,9 @@ class Chip:
     dataflow: str
     fold_pipelining: bool
     local_bytes: tuple[int, ...]            # per core: (unified,) or (A, B, accumulator) budgets
+    accumulator_bytes: int                  # per core, apart from local_bytes (0: inside them)
     shared_bytes: int                        # shared buffer capacity (0: none)
+    reuse_bytes: int                         # of it, what a re-read operand band may occupy
     shared_bw: float                         # shared buffer -> cores, bytes/cycle (inf: no cap)
     dram_bw: float                           # sustained off-chip bandwidth, bytes/cycle
     dram_latency_cycles: int
@@ -92,8 +95,12 @@ def _chip_of(arch: Arch) -> Chip:
     sb = arch.shared_buffer
     shared_bw = float(sb.bandwidth_bytes_per_cycle) if sb and sb.bandwidth_bytes_per_cycle \
         else math.inf
+    # a cache keeps a re-read band only while it fits in half of it (the other half holds the
+    # streamed operand and conflict misses); a scratchpad pins the band in all of it
+    shared = sb.capacity_bytes if sb else 0
+    reuse = shared // 2 if sb and sb.kind == "cache" else shared
     return Chip(arch.cores, sa.count, sa.rows, sa.cols, sa.dataflow, sa.fold_pipelining, local,
-                sb.capacity_bytes if sb else 0, shared_bw, bytes_per_cycle,
+                sr.accumulator_kib * 1024, shared, reuse, shared_bw, bytes_per_cycle,
                 int(math.ceil(memory.latency_ns() * arch.clock_mhz / 1e3)),
                 arch.vector.ops_per_cycle, arch.mapping.multicast)
 
@@ -156,6 +163,10 @@ def _tile_candidates(M: int, N: int, chip: Chip, cutlass: bool) -> list[tuple[in
 def _fits(chip: Chip, Mt: int, Kt: int, Nt: int, a_b: float, b_b: float, acc_b: float) -> bool:
     """Double-buffered operand tiles and the accumulator tile fit one core's local SRAM."""
     a, b, acc = 2 * Mt * Kt * a_b, 2 * Kt * Nt * b_b, Mt * Nt * acc_b
+    if chip.accumulator_bytes:
+        if acc > chip.accumulator_bytes:
+            return False
+        acc = 0
     if len(chip.local_bytes) == 1:
         return a + b + acc <= chip.local_bytes[0]
     la, lb, lc = chip.local_bytes
@@ -169,7 +180,7 @@ def _dram_reads(M: int, K: int, N: int, batch: int, Mt: int, Nt: int, items_per_
     a_tot, b_tot = M * K * a_b, K * N * b_b
     if chip.shared_bytes == 0:          # every item fetches its own panels
         return "n", batch * (a_tot * nN + b_tot * nM)
-    half = chip.shared_bytes / 2
+    half = chip.reuse_bytes
     best = None
     for order in ("n", "m"):
         # order "n": a wave covers bands of `band` M-tiles across N; A panels of a band are
