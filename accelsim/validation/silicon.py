@@ -21,8 +21,9 @@ from pathlib import Path
 
 from . import Row, register_validation
 
-#: reference file -> (arch preset, datasheet peak dense bf16 TFLOPS, peak HBM GB/s)
-CHIPS = {"h100_kernels.csv": ("h100_like", 989.4, 3350.0)}
+#: kernel file -> (arch preset, datasheet peak dense bf16 TFLOPS, peak HBM GB/s)
+CHIPS = {"h100_kernels.csv": ("h100_like", 989.4, 3350.0),
+         "h200_kernels.csv": ("h200_like", 989.4, 4800.0)}
 MIN_US = 60.0
 GOALS = {"gemm": 10.0, "attn_decode": 15.0, "attn_prefill": 15.0, "vector": 25.0}
 LAYER_GOAL = 20.0
@@ -91,19 +92,21 @@ def _arch(preset: str, overrides: tuple[str, ...]):
     return load_arch(preset, overrides=list(overrides))
 
 
-def simulated_us(k: Kernel, preset: str) -> float:
+def simulated_us(k: Kernel, preset: str, overrides: tuple[str, ...] = ()) -> float:
     from ..api import simulate
 
-    trace, overrides = kernel_trace(k)
-    return simulate(_arch(preset, tuple(overrides)), trace, progress=False).total_time_ns / 1e3
+    trace, extra = kernel_trace(k)
+    arch = _arch(preset, tuple(overrides) + tuple(extra))
+    return simulate(arch, trace, progress=False).total_time_ns / 1e3
 
 
 def roofline_us(k: Kernel, peak_tflops: float, peak_gbps: float) -> float:
     return max(k.flops / (peak_tflops * 1e6), k.nbytes / (peak_gbps * 1e3))
 
 
-def compare(path: Path, quick: bool = False) -> list[dict]:
-    """One dict per scored kernel: kind, name, dims, measured, simulated and roofline µs."""
+def compare(path: Path, quick: bool = False, overrides: tuple[str, ...] = ()) -> list[dict]:
+    """One dict per scored kernel: kind, name, dims, measured, simulated and roofline µs
+    (``overrides``: ``--set`` strings applied to the preset, for ablations)."""
     preset, peak_tf, peak_bw = CHIPS.get(path.name, (None, 0, 0))
     if preset is None:
         raise ValueError(f"{path}: no preset for this chip (known: {', '.join(CHIPS)})")
@@ -113,7 +116,7 @@ def compare(path: Path, quick: bool = False) -> list[dict]:
     out = []
     for k in kernels:
         out.append({"kind": k.kind, "name": k.name, "dims": k.dims, "measured_us": k.median_us,
-                    "simulated_us": simulated_us(k, preset),
+                    "simulated_us": simulated_us(k, preset, overrides),
                     "roofline_us": roofline_us(k, peak_tf, peak_bw) if k.flops else math.nan})
     return out
 
@@ -122,14 +125,25 @@ def _mape(rows: list[dict], key: str) -> float:
     return 100 * sum(abs(r[key] / r["measured_us"] - 1) for r in rows) / len(rows)
 
 
+def kernel_files(reference_dir: Path) -> list[tuple[Path, str]]:
+    """(file, label) of every measured-kernel file: the reference data's ``silicon/`` and the
+    chips measured with ``scripts/measure_gpu.py`` in this repository (``docs/silicon/``)."""
+    from ..paths import data_root
+
+    found = []
+    for folder, label in ((Path(reference_dir) / "silicon", "silicon/{}"),
+                          (data_root() / "docs" / "silicon", "docs/silicon/{} (measured here)")):
+        for name in CHIPS:
+            if (folder / name).exists():
+                found.append((folder / name, label.format(name)))
+    return found
+
+
 @register_validation("silicon", "GPU presets against kernels measured on the real chip")
 def check(reference_dir: Path, quick: bool) -> list[Row]:
     rows: list[Row] = []
-    for name in CHIPS:
-        path = Path(reference_dir) / "silicon" / name
-        if not path.exists():
-            continue
-        ref = f"silicon/{name}"
+    for path, ref in kernel_files(reference_dir):
+        name = path.name
         preset = CHIPS[name][0]
         results = compare(path, quick)
         for kind, goal in GOALS.items():
