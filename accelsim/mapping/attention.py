@@ -25,6 +25,7 @@ plan is memoized by the engine per shape. Time: cycles of the arch clock.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from typing import Any
 
@@ -34,7 +35,7 @@ from ..arch.config import Arch
 from ..arch.dtypes import DTYPE_BYTES
 from ..units import ceil_div
 from .lower import OpPlan, _apportion, _merge, _one
-from .waves import Chip, _item_cycles, lpt_makespan
+from .waves import Chip, _item_cycles
 
 BLOCK = 128                          # FlashAttention-2's block rows (Bq = Bk = 128 for d = 128)
 DECODE_SPLITS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -189,3 +190,14 @@ def _unfused(op: dict[str, Any], arch: Arch, totals_only: bool) -> OpPlan:
     return OpPlan("systolic", load, compute, store, compute_total, work=work,
                   peak_work_per_cycle=peak, details=details, kernels=3,
                   mapping_efficiency=plans[0].mapping_efficiency)
+
+
+def lpt_makespan(lengths: list[int], workers: int) -> int:
+    """Longest-processing-time-first list schedule of ``lengths`` on ``workers``: the makespan
+    (how a GPU's block scheduler deals work items ordered longest first)."""
+    if workers >= len(lengths):
+        return max(lengths, default=0)
+    loads = [0] * workers
+    for length in sorted(lengths, reverse=True):
+        heapq.heapreplace(loads, loads[0] + length)
+    return max(loads)

@@ -4,12 +4,15 @@ A plan is three per-tile arrays, ``load_bytes`` (DRAM -> SRAM), ``compute_cycles
 in the architecture clock) and ``store_bytes`` (SRAM -> DRAM), executed with double buffering by
 the engine. Per unit:
 
-* ``systolic`` (gemm, gemv, attention_score, attention_context): ``batch`` independent GEMM
+* ``systolic`` (gemm, gemv, attention_score, attention_context): planned by the arch's mapper
+  (``mappers.py``: ``tiled`` below on one core, ``waves``/``cutlass`` on several); ``attention``
+  (a fused row) by ``attention.py``. The ``tiled`` mapper: ``batch`` independent GEMM
   instances, each tiled by ``tiling.choose_tiling``. Compute cycles are the closed form of
   ``hw.systolic`` for the whole op (exact), spread over tiles in proportion to their MACs. With
-  ``count`` arrays, instances are spread over the arrays (or N is split when ``batch < count``).
-* ``vector`` (norm, softmax, activation, rope, elementwise): ``ceil(flops / ops_per_cycle)`` plus
-  the pipeline latency, streamed through the ifmap buffer.
+  ``count`` arrays, instances are spread over the arrays (or N is split when ``batch < count``
+  and that is faster).
+* ``vector`` (norm, softmax, activation, rope, elementwise): ``ceil(flops / ops_per_cycle)`` of
+  all cores' lanes plus the pipeline latency, streamed through the ifmap buffer.
 * ``dma`` (embedding, kv_append): pure data movement.
 * ``link`` (allreduce, allgather, all2all, send, recv): ring collective over the chip-to-chip
   interconnect; no DRAM traffic is charged for it.
@@ -58,7 +61,7 @@ class OpPlan:
     fixed_ps: int = 0                  # link time (collectives), not tied to the NPU clock
     details: dict[str, Any] = field(default_factory=dict)
     first_load_bytes: int = -1         # bytes loaded before the first tile can start (-1: tile 0)
-    kernels: int = 1                   # kernel launches (each costs arch.kernel_launch_ns)
+    kernels: int = 1                   # kernel launches (each costs arch.launch.per_kernel_ns)
 
     def __post_init__(self) -> None:
         # NOTE(perf): totals are read per operator instance; summed once (scripts/bench_dse.py).

@@ -31,7 +31,6 @@ its compute), so double buffering in the engine overlaps memory with compute as 
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +147,7 @@ def _k_candidates(K: int, Kt: int, tiles_mn: int, cores: int) -> list[int]:
 def _tile_candidates(M: int, N: int, chip: Chip, cutlass: bool) -> list[tuple[int, int]]:
     if cutlass:
         return list(CUTLASS_TILES)
+
     def sizes(dim: int, unit: int) -> list[int]:
         out, size = set(), unit
         while size < dim and size <= 1024:
@@ -338,14 +338,3 @@ class WavesMapper(_WaveMapper):
                              "K step 64) and split-K: GPU presets")
 class CutlassMapper(_WaveMapper):
     cutlass = True
-
-
-def lpt_makespan(lengths: list[int], workers: int) -> int:
-    """Longest-processing-time-first list schedule of ``lengths`` on ``workers``: the makespan
-    (how a GPU's block scheduler deals work items ordered longest first)."""
-    if workers >= len(lengths):
-        return max(lengths, default=0)
-    loads = [0] * workers
-    for length in sorted(lengths, reverse=True):
-        heapq.heapreplace(loads, loads[0] + length)
-    return max(loads)
