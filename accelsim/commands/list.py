@@ -27,10 +27,15 @@ def run(args: argparse.Namespace) -> int:
     print("  " + ", ".join(sorted(p.stem for p in models_dir().glob("*.yaml"))))
     from ..hw.noc import NOCS
     from ..hw.pim import PIMS
+    from ..mapping.mappers import MAPPERS, mapper_names
     from ..mapping.partition import MULTICORE_MAPPINGS
     from ..mapping.schedulers import SCHEDULERS
 
+    mapper_names()                       # registers the built-in mappers
+
     registries = [("memory impls (memory: {impl: ...})", memory_impls()),
+                  ("mappers (mapping: {impl: ...}; auto: tiled on one core, waves on several)",
+                   MAPPERS.describe()),
                   ("NoC impls (noc: {impl: ...})", NOCS.describe()),
                   ("multi-core mappings (noc: {multicore: {mapping: ...}})",
                    MULTICORE_MAPPINGS.describe()),

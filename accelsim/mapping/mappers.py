@@ -38,9 +38,14 @@ class Mapper(abc.ABC):
         """The tile plan of ``op`` (a trace row as a dict) on ``arch``."""
 
 
-def check_mapper_name(name: str, *, file: str | None, key: str) -> None:
+def mapper_names() -> list[str]:
+    """Every registered mapper name (the built-in ones registered first)."""
     _register_builtin()
-    if name != "auto" and name not in MAPPERS:
+    return MAPPERS.names()
+
+
+def check_mapper_name(name: str, *, file: str | None, key: str) -> None:
+    if name != "auto" and name not in mapper_names():
         raise unknown_name("mapper", name, ["auto", *MAPPERS.names()], file=file, key=key)
 
 
