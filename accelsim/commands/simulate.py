@@ -116,7 +116,7 @@ def scalesim_view(report):
     import pandas as pd
 
     ops = report.ops
-    pes = report.arch.systolic.pes
+    pes = report.arch.peak_macs_per_cycle
     cycles = ops["compute_cycles"] - 1
     return pd.DataFrame({
         "Layer": ops["name"], "Compute cycles (SCALE-Sim)": cycles,

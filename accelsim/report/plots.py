@@ -35,9 +35,10 @@ def _peaks(report: dict[str, Any]) -> dict[str, float]:
     arch = report["arch"]
     clock_hz = report["clock_mhz"] * 1e6
     sa, vu = arch["systolic"], arch["vector"]
-    pes = sa["rows"] * sa["cols"] * sa.get("count", 1)
+    cores = arch.get("cores", 1) or 1                  # systolic / vector describe one core
+    pes = sa["rows"] * sa["cols"] * sa.get("count", 1) * cores
     return {"systolic_flops": 2 * pes * clock_hz,
-            "vector_flops": vu["lanes"] * vu["ops_per_lane_per_cycle"] * clock_hz,
+            "vector_flops": vu["lanes"] * vu["ops_per_lane_per_cycle"] * cores * clock_hz,
             "bandwidth_bytes": (report["memory"].get("peak_bandwidth_gbps") or 0) * 1e9}
 
 
