@@ -53,8 +53,9 @@ def plan_attention(op: dict[str, Any], arch: Arch, totals_only: bool) -> OpPlan:
     group = max(1, heads // max(1, kvh))
     cost = _flash(inst, group, int(op["head_dim"]), int(op["q_len"]), int(op["kv_len"]),
                   bool(op["causal"]), chip, a_b, kv_b, acc_b)
-    reads = int(op["bytes_act_in"]) + int(op["bytes_kv_read"]) * cost["kv_rereads"]
-    writes = int(op["bytes_act_out"])
+    reads = int(op["bytes_act_in"]) + int(op["bytes_kv_read"]) * cost["kv_rereads"] \
+        + cost["spill_bytes"]
+    writes = int(op["bytes_act_out"]) + cost["spill_bytes"]
     compute = cost["cycles"]
     details = {"tiling": cost["what"], "shared_read_bytes": cost["shared_bytes"]}
     peak = arch.peak_macs_per_cycle
@@ -118,7 +119,7 @@ def _flash_prefill(inst, group, D, q, L, causal, chip: Chip, Bq, Bk, a_b, kv_b, 
     fits = chip.shared_bytes and kv_head_bytes * heads_in_flight <= chip.shared_bytes
     return {"cycles": int(math.ceil(max(makespan, feed))),
             "macs": total_blocks * 2 * rows * Bk * D,
-            "kv_rereads": 1 if fits else nq * group,
+            "kv_rereads": 1 if fits else nq * group, "spill_bytes": 0,
             "shared_bytes": int(shared), "kernels": 1, "efficiency": eff,
             "first_bytes": int(min(items * nq, chip.cores) * (rows * D * a_b
                                                               + 2 * Bk * D * kv_b)),
@@ -145,9 +146,10 @@ def _flash_decode(inst, group, D, q, L, chip: Chip, Bk, a_b, kv_b, acc_b, kv_hea
             best = (estimate, splits, compute + combine, spill)
     _, splits, cycles, spill = best
     return {"cycles": int(cycles), "macs": inst * ceil_div(L, Bk) * Bk * 2 * rows * D,
-            "kv_rereads": 1, "shared_bytes": int(inst * kv_head_bytes), "efficiency": eff,
-            "kernels": 2 if splits > 1 else 1,
-            "first_bytes": int(min(inst * splits, chip.cores) * 2 * Bk * D * kv_b + spill),
+            "kv_rereads": 1, "spill_bytes": int(spill),    # partials that miss the shared buffer
+            "shared_bytes": int(inst * kv_head_bytes), "efficiency": eff,
+            "kernels": 2 if splits > 1 else 1,             # the combine kernel
+            "first_bytes": int(min(inst * splits, chip.cores) * 2 * Bk * D * kv_b),
             "what": f"flash decode splits={splits} Bk={Bk} group={group}"}
 
 
