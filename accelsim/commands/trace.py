@@ -87,7 +87,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="attention rows: one fused attn row (default) or attn_score/attn_softmax/attn_context")
     p.add_argument("--layers", type=int, default=None, help="only the first N decoder layers")
     p.add_argument("--moe-load", default="uniform",
-                   help="MoE expert load: uniform, zipf or zipf:S (skewed, seeded by --seed)")
+                   help="MoE routing: uniform (balanced), sampled, zipf or zipf:S (skewed); "
+                        "sampled and zipf are seeded by --seed")
 
 
 def _csv_out(path: str, force: bool) -> Path:

@@ -6,11 +6,16 @@ tokens and attends over ``kv_len`` cached tokens (the new ones included). Token-
 of slices with equal ``(prefill, q_len, kv_len)`` (``batch = slices x kv_heads``), so a batch of
 requests with distinct KV lengths gets one attention row per request.
 
-Counting rules are those of ``generate`` (``docs/trace_format.md``). MoE expert load: ``uniform``
-spreads ``T * top_k`` token assignments evenly (``ceil``, every expert's weights read); a skewed
-load (``zipf[:s]`` or explicit relative weights) samples each token's ``top_k`` distinct experts
-without replacement (Gumbel-top-k, seeded) and emits one expert-GEMM row per group of experts with
-equal token count; experts that receive no token are skipped (their weights are not read).
+Counting rules are those of ``generate`` (``docs/trace_format.md``). MoE routing is counted in
+tokens: for ``T`` tokens with top-``k`` routing over ``E`` experts, ``expert_token_counts`` gives an
+integer count per expert that sums to ``T * k``. ``uniform`` is balanced routing (``ceil(T*k/E)`` or
+``floor(T*k/E)`` tokens each, so ``min(E, T*k)`` experts are touched); ``sampled`` draws each
+token's ``k`` distinct experts uniformly at random, ``zipf[:s]`` and explicit relative weights draw
+them with those probabilities (Gumbel-top-k, seeded). One expert-GEMM row is emitted per group of
+experts with an equal token count (``batch`` = experts in the group, ``M`` = their tokens), so the
+weight bytes count touched experts only and the FLOPs are exact; experts that receive no token emit
+no work and read no weights. Tensor parallelism shards every expert's FFN over the devices (each
+device reads its slice of the touched experts); expert parallelism is not modelled.
 """
 
 from __future__ import annotations
@@ -138,21 +143,42 @@ class Builder:
 
 @dataclass(frozen=True)
 class MoeLoad:
-    """How tokens spread over experts: ``uniform`` (even, the default) or relative ``weights``."""
+    """How tokens spread over experts: ``uniform`` (balanced, the default), ``sampled`` (each
+    token's experts drawn uniformly, seeded) or relative ``weights`` (``zipf`` or explicit)."""
 
     kind: str = "uniform"
     weights: tuple[float, ...] = ()
     seed: int = 0
 
     def probabilities(self, experts: int) -> np.ndarray:
+        if not self.weights:
+            return np.full(experts, 1.0 / experts)
         w = np.asarray(self.weights, dtype=float)
         return w / w.sum()
 
 
+def expert_token_counts(tokens: int, top_k: int, experts: int, load: MoeLoad,
+                        rng: np.random.Generator | None = None) -> np.ndarray:
+    """Tokens routed to each of ``experts`` experts; sums to ``tokens * top_k``.
+
+    Example:
+        >>> expert_token_counts(1, 2, 8, MoeLoad()).tolist()
+        [1, 1, 0, 0, 0, 0, 0, 0]
+        >>> expert_token_counts(5, 2, 8, MoeLoad()).tolist()
+        [2, 2, 1, 1, 1, 1, 1, 1]
+    """
+    if load.kind == "uniform":
+        q, r = divmod(tokens * top_k, experts)
+        return np.array([q + 1] * r + [q] * (experts - r), dtype=np.int64)
+    if rng is None:
+        rng = np.random.default_rng(load.seed)
+    return sample_expert_counts(tokens, top_k, load.probabilities(experts), rng)
+
+
 def parse_moe_load(spec: "str | Sequence[float] | MoeLoad | None", experts: int, *,
                    seed: int = 0) -> MoeLoad:
-    """``"uniform"``, ``"zipf"`` / ``"zipf:S"`` (expert ``i`` gets weight ``1/(i+1)**S``, S
-    default 1.0), or a sequence of ``experts`` non-negative relative weights.
+    """``"uniform"``, ``"sampled"``, ``"zipf"`` / ``"zipf:S"`` (expert ``i`` gets weight
+    ``1/(i+1)**S``, S default 1.0), or a sequence of ``experts`` non-negative relative weights.
 
     Example:
         >>> parse_moe_load("zipf:2", 4).weights
@@ -164,17 +190,19 @@ def parse_moe_load(spec: "str | Sequence[float] | MoeLoad | None", experts: int,
         text = spec.strip().lower()
         if text == "uniform":
             return MoeLoad()
+        if text == "sampled":
+            return MoeLoad("sampled", (), seed)
         m = re.fullmatch(r"zipf(?::([0-9]*\.?[0-9]+))?", text)
         if not m:
-            raise ConfigError(f"expected uniform, zipf, zipf:S or a list of {experts} weights, "
-                              f"got {spec!r}", key="moe_load")
+            raise ConfigError(f"expected uniform, sampled, zipf, zipf:S or a list of {experts} "
+                              f"weights, got {spec!r}", key="moe_load")
         s = float(m.group(1) or 1.0)
         return MoeLoad("zipf", tuple(1.0 / (i + 1) ** s for i in range(experts)), seed)
     try:
         weights = tuple(float(x) for x in spec)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"expected uniform, zipf, zipf:S or a list of {experts} weights, "
-                          f"got {spec!r}", key="moe_load") from None
+        raise ConfigError(f"expected uniform, sampled, zipf, zipf:S or a list of {experts} "
+                          f"weights, got {spec!r}", key="moe_load") from None
     if len(weights) != experts or min(weights) < 0 or not sum(weights) > 0 or not all(
             math.isfinite(w) for w in weights):
         raise ConfigError(f"expected {experts} non-negative weights with a positive sum, got "
@@ -303,12 +331,9 @@ def _moe_ffn(b: Builder, cfg: ModelConfig, layer: int, T: int, H: int, F: int, m
              rng: np.random.Generator | None) -> None:
     """Router GEMM, then the expert GEMMs (rows grouped by equal tokens per expert)."""
     E, k = cfg.experts, cfg.experts_top_k
-    if moe.kind == "uniform":
-        shapes = [(max(1, math.ceil(T * k / E)), E)]          # (tokens per expert, experts)
-    else:
-        counts = sample_expert_counts(T, k, moe.probabilities(E), rng)
-        values, n = np.unique(counts[counts > 0], return_counts=True)
-        shapes = [(int(v), int(c)) for v, c in zip(values[::-1], n[::-1])]
+    counts = expert_token_counts(T, k, E, moe, rng)
+    values, n = np.unique(counts[counts > 0], return_counts=True)
+    shapes = [(int(v), int(c)) for v, c in zip(values[::-1], n[::-1])]  # (tokens, experts)
     routed = sum(m * e for m, e in shapes)
     b.gemm(layer, "moe_router", T, H, E)
     b.vector(layer, "moe_topk", "softmax", T * E, 5)

@@ -88,7 +88,7 @@ def test_moe_explicit_weights_and_errors():
     assert up.M.tolist() == [16] and up.batch.tolist() == [2]
     with pytest.raises(ConfigError, match="moe_load: expected 8 non-negative weights"):
         generate_trace("mixtral-8x7b", "decode", layers=1, moe_load=[1, 2])
-    with pytest.raises(ConfigError, match="moe_load: expected uniform, zipf"):
+    with pytest.raises(ConfigError, match="moe_load: expected uniform, sampled, zipf"):
         generate_trace("mixtral-8x7b", "decode", layers=1, moe_load="zipfian")
     with pytest.raises(ConfigError, match="top_k=2 needs"):
         generate_trace("mixtral-8x7b", "decode", layers=1, moe_load=[1, 0, 0, 0, 0, 0, 0, 0])
