@@ -45,6 +45,7 @@ from ._envdef import EnvDef, load_env
 from ._evaluate import Evaluator, Result, pool_executor, _worker_compute
 from ._pareto import pareto_mask, plot_front
 from ._space import _import_optional
+from ._state import LOCK_NAME, StudyLock
 
 OPTIMIZERS = ("random", "optuna-tpe", "optuna-nsga2", "ppo", "maskable-ppo")
 BACKENDS = ("local", "ray")
@@ -423,6 +424,18 @@ def run_study(env_def: EnvDef | str, *, optimizer: str = "random", budget: int =
               "env_raw": json.loads(json.dumps(env.raw, default=str)),
               "optimizer": optimizer, "budget": budget, "seed": seed,
               "fidelity": evaluator.fidelity, "batch": batch, "accelsim_version": __version__}
+    with StudyLock(out):
+        return _run_locked(out, header, force, env, evaluator, optimizer=optimizer,
+                           budget=budget, seed=seed, backend=backend, address=address,
+                           n_workers=n_workers, batch=batch, progress=progress,
+                           stop_after=stop_after)
+
+
+def _run_locked(out: Path, header: dict[str, Any], force: bool, env: EnvDef,
+                evaluator: Evaluator, *, optimizer: str, budget: int, seed: int, backend: str,
+                address: str | None, n_workers: int | None, batch: int,
+                progress: bool | None, stop_after: int | None) -> StudyResult:
+    """The body of ``run_study``, run while this process holds the study lock."""
     _prepare_out(out, header, force)
     log = EvaluationLog(out / "evaluations.jsonl")
     n_workers = n_workers or (os.cpu_count() or 1)
@@ -460,7 +473,7 @@ def run_study(env_def: EnvDef | str, *, optimizer: str = "random", budget: int =
 
 def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
     meta = out / "study.json"
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         same = False
         if meta.exists():
             try:
