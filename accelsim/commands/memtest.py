@@ -3,7 +3,8 @@
 The experiment is the one behind ``../shared/reference/dram/ramulator2_hbm2.csv``: 32-byte accesses,
 ``stream`` (sequential), ``random`` (uniform reads over 1 GiB) or ``mixed`` (uniform over 1 GiB,
 50/50 reads and writes), injected in order by a frontend that offers up to
-``frontend_per_tick`` requests per memory tick into 32-entry controller queues.
+``frontend_per_tick`` requests per memory tick (default: one per pseudo channel) into 32-entry
+controller queues.
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ class HbmSpec:
     write_queue: int = 32
     write_high_watermark: float = 0.8
     write_low_watermark: float = 0.2
-    frontend_per_tick: int = 16
+    frontend_per_tick: int = 16      # "auto" in the YAML: channels x pseudo channels
     max_simulated_requests: int = 16384
     file: str | None = None
     bits: dict[str, int] = field(default_factory=dict)
@@ -531,8 +531,13 @@ def load_spec(section: Section) -> HbmSpec:
         raise ConfigError(f"expected write_low_watermark <= write_high_watermark "
                           f"({spec.write_high_watermark}), got {spec.write_low_watermark}",
                           file=file, key=section.key_path("write_low_watermark"))
-    spec.frontend_per_tick = section.int("frontend_per_tick", default=16, minimum=1,
-                                         maximum=1 << 20)
+    # the frontend offers one request per pseudo channel per tick unless a number is given
+    # (the Ramulator 2 reference runs give theirs: validation/dram.py)
+    frontend = section.any("frontend_per_tick", default="auto")
+    if frontend == "auto":
+        spec.frontend_per_tick = spec.channels * spec.pseudo_channels
+    else:
+        spec.frontend_per_tick = section.int("frontend_per_tick", minimum=1, maximum=1 << 20)
     spec.max_simulated_requests = section.int("max_simulated_requests", default=16384,
                                               minimum=256)
     # ---- organization consistency (power-of-two fields for bit-sliced mappings)
