@@ -387,19 +387,10 @@ def _check_mesh_roles(noc, file: str | None) -> None:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", file=str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"malformed YAML: {where}{problem}", file=str(path)) from None
+    """Read a YAML file with the one reader (``accelsim.yamlio``); errors name the file."""
+    from ..yamlio import load_file
+
+    return load_file(path)
 
 
 def preset_names() -> list[str]:
@@ -436,10 +427,9 @@ def apply_overrides(raw: Any, overrides: Iterable[str] | Mapping[str, Any] | Non
         _split_override(o) for o in overrides)
     for key, value in items:
         if isinstance(value, str):
-            try:
-                value = yaml.safe_load(value) if value.strip() else value
-            except yaml.YAMLError:
-                pass
+            from ..yamlio import parse_value
+
+            value = parse_value(value, file="--set", key=key)
         parts = key.split(".")
         if not all(parts):
             raise ConfigError(f"malformed key path {key!r}", file="--set", key=key)

@@ -17,6 +17,14 @@ from typing import Any, Iterable, Mapping
 from ..errors import ConfigError, did_you_mean
 
 _MISSING = object()
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1      # what any integer field can hold
+
+
+def _fmt(value: Any) -> str:
+    """A number for a message: huge ones in short exponent form, not 300 digits."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e15:
+        return f"{float(value):.6g}" if abs(value) < 1e308 else f"a {len(str(abs(int(value))))}-digit number"
+    return str(value)
 
 
 def _type_name(value: Any) -> str:
@@ -24,9 +32,14 @@ def _type_name(value: Any) -> str:
 
 
 class Section:
-    """A view of one YAML mapping that records which keys were read."""
+    """A view of one YAML mapping that records which keys were read.
 
-    def __init__(self, raw: Any, *, file: str | None, path: str = ""):
+    ``done()`` lists as allowed every key the code asked about: those read by a getter, those
+    tested with ``has()``, the ``keys`` declared here and the ``ignore``/``also`` given to it, so
+    a typo next to an optional key still names that key.
+    """
+
+    def __init__(self, raw: Any, *, file: str | None, path: str = "", keys: Iterable[str] = ()):
         self.file = file
         self.path = path
         if raw is None:
@@ -40,6 +53,7 @@ class Section:
                                   file=file, key=path or "<top level>")
         self.raw = dict(raw)
         self._used: set[str] = set()
+        self._known: set[str] = set(keys)     # asked about (has) or declared, maybe not read
 
     # ------------------------------------------------------------------ helpers
     def key_path(self, key: str) -> str:
@@ -49,6 +63,7 @@ class Section:
         return ConfigError(message, file=self.file, key=self.key_path(key))
 
     def has(self, key: str) -> bool:
+        self._known.add(key)
         return key in self.raw
 
     def _get(self, key: str, default: Any) -> Any:
@@ -67,7 +82,8 @@ class Section:
                 isinstance(value, float) and not value.is_integer()):
             raise self.error(key, f"expected an integer, got {_type_name(value)} {value!r:.60}")
         value = int(value)
-        self._check_range(key, value, minimum, maximum)
+        self._check_range(key, value, INT_MIN if minimum is None else minimum,
+                          INT_MAX if maximum is None else maximum)
         return value
 
     def float(self, key: str, *, default: Any = _MISSING, minimum: float | None = None,
@@ -115,15 +131,22 @@ class Section:
 
     def _check_range(self, key: str, value, minimum, maximum) -> None:
         if minimum is not None and value < minimum:
-            raise self.error(key, f"expected a value >= {minimum}, got {value}")
+            raise self.error(key, f"expected a value >= {_fmt(minimum)}, got {_fmt(value)}")
         if maximum is not None and value > maximum:
-            raise self.error(key, f"expected a value <= {maximum}, got {value}")
+            raise self.error(key, f"expected a value <= {_fmt(maximum)}, got {_fmt(value)}")
 
-    def done(self, *, ignore: Iterable[str] = ()) -> None:
-        """Raise on any key that no getter read (a typo or an unsupported option)."""
+    def done(self, *, ignore: Iterable[str] = (), also: Iterable[str] = ()) -> None:
+        """Raise on any key that no getter read (a typo or an unsupported option).
+
+        ``ignore`` keys are accepted unread; ``also`` names keys that are allowed in this
+        section but were not read on this path (listed in the error, still rejected)."""
         allowed = self._used | set(ignore)
+        listed = allowed | self._known | set(also)
         unknown = [k for k in self.raw if k not in allowed]
         if unknown:
             key = unknown[0]
-            raise self.error(key, f"unknown key{did_you_mean(key, sorted(allowed))}; "
-                                  f"allowed: {', '.join(sorted(allowed))}")
+            if key in listed:
+                raise self.error(key, "not used with the other settings of this section; used: "
+                                      f"{', '.join(sorted(allowed)) or 'none'}")
+            raise self.error(key, f"unknown key{did_you_mean(key, sorted(listed))}; "
+                                  f"allowed: {', '.join(sorted(listed))}")

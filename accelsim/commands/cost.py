@@ -39,28 +39,26 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _cost_mapping(args) -> dict | None:
-    import yaml
-
     from ..errors import ConfigError
 
     cost: dict = {}
     if args.cost_file:
         path = Path(args.cost_file)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=str(path)) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"malformed YAML: {exc}", file=str(path)) from None
+        from ..yamlio import load_file
+
+        raw = load_file(path)
         if isinstance(raw, dict) and set(raw) == {"cost"}:
             raw = raw["cost"]
         from ..cost import parse_cost_config
 
         parse_cost_config(raw, file=str(path))           # errors name this file
         cost.update(raw or {})
-    if args.dram:
+    if args.dram is not None:
         standard, _, stacks = args.dram.partition(":")
-        dram = {"standard": standard}
+        if not standard.strip():
+            raise ConfigError(f"expected STANDARD[:STACKS] (e.g. hbm3:5), got {args.dram!r}",
+                              key="--dram")
+        dram = {"standard": standard.strip()}
         if stacks:
             try:
                 dram["stacks"] = int(stacks)

@@ -358,15 +358,9 @@ def _load_file(path: Path) -> Technology:
         raise ConfigError("technology file not found", file=str(path)) from None
     key = (str(path.resolve()), stat.st_mtime)
     if key not in _CACHE:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise ConfigError(f"malformed YAML: {where}{getattr(exc, 'problem', exc)}",
-                              file=str(path)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read file: {exc}", file=str(path)) from None
+        from ..yamlio import load_file
+
+        raw = load_file(path, what="technology file")
         _CACHE[key] = parse_tech(raw, file=str(path))
     return _CACHE[key]
 

@@ -60,6 +60,10 @@ class Knob:
         return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values)
 
     def index(self, value: Any) -> int:
+        if isinstance(value, str) and self.numeric:      # "1e-09" from the command line
+            from ..yamlio import parse_value
+
+            value = parse_value(value, file="--design", key=self.name)
         try:
             return self.values.index(value)
         except ValueError:
