@@ -28,9 +28,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--backend", default="local", choices=("local", "ray"))
     r.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     r.add_argument("--fidelity", choices=("analytical", "full"))
-    r.add_argument("--workers", type=int, help="parallel evaluations (default: all cores)")
+    r.add_argument("--workers", type=int,
+                   help="parallel evaluations, 1 to the number of cores (default: all cores); "
+                        "more is refused")
     r.add_argument("--batch", type=int, default=4,
-                   help="designs proposed per round (fixed, so results do not depend on workers)")
+                   help="designs proposed per round, >= 1 (fixed, so results do not depend on "
+                        "workers)")
     r.add_argument("--cache", help="SQLite result cache shared between studies")
     r.add_argument("--force", action="store_true",
                    help="start a new study even if --out holds another one")

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -400,7 +401,8 @@ class Evaluator:
                 todo[k] = d
         t0 = time.perf_counter()
         if todo:
-            n_workers = n_workers or min(len(todo), os.cpu_count() or 1)
+            n_workers = (check_workers(n_workers, what="n_workers") if n_workers is not None
+                         else min(len(todo), os.cpu_count() or 1))
             items = list(todo.items())
             if executor is not None:
                 outs = executor.map_records(self, [d for _, d in items])
@@ -423,8 +425,44 @@ class Evaluator:
 _WORKER: Evaluator | None = None
 
 
-def _worker_init(evaluator: Evaluator) -> None:
+def check_workers(n_workers: int, *, what: str = "--workers") -> int:
+    """``n_workers`` if it is 1..cores, else ``AccelsimError`` (never silently clamped: each
+    worker is a process holding a copy of the workload)."""
+    cores = os.cpu_count() or 1
+    whole = isinstance(n_workers, int) and not isinstance(n_workers, bool)
+    if not whole or not 1 <= n_workers <= cores:
+        raise AccelsimError(f"{what}: expected a whole number of worker processes from 1 to "
+                            f"{cores} (the cores of this machine), got {n_workers!r}")
+    return n_workers
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this pool worker exit when the process that started it dies (even by SIGKILL):
+    Linux's parent-death signal, and a watchdog thread (every OS) that exits when the worker
+    is re-parented."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)      # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass                                        # the watchdog still covers it
+
+    def watchdog() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:                         # the parent died before prctl
+        os._exit(1)
+    threading.Thread(target=watchdog, name="accelsim-parent-watchdog", daemon=True).start()
+
+
+def _worker_init(evaluator: Evaluator, parent: int | None = None) -> None:
     global _WORKER
+    if parent is not None:
+        _die_with_parent(parent)
     _WORKER = evaluator
     _WORKER.cache = ResultCache(memory_entries=0)   # the parent owns the cache
 
@@ -440,7 +478,7 @@ def pool_executor(evaluator: Evaluator, n_workers: int) -> ProcessPoolExecutor:
     method = "fork" if "fork" in mp.get_all_start_methods() and threading.active_count() == 1 \
         else "spawn"
     return ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method),
-                               initializer=_worker_init, initargs=(evaluator,))
+                               initializer=_worker_init, initargs=(evaluator, os.getpid()))
 
 
 # ---------------------------------------------------------------------- module-level API

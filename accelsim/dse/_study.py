@@ -42,7 +42,7 @@ import numpy as np
 from .. import __version__
 from ..errors import AccelsimError
 from ._envdef import EnvDef, load_env
-from ._evaluate import Evaluator, Result, pool_executor, _worker_compute
+from ._evaluate import Evaluator, Result, check_workers, pool_executor, _worker_compute
 from ._pareto import pareto_mask, plot_front
 from ._space import _import_optional
 from ._state import LOCK_NAME, StudyLock
@@ -414,6 +414,11 @@ def run_study(env_def: EnvDef | str, *, optimizer: str = "random", budget: int =
         raise AccelsimError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if budget < 1:
         raise AccelsimError(f"budget must be >= 1, got {budget}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise AccelsimError(f"--batch: expected a whole number of designs per round >= 1, "
+                            f"got {batch!r}")
+    if n_workers is not None and not (backend == "ray" and address):
+        check_workers(n_workers)        # a Ray cluster (--address) has its own cores
     env = env_def if isinstance(env_def, EnvDef) else load_env(env_def)
     from ._cache import ResultCache
 
@@ -445,7 +450,7 @@ def _run_locked(out: Path, header: dict[str, Any], force: bool, env: EnvDef,
     rec = Recorder(evaluator, log, executor, budget=limit, progress=progress)
     t0 = time.perf_counter()
     try:
-        kwargs = dict(space=env.space, budget=limit, seed=seed, batch=max(1, batch), env=env,
+        kwargs = dict(space=env.space, budget=limit, seed=seed, batch=batch, env=env,
                       evaluator=evaluator, out=out)
         if optimizer == "random":
             _run_random(rec, **kwargs)

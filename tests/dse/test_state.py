@@ -73,3 +73,57 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path):
     res = run_study(TINY, optimizer="random", budget=400, seed=4, out=out, n_workers=1,
                     batch=1, progress=False, stop_after=2)
     assert res.replayed >= 3
+
+
+# ---------------------------------------------------------------------- 2. orphaned workers
+def _children(pid):
+    """PIDs of the live (not zombie) children of ``pid``, from /proc."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            kids.append(int(d.name))
+    return kids
+
+
+def _alive(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_killed_study_leaves_no_worker_alive(tmp_path):
+    out = tmp_path / "w"
+    proc = _study_proc(out, 5000, workers=2, batch=2)
+    _wait_lines(out / "evaluations.jsonl", 4, proc)
+    kids = _children(proc.pid)
+    assert len(kids) >= 2                               # the pool's workers
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(k) for k in kids):
+        time.sleep(0.05)
+    assert [k for k in kids if _alive(k)] == []
+
+
+@pytest.mark.parametrize("flag,value", [("--workers", "0"), ("--workers", "-2"),
+                                        ("--batch", "0"), ("--batch", "-3"),
+                                        ("--workers", str((os.cpu_count() or 1) + 1))])
+def test_bad_workers_and_batch_are_refused(tmp_path, capsys, flag, value):
+    from accelsim.cli import main
+
+    out = tmp_path / "b"
+    assert main(["dse", "run", TINY, "--budget", "2", "--out", str(out), "--no-progress",
+                 flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and value in err
+    assert not (out / "evaluations.jsonl").exists()
