@@ -43,8 +43,11 @@ def read_scalesim_cfg(path: Path) -> dict[str, Any]:
     def get_int(section: str, key: str, default: str | None = None) -> int:
         value = get(section, key, default)
         try:
-            number = int(float(value))
-        except (ValueError, OverflowError):     # text, or inf / 1e999
+            number = float(value)
+            if not number.is_integer():         # 32.9, inf, 1e999, nan: never truncated
+                raise ValueError(value)
+            number = int(number)
+        except (ValueError, OverflowError):     # text, a fraction, or inf / 1e999
             raise ConfigError(f"expected an integer, got {value!r}", file=str(path),
                               key=f"[{section}] {key}") from None
         if number < 1:

@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
     from ..cost import estimate
     from ..cost.model import resolve_config
 
+    if args.tech is not None and not args.tech.strip():
+        from ..errors import ConfigError
+
+        raise ConfigError("expected a technology name (7nm), a node (5nm) or a YAML path, got ''",
+                          key="--tech")
     arch = load_arch(args.arch, overrides=args.overrides)
     if args.trace:
         trace = load_trace(args.trace)

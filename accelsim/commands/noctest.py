@@ -56,6 +56,9 @@ def run(args) -> int:
                                   inter_chip_links=())
     if not 0.0 < args.rate <= 1.0:
         raise AccelsimError(f"noctest: --rate must be in (0, 1] flits/node/cycle, got {args.rate}")
+    for flag, value in (("--drain-cycles", args.drain_cycles), ("--seed", args.seed)):
+        if value < 0:
+            raise AccelsimError(f"noctest: {flag} must be >= 0, got {value}")
     common = dict(traffic=args.traffic, packet_flits=args.packet_flits, seed=args.seed,
                   warmup_cycles=args.warmup_cycles, measure_cycles=args.measure_cycles,
                   drain_cycles=args.drain_cycles, hotspot_fraction=args.hotspot_fraction)

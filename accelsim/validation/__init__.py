@@ -52,16 +52,66 @@ def run_all(reference_dir: Path | None = None, *, quick: bool = False,
     """Run every registered comparison (or those named in ``only``)."""
     from . import scalesim  # noqa: F401  (registers)
     _optional_validations()
+    selected = select(only) if only else None
     reference_dir = Path(reference_dir or default_reference_dir())
     if not reference_dir.is_dir():
         raise AccelsimError(f"{reference_dir}: reference data folder not found "
                             "(set ACCELSIM_REFERENCE or pass --reference)")
     rows: list[Row] = []
     for name, (_, func) in VALIDATIONS.items():
-        if only and name not in only:
+        if selected is not None and name not in selected:
             continue
-        rows.extend(func(reference_dir, quick))
+        keep = selected[name] if selected is not None else None
+        rows.extend(r for r in func(reference_dir, quick) if keep is None or r.model in keep)
     return rows
+
+
+#: the ``model`` column of the README's validation table -> the comparison that writes it
+MODEL_NAMES = {"systolic": "scalesim", "HBM": "dram", "mesh NoC": "noc", "cost": "cost",
+               "neupims": "neupims"}
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+def only_names() -> dict[str, tuple[str, str | None]]:
+    """Every name ``--only`` accepts -> (comparison, model rows to keep or None for all): the
+    comparison names, the README table's model names (systolic, HBM, mesh NoC, ...) and the
+    GPU presets scored against measured silicon (h100_like, ...)."""
+    from . import scalesim  # noqa: F401  (registers)
+    _optional_validations()
+    names: dict[str, tuple[str, str | None]] = {n: (n, None) for n in VALIDATIONS}
+    for model, comparison in MODEL_NAMES.items():
+        if comparison in VALIDATIONS:
+            names.setdefault(model, (comparison, None))
+    if "silicon" in VALIDATIONS:
+        from .silicon import CHIPS
+
+        for preset, *_ in CHIPS.values():
+            names.setdefault(preset, ("silicon", preset))
+    return names
+
+
+def select(only: list[str]) -> dict[str, set[str] | None]:
+    """``--only`` names -> {comparison: model rows to keep (None: all)}; an unknown name is an
+    ``AccelsimError`` listing the valid ones. Names match ignoring case, spaces, '-' and '_'."""
+    names = only_names()
+    by_norm = {_norm(n): n for n in names}
+    out: dict[str, set[str] | None] = {}
+    for given in only:
+        name = by_norm.get(_norm(given))
+        if name is None:
+            from ..errors import did_you_mean
+
+            raise AccelsimError(f"--only: unknown comparison {given!r}"
+                                f"{did_you_mean(given, names)}; valid: {', '.join(names)}")
+        comparison, model = names[name]
+        if model is None or out.get(comparison, set()) is None:
+            out[comparison] = None
+        else:
+            out.setdefault(comparison, set()).add(model)
+    return out
 
 
 def _optional_validations() -> None:

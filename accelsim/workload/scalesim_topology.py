@@ -66,6 +66,11 @@ def load_scalesim_topology(path: str | Path, *, fmt: str = "auto", dtype: str = 
     for line, fields in layers:
         name = fields[0] or f"layer{len(records)}"
         if fmt == "gemm":
+            if len(fields) >= 8:
+                raise TraceError(f"format gemm expects 'Layer, M, N, K', but the rows look like "
+                                 f"convolutions ({len(fields)} fields: name, ifmap_h, ifmap_w, "
+                                 "filt_h, filt_w, channels, num_filters, stride); use "
+                                 "--topology-format conv (or auto)", file=file, row=line)
             if len(fields) < 4:
                 raise TraceError(f"expected 'Layer, M, N, K', got {len(fields)} fields", file=file,
                                  row=line)
