@@ -92,7 +92,8 @@ def run(args) -> int:
           f"(reads, queue arrival -> data)")
     print(f"row buffer  hit {result['row_hit_frac']:.4f} (hits {result['row_hits']}, misses "
           f"{result['row_misses']}, conflicts {result['row_conflicts']})")
-    print(f"channels    utilization min {min(util):.3f} / max {max(util):.3f}")
+    print(f"channels    utilization min {min(util):.3f} / max {max(util):.3f}; "
+          f"{result['rw_turnarounds']} read/write turnarounds")
     print(f"refresh     {result['refresh_ns']:.0f} ns of all-bank refresh (summed over pseudo "
           f"channels) in {result['simulated_ns']:.0f} ns")
     return 0

@@ -60,8 +60,9 @@ P_HIST = 16                         # longest rule window
 N_PARAMS = 17
 
 # Indices into the per-channel statistics array ``chst[c, :]``.
-S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK = range(9)
-N_CH_STATS = 9
+S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK, \
+    S_TURNS = range(10)          # S_TURNS: read<->write mode switches of the controller
+N_CH_STATS = 10
 
 # Rows of the per-channel counter array ``counts`` (``new_scratch``).
 C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
@@ -677,7 +678,10 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
             if t < soon:
                 soon = t
             if i < 0 and pq_n[c] == 0:
+                was_writing = write_mode[c]
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
+                if write_mode[c] != was_writing:
+                    chst[c, S_TURNS] += 1
                 if write_mode[c]:
                     src = 2
                     cmd = WR

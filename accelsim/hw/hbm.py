@@ -789,9 +789,14 @@ class HbmMemory(MemoryModel):
         util = (col * spec.cycles["tBL"]) / (span * spec.pseudo_channels)
         refresh_ticks = int(chst[:, K.S_REFS].sum()) * spec.cycles["tRFC"] \
             + self._refresh_ticks_extra
+        span_ns = spec.cycles_to_ns(span)
         base.update({
             "bandwidth_gbps": (self.bytes_read + self.bytes_written)
-            / spec.cycles_to_ns(span) if span > 1 else 0.0,
+            / span_ns if span > 1 else 0.0,
+            # simulated accesses only (extrapolated transfers are not spread over channels)
+            "channel_bandwidth_gbps": [float(v) for v in col * spec.tx_bytes / span_ns]
+            if span > 1 else [0.0] * len(col),
+            "rw_turnarounds": int(chst[:, K.S_TURNS].sum()),
             "row_hits": hits, "row_misses": misses, "row_conflicts": conflicts,
             "row_hit_frac": hits / total,
             "avg_latency_ns": spec.cycles_to_ns(self._lat_sum / self._reads) if self._reads
@@ -872,6 +877,7 @@ def summarize(spec: HbmSpec, res: BatchResult, write: np.ndarray, state: dict) -
         "channel_utilization": [float(u) for u in
                                 col * spec.cycles["tBL"] / (ticks * spec.pseudo_channels)],
         "refresh_ns": spec.cycles_to_ns(refs * spec.cycles["tRFC"]),
+        "rw_turnarounds": int(chst[:, K.S_TURNS].sum()),
         "mem_ticks": int(ticks),
         "simulated_ns": spec.cycles_to_ns(ticks),
     }
