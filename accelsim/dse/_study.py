@@ -30,7 +30,6 @@ import io
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -476,8 +475,33 @@ def _run_locked(out: Path, header: dict[str, Any], force: bool, env: EnvDef,
                        evaluator.cache.summary(), wall)
 
 
+def _check_own_files(out: Path) -> None:
+    """Refuse to start if something that is not a file accelsim wrote sits at one of the names
+    accelsim writes (a user directory named ``pareto.png``, a symlink...): --force and the
+    final writes replace only regular files of those names, and never touch anything else."""
+    for name in _STUDY_FILES:
+        p = out / name
+        if not (p.exists() or p.is_symlink()):
+            continue
+        ours = (p.is_file() and not p.is_symlink()) or (
+            name == "optuna.journal.lock" and p.is_symlink())   # Optuna's lock may be a link
+        if not ours:
+            kind = ("a directory" if p.is_dir() and not p.is_symlink() else
+                    "a symbolic link" if p.is_symlink() else "not a regular file")
+            raise AccelsimError(
+                f"{p}: accelsim writes its study file {name!r} here, but this is {kind} it did "
+                f"not write; move or rename it, or choose another --out (--force replaces only "
+                f"files accelsim wrote)")
+    for name in ("study.json", "evaluations.csv"):      # temp files of a killed atomic write
+        for tmp in out.glob(f".{name}.*.tmp"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
+
+
 def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
     meta = out / "study.json"
+    if out.exists():
+        _check_own_files(out)
     if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         same = False
         if meta.exists():
@@ -494,12 +518,8 @@ def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
             except (OSError, json.JSONDecodeError):
                 same = False
         if force:
-            for name in _STUDY_FILES:
-                p = out / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
+            for name in _STUDY_FILES:   # _check_own_files: each is ours or absent
+                (out / name).unlink(missing_ok=True)
         elif not same:
             raise AccelsimError(
                 f"{out} already holds a different study (or other files); pass --force "

@@ -127,3 +127,38 @@ def test_bad_workers_and_batch_are_refused(tmp_path, capsys, flag, value):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag in err and value in err
     assert not (out / "evaluations.jsonl").exists()
+
+
+# ---------------------------------------------------------------------- 3. --force
+def test_force_replaces_only_files_accelsim_wrote(tmp_path):
+    out = tmp_path / "f"
+    run_study(TINY, optimizer="random", budget=3, seed=0, out=out, n_workers=1, progress=False)
+    (out / "notes.txt").write_text("mine")
+    (out / "mydata").mkdir()
+    (out / "mydata" / "keep.csv").write_text("a,b\n")
+    res = run_study(TINY, optimizer="random", budget=4, seed=9, out=out, n_workers=1,
+                    progress=False, force=True)
+    assert res.replayed == 0 and len(res.results) == 4
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "mydata" / "keep.csv").read_text() == "a,b\n"
+    assert json.loads((out / "study.json").read_text())["seed"] == 9
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_foreign_directory_at_a_study_file_name_is_an_error_not_deleted(tmp_path, capsys,
+                                                                        force):
+    from accelsim.cli import main
+
+    out = tmp_path / "g"
+    run_study(TINY, optimizer="random", budget=3, seed=0, out=out, n_workers=1, progress=False)
+    (out / "pareto.png").unlink()
+    (out / "pareto.png").mkdir()                         # a user directory of that name
+    (out / "pareto.png" / "photo.jpg").write_text("precious")
+    before = (out / "evaluations.jsonl").read_text()
+    argv = ["dse", "run", TINY, "--budget", "3", "--seed", "1" if force else "0", "--out",
+            str(out), "--workers", "1", "--no-progress"] + (["--force"] if force else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pareto.png" in err and "a directory" in err
+    assert (out / "pareto.png" / "photo.jpg").read_text() == "precious"
+    assert (out / "evaluations.jsonl").read_text() == before       # nothing else touched
