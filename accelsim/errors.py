@@ -32,6 +32,7 @@ class TraceError(AccelsimError):
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
                  column: str | None = None):
         self.file, self.row, self.column = file, row, column
+        self.detail = message                # the message without the file / row / column
         parts = [file] if file else []
         if row is not None:
             parts.append(f"row {row}")

@@ -101,3 +101,23 @@ def test_section_done_lists_has_and_declared_keys():
     with pytest.raises(AccelsimError) as e:
         sec.done(also=("other",))
     assert str(e.value) == ("f.yaml: s.zz: unknown key; allowed: a, declared, optional, other")
+
+
+def test_overflow_names_what_the_user_gave_not_generated_rows(capsys, tmp_path):
+    line = one_error(capsys, "trace", "gen", "--phase", "decode", "--batch", "2", "--context",
+                     "1000000000000000", "-o", str(tmp_path / "t.csv"))
+    assert "<generated>" not in line and "row" not in line
+    assert ("the trace generated for model llama2-7b (decode, batch 2, context 1000000000000000): "
+            "operator 'attn' of layer 0: flops = 3.28e+19 is beyond the 64-bit counters") in line
+    line = one_error(capsys, "simulate", "--model", "llama2-7b", "--phase", "prefill",
+                     "--seq-len", "100000000000", "--batch", "1", "--quiet")
+    assert "model llama2-7b (prefill, batch 1, seq-len 100000000000): operator 'qkv_proj'" in line
+    assert "<generated>" not in line
+
+
+def test_topology_overflow_names_the_line(capsys, tmp_path):
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer, M, N, K,\n\nfc1, 2147483648, 2147483648, 2147483648,\n")
+    line = one_error(capsys, "simulate", "--topology", str(topo), "--quiet")
+    assert line == (f"accelsim: error: {topo}, row 3: layer 'fc1': flops = 1.98e+28 is beyond "
+                    "the 64-bit counters (at most 4.61e+18); the layer is too large")

@@ -101,6 +101,15 @@ def load_scalesim_topology(path: str | Path, *, fmt: str = "auto", dtype: str = 
             "dtype_kv": dtype, "src": f"scalesim-topology:{path.name}:{line}"})
     meta = {"name": path.stem, "source": f"SCALE-Sim {fmt} topology {path.name}",
             "generator": "accelsim.workload.scalesim_topology"}
-    trace = from_records(records, meta, file=file)
+    try:
+        trace = from_records(records, meta, file=file)
+    except TraceError as exc:                  # rows are layers: name the line the user wrote
+        if exc.row is None or not 0 < exc.row <= len(records):
+            raise
+        rec = records[exc.row - 1]
+        line = int(rec["src"].rsplit(":", 1)[1])
+        hint = "; the layer is too large" if getattr(exc, "too_large", False) else ""
+        raise TraceError(f"layer {rec['name']!r}: {exc.detail}{hint}", file=file,
+                         row=line) from None
     trace.path = file
     return trace

@@ -102,7 +102,48 @@ def from_records(records: list[dict[str, Any]], meta: dict[str, Any] | None = No
     """Build and validate a trace from row dicts (missing optional columns take defaults);
     ``file`` names the source in error messages."""
     frame = pd.DataFrame.from_records([{**DEFAULTS, **record} for record in records])
-    return OpTrace(validate_ops(frame, file=file), dict(meta or {}))
+    try:
+        return OpTrace(validate_ops(frame, file=file), dict(meta or {}))
+    except TraceError as exc:
+        if file != _GENERATED:
+            raise
+        # the rows were built from what the user asked for: name that, not "<generated>, row 6"
+        raise TraceError(_generated_error(exc, records, dict(meta or {}))) from None
+
+
+_GENERATED = "<generated>"
+
+
+def _generated_error(exc: TraceError, records: list[dict[str, Any]], meta: dict) -> str:
+    model = meta.get("model")
+    model = model.get("name") if isinstance(model, dict) else model
+    what = [str(meta["phase"])] if meta.get("phase") else []
+    batch = meta.get("batch")
+    if isinstance(batch, int):
+        what.append(f"batch {batch}")
+    elif isinstance(batch, list) and batch and all(isinstance(s, dict) for s in batch):
+        what.append(f"{len(batch)} sequences, longest q_len "
+                    f"{max(int(s.get('q_len', 0)) for s in batch)}, kv_len "
+                    f"{max(int(s.get('kv_len', 0)) for s in batch)}")
+    for key, label in (("seq_len", "seq-len"), ("context", "context")):
+        if key in meta:
+            what.append(f"{label} {meta[key]}")
+    tp = (meta.get("parallelism") or {}).get("tp") if isinstance(meta.get("parallelism"),
+                                                                   dict) else None
+    if tp and tp != 1:
+        what.append(f"tp {tp}")
+    who = (f"model {model}" if model else repr(meta.get("name", "the generated trace")))
+    head = f"the trace generated for {who}" + (f" ({', '.join(what)})" if what else "")
+    row = None
+    if exc.row is not None and 0 < exc.row <= len(records):
+        row = records[exc.row - 1]
+    where = ""
+    if row is not None:
+        where = f"operator {row.get('name', '?')!r}" + (
+            f" of layer {row['layer']}" if "layer" in row else "") + ": "
+    hint = ("; use a smaller batch, context or seq-len, or check the model's dimensions"
+            if getattr(exc, "too_large", False) else "")
+    return f"{head}: {where}{exc.detail}{hint}"
 
 
 def load_trace(path: str | os.PathLike) -> OpTrace:
@@ -234,6 +275,12 @@ def _int_column(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
         if bad.any():
             i = bad.idxmax()
             given = raw.at[i]
+            if np.isfinite(numbers.at[i]) and abs(numbers.at[i]) > _MAX_INT:
+                err = TraceError(f"{column} = {float(numbers.at[i]):.3g} is beyond the 64-bit "
+                                 f"counters (at most {float(_MAX_INT):.3g})", file=file,
+                                 row=_row_of(frame, i), column=column)
+                err.too_large = True
+                raise err
             what = "a value" if str(given).strip() == "" else repr(given)
             raise TraceError(f"expected an integer, got {what}", file=file,
                              row=_row_of(frame, i), column=column)
