@@ -15,13 +15,17 @@ def register(subparsers) -> argparse.ArgumentParser:
                                           "'accelsim simulate --json'.")
     p.add_argument("report_json", metavar="RUN.json", type=Path, help="JSON report")
     p.add_argument("--plots", metavar="DIR", required=True, help="write PNG plots here")
+    p.add_argument("--force", action="store_true",
+                   help="replace the PNGs of an earlier run in DIR (other files are kept)")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.plots import plot_all
+    from ..io import check_output_dir, exit_on_sigterm, staged_dir
+    from ..report.plots import PLOTS, plot_all
 
+    check_output_dir(args.plots, [f"{name}.png" for name in PLOTS], force=args.force)
     try:
         report = json.loads(args.report_json.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -32,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
                if not isinstance(report, dict) or k not in report]
     if missing:
         raise AccelsimError(f"{args.report_json}: not an accelsim report (missing {', '.join(missing)})")
-    for path in plot_all(report, args.plots):
-        print(f"wrote {path}")
+    with exit_on_sigterm(), staged_dir(args.plots) as stage:   # swapped in whole
+        paths = plot_all(report, stage)
+    for path in paths:
+        print(f"wrote {Path(args.plots) / Path(path).name}")
     return 0

@@ -43,6 +43,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--timeline", metavar="PATH",
                    help="write a Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev)")
     p.add_argument("--plots", metavar="DIR", help="write PNG plots (roofline, breakdowns, ...)")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing --json/--csv/--timeline files and the PNGs of an "
+                        "earlier run in --plots DIR (nothing else)")
     p.add_argument("--top", type=int, default=12, help="operators listed in the console table")
     p.add_argument("--quiet", action="store_true", help="print only the total")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -56,7 +59,49 @@ def _trace_dir() -> Path:
     return arch_configs_dir().parent / "traces"
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Option values and every output path, checked before anything runs (a long simulation
+    never fails at its end because of an output)."""
+    from ..errors import AccelsimError
+    from ..io import check_output_dir, check_output_file
+
+    for option in ("arch", "trace", "topology", "model"):
+        value = getattr(args, option)
+        if value is not None and not value.strip():
+            raise AccelsimError(f"--{option}: expected a name or a path, got an empty string")
+    if args.top < 0:
+        raise AccelsimError(f"--top: expected a non-negative integer, got {args.top}")
+    if args.timeline and args.fidelity != "full":
+        raise AccelsimError("--timeline needs --fidelity full")
+    seen: dict[str, str] = {}
+    for option in ("json", "csv", "timeline", "plots"):
+        value = getattr(args, option)
+        if value is None or (option == "json" and value == "-"):
+            continue
+        if not value:
+            raise AccelsimError(f"--{option}: expected a path, got an empty string")
+        key = str(Path(value).resolve())
+        if key in seen:
+            raise AccelsimError(f"{value}: given to both --{seen[key]} and --{option}")
+        seen[key] = option
+        if option == "plots":
+            from ..report.plots import PLOTS
+
+            check_output_dir(value, [f"{name}.png" for name in PLOTS]
+                             + ["noc_link_utilization.png"], force=args.force)
+        else:
+            check_output_file(value, force=args.force)
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..io import exit_on_sigterm
+
+    _check_args(args)
+    with exit_on_sigterm():        # SIGTERM: temp files are removed on the way out
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..api import load_arch, load_trace, simulate
     from ..workload.generate import generate_trace
     from ..workload.scalesim_topology import load_scalesim_topology
@@ -72,10 +117,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
     started = time.perf_counter()
-    if args.timeline and args.fidelity != "full":
-        from ..errors import AccelsimError
-
-        raise AccelsimError("--timeline needs --fidelity full")
     report = simulate(arch, trace, fidelity=args.fidelity,
                       progress=False if args.no_progress else None,
                       timeline=bool(args.timeline))

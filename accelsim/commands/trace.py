@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
 
 from ..errors import AccelsimError
@@ -91,12 +93,35 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                         "sampled and zipf are seeded by --seed")
 
 
+#: What ``trace serve -o DIR`` writes into ``DIR`` (``--force`` replaces these, nothing else).
+SERVE_FILES = ("requests.csv", "requests.meta.json", "ops.csv", "ops.meta.json",
+               "iterations.csv")
+
+
 def _csv_out(path: str, force: bool) -> Path:
+    """``-o`` of ``trace gen`` / ``capture``: a CSV file path (``.csv`` is added when missing).
+    An existing directory, or a path that ends in a separator, is an error, so that the CSV and
+    its ``.meta.json`` never land beside the path given. Checked before the trace is built."""
+    from ..io import check_output_file
+    from ..workload.trace import sidecar_path
+
+    if not path or path.endswith(("/", os.sep)) or Path(path).is_dir():
+        raise AccelsimError(f"{path or repr(path)}: is a directory; -o expects a CSV file path "
+                            f"(e.g. {Path(path or '.') / 'trace.csv'})")
     out = Path(path)
     if out.suffix != ".csv":
         out = out.with_name(out.name + ".csv")
-    if out.exists() and not force:
-        raise AccelsimError(f"{out}: file exists; pass --force to overwrite it")
+    check_output_file(out, force=force)
+    check_output_file(sidecar_path(out), force=force)
+    return out
+
+
+def _save_trace(trace, out: Path) -> Path:
+    """Write the CSV and its ``.meta.json`` together: staged, then renamed in back to back."""
+    from ..io import staged_files
+
+    with staged_files(out.parent) as stage:
+        trace.save(stage / out.name)
     return out
 
 
@@ -106,6 +131,7 @@ def _summary_line(trace) -> str:
 
 
 def run_gen(args: argparse.Namespace) -> int:
+    from ..io import exit_on_sigterm
     from ..workload.generate import generate_trace
 
     out = _csv_out(args.output, args.force)
@@ -113,7 +139,8 @@ def run_gen(args: argparse.Namespace) -> int:
                            seq_len=args.seq_len, tp=args.tp, layers=args.layers,
                            attention=args.attention,
                            moe_load=args.moe_load, seed=args.seed)
-    path = trace.save(out)
+    with exit_on_sigterm():
+        path = _save_trace(trace, out)
     print(f"wrote {len(trace)} operators to {path} (+ {path.name.removesuffix('.csv')}.meta.json): "
           f"{_summary_line(trace)}")
     return 0
@@ -124,10 +151,14 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..workload.requests import load_requests, synthesize_requests
     from ..workload.serving import BatchingConfig, RooflineClock, serving_trace
 
-    out = Path(args.output)
-    targets = [out / n for n in ("requests.csv", "ops.csv", "iterations.csv")]
-    if any(t.exists() for t in targets) and not args.force:
-        raise AccelsimError(f"{out}: holds a serving trace already; pass --force to overwrite it")
+    from ..io import check_output_dir, exit_on_sigterm, staged_dir
+
+    for name in ("peak_tflops", "mem_gbps"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise AccelsimError(f"--{name.replace('_', '-')}: expected a positive finite number, "
+                                f"got {value:g}")
+    out = check_output_dir(args.output, SERVE_FILES, force=args.force)
     cfg = load_model(args.model)
     if args.requests:
         requests = load_requests(args.requests)
@@ -143,14 +174,18 @@ def run_serve(args: argparse.Namespace) -> int:
                                 f"{'positive' if name == 'max_iters' else 'non-negative'} "
                                 f"integer, got {value}")
     stop = None if args.max_iters is None else args.skip_iters + args.max_iters
-    result = serving_trace(cfg, requests,
-                           batching=BatchingConfig(args.max_batch, args.max_tokens,
-                                                   args.chunked_prefill),
-                           clock=RooflineClock(args.peak_tflops, args.mem_gbps), tp=args.tp,
-                           layers=args.layers, iters=(args.skip_iters, stop),
-                           moe_load=args.moe_load, seed=args.seed,
-                           stream_ops_to=out / "ops.csv")   # flat memory for long runs
-    paths = result.save(out)
+    # every file goes into OUT.tmp-<pid>, which then replaces OUT whole: a kill never leaves
+    # files of two runs in OUT
+    with exit_on_sigterm(), staged_dir(out) as stage:
+        result = serving_trace(cfg, requests,
+                               batching=BatchingConfig(args.max_batch, args.max_tokens,
+                                                       args.chunked_prefill),
+                               clock=RooflineClock(args.peak_tflops, args.mem_gbps), tp=args.tp,
+                               layers=args.layers, iters=(args.skip_iters, stop),
+                               moe_load=args.moe_load, seed=args.seed,
+                               stream_ops_to=stage / "ops.csv")   # flat memory for long runs
+        staged = result.save(stage)
+    paths = {k: str(out / Path(v).name) for k, v in staged.items()}
     s, r = result.summary, requests.summary()
     phases = ", ".join(f"{v} {k}" for k, v in sorted(s["iterations_by_phase"].items()))
     print(f"requests: {r['requests']} over {r['span_s']:.1f} s ({r['rate_rps']:.2f} req/s), "
@@ -169,12 +204,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_capture(args: argparse.Namespace) -> int:
+    from ..io import exit_on_sigterm
     from ..workload.capture import capture_trace
 
     out = _csv_out(args.output, args.force)
     trace = capture_trace(args.hf_config, args.phase, batch=args.batch, seq_len=args.seq_len,
                           context=args.context, attn_implementation=args.attn, dtype=args.dtype)
-    path = trace.save(out)
+    with exit_on_sigterm():
+        path = _save_trace(trace, out)
     cap = trace.meta["capture"]
     print(f"captured {cap['aten_ops']} aten ops -> {len(trace)} operators "
           f"({sum(cap['dropped_aten_ops'].values())} dropped as views/copies/artifacts) in {path}: "

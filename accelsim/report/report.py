@@ -194,18 +194,23 @@ class Report:
         atomic_write_text(path, self.ops.to_csv(index=False))
 
     def plot(self, directory: str | os.PathLike) -> list:
-        """Write the roofline, latency-breakdown, utilization and bandwidth plots (PNG)."""
+        """Write the roofline, latency-breakdown, utilization and bandwidth plots (PNG).
+
+        The PNGs are drawn into ``DIR.tmp-<pid>`` and swapped in whole (``accelsim.io.staged_dir``),
+        so ``directory`` never holds plots of two runs; other files in it are kept."""
+        from pathlib import Path
+
+        from ..io import staged_dir
         from .plots import plot_all
 
         report = self.to_dict()
-        paths = plot_all(report, directory)
-        if report.get("noc"):
-            from pathlib import Path
+        with staged_dir(directory) as stage:
+            paths = plot_all(report, stage)
+            if report.get("noc"):
+                from .noc_plots import link_heatmap
 
-            from .noc_plots import link_heatmap
-
-            paths.append(link_heatmap(report, Path(directory) / "noc_link_utilization.png"))
-        return paths
+                paths.append(link_heatmap(report, stage / "noc_link_utilization.png"))
+        return [Path(directory) / Path(p).name for p in paths]
 
     def write_timeline(self, path: str | os.PathLike) -> None:
         """Write a Chrome/Perfetto trace (needs ``simulate(..., timeline=True)``)."""
