@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import sys
 import time
-import warnings
 from pathlib import Path
 
 from ..errors import AccelsimError
@@ -86,3 +87,66 @@ class StudyLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+# ---------------------------------------------------------------------- damaged files
+def warn(message: str) -> None:
+    """A one-line warning on stderr (the run goes on)."""
+    print(f"accelsim: warning: {message}", file=sys.stderr, flush=True)
+
+
+def backup_name(path: Path) -> Path:
+    """``NAME.corrupt-TIMESTAMP`` next to ``path``, not yet taken."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    candidate = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    return candidate
+
+
+def line_ranges(numbers: list[int], limit: int = 8) -> str:
+    """``"lines 3, 7-9"`` for 1-based line numbers (the first ``limit`` ranges, then "...")."""
+    ranges: list[list[int]] = []
+    for n in sorted(numbers):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges[:limit]]
+    more = ", ..." if len(ranges) > limit else ""
+    return ("line " if len(numbers) == 1 else "lines ") + ", ".join(parts) + more
+
+
+def recover_journal(path: Path) -> None:
+    """Keep the valid prefix of an Optuna journal (complete lines that are JSON objects with an
+    ``op_code``), up to its first bad line. A torn tail or a garbage line makes Optuna refuse
+    (or mis-read) every later resume; the trials after the cut are told again from
+    ``evaluations.jsonl``, so nothing evaluated is lost. The damaged file is kept as
+    ``NAME.corrupt-TIMESTAMP``."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    good = 0
+    first_bad = None
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            op = json.loads(line) if line.endswith(b"\n") else None
+        except ValueError:
+            op = None
+        if not isinstance(op, dict) or "op_code" not in op:
+            first_bad = n
+            break
+        good += len(line)
+    if first_bad is None:
+        return
+    backup = backup_name(path)
+    shutil.copy2(path, backup)
+    tmp = path.with_name(f".{path.name}.recover.tmp")
+    tmp.write_bytes(data[:good])
+    os.replace(tmp, path)
+    total = data.count(b"\n") + (not data.endswith(b"\n"))
+    warn(f"{path}: line {first_bad} of {total} is damaged (torn or not an Optuna log record); "
+         f"kept the {first_bad - 1} line(s) before it, dropped the rest (their trials are told "
+         f"again from evaluations.jsonl); the damaged file is kept as {backup.name}")

@@ -30,6 +30,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from ._envdef import EnvDef, load_env
 from ._evaluate import Evaluator, Result, check_workers, pool_executor, _worker_compute
 from ._pareto import pareto_mask, plot_front
 from ._space import _import_optional
-from ._state import LOCK_NAME, StudyLock
+from ._state import LOCK_NAME, StudyLock, backup_name, line_ranges, recover_journal, warn
 
 OPTIMIZERS = ("random", "optuna-tpe", "optuna-nsga2", "ppo", "maskable-ppo")
 BACKENDS = ("local", "ray")
@@ -119,46 +120,90 @@ class Row:
 
 
 class EvaluationLog:
-    """The append-only JSONL log; a torn last line (killed mid-write) is ignored and cut."""
+    """The append-only JSONL log, read back by ``index``.
+
+    A torn last line (a run killed mid-write) is cut. Any other bad line (not JSON, not an
+    object, missing keys, a repeated index) is skipped with a warning naming the lines: the
+    valid rows are kept (``rows``, sorted by index), the damaged file is kept as
+    ``evaluations.jsonl.corrupt-TIMESTAMP`` and a clean log replaces it, so only the missing
+    indices are evaluated again.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.rows: list[Row] = []
+        self.by_index: dict[int, Row] = {}
         self.by_key: dict[str, dict[str, Any]] = {}
         if path.exists():
-            good = 0
-            with open(path, "rb") as fh:
-                data = fh.read()
-            for line in data.splitlines(keepends=True):
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    d = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                self._add(Row(d["index"], d["design"], d["key"], d["record"], d["wall_s"],
-                              d["cache_hit"]))
-                good += len(line)
-            if good != len(data):
-                with open(path, "r+b") as fh:
-                    fh.truncate(good)
+            self._read()
         self._fh = open(path, "a", encoding="utf-8")
 
+    @property
+    def rows(self) -> list[Row]:
+        return [self.by_index[i] for i in sorted(self.by_index)]
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        lines = data.split(b"\n")
+        tail = lines.pop()                        # b"" when the file ends with a newline
+        bad: list[int] = []
+        for n, line in enumerate(lines, 1):
+            row = _parse_row(line)
+            if row is None or row.index in self.by_index:
+                bad.append(n)
+            else:
+                self._add(row)
+        torn_row = _parse_row(tail) if tail else None
+        if torn_row is not None and torn_row.index not in self.by_index:
+            self._add(torn_row)                    # complete but for its newline
+        if bad or torn_row is not None:
+            backup = backup_name(self.path)
+            shutil.copy2(self.path, backup)
+            from ..io import atomic_write_text
+
+            atomic_write_text(self.path, "".join(_row_line(r) for r in self.rows))
+            if bad:
+                warn(f"{self.path}: skipped {len(bad)} bad line(s) ({line_ranges(bad)}: not a "
+                     f"JSON evaluation record, or a repeated index); kept {len(self.by_index)} "
+                     f"valid evaluation(s), the missing ones are evaluated again; the damaged "
+                     f"file is kept as {backup.name}")
+        elif tail:
+            with open(self.path, "r+b") as fh:    # a run killed mid-write: cut the torn line
+                fh.truncate(len(data) - len(tail))
+
     def _add(self, row: Row) -> None:
-        self.rows.append(row)
+        self.by_index[row.index] = row
         self.by_key.setdefault(row.key, row.record)
 
     def append(self, row: Row) -> None:
-        self._fh.write(json.dumps({"index": row.index, "design": row.design, "key": row.key,
-                                   "record": row.record, "wall_s": row.wall_s,
-                                   "cache_hit": row.cache_hit}, sort_keys=True,
-                                  allow_nan=False) + "\n")
+        self._fh.write(_row_line(row))
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._add(row)
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _row_line(row: Row) -> str:
+    return json.dumps({"index": row.index, "design": row.design, "key": row.key,
+                       "record": row.record, "wall_s": row.wall_s, "cache_hit": row.cache_hit},
+                      sort_keys=True, allow_nan=False) + "\n"
+
+
+def _parse_row(line: bytes) -> Row | None:
+    """The ``Row`` of one log line, or None if the line is not a well-formed record."""
+    try:
+        d = json.loads(line)
+        row = Row(d["index"], d["design"], d["key"], d["record"], d["wall_s"], d["cache_hit"])
+    except (ValueError, TypeError, KeyError):    # not JSON / not an object / missing keys
+        return None
+    ok = (type(row.index) is int and row.index >= 0 and isinstance(row.design, dict)
+          and isinstance(row.key, str) and isinstance(row.record, dict)
+          and isinstance(row.record.get("status"), str)
+          and isinstance(row.record.get("metrics"), dict)
+          and isinstance(row.wall_s, (int, float)) and isinstance(row.cache_hit, bool))
+    return row if ok else None
 
 
 # ---------------------------------------------------------------------- the recorder
@@ -177,7 +222,8 @@ class Recorder:
 
     @property
     def done(self) -> int:
-        return max(self.next_index, len(self.log.rows))
+        """Evaluations in the log (indices may have gaps after a damaged log was repaired)."""
+        return len(self.log.by_index)
 
     def evaluate(self, designs: Sequence[Mapping[str, Any]], *, replay: bool = True
                  ) -> list[Result]:
@@ -188,8 +234,8 @@ class Recorder:
         fresh: list[int] = []
         for j, (d, k) in enumerate(zip(designs, keys)):
             i = self.next_index + j
-            if replay and i < len(self.log.rows):
-                row = self.log.rows[i]
+            row = self.log.by_index.get(i) if replay else None
+            if row is not None:
                 if row.key != k:
                     raise AccelsimError(
                         f"cannot resume: evaluation {i} in {self.log.path} was {row.design}, "
@@ -210,13 +256,24 @@ class Recorder:
         start = self.next_index
         for j, r in enumerate(out):
             i = start + j
-            if i >= len(self.log.rows):
-                self.log.append(Row(i, r.design, r.key, {"status": _raw_status(r),
-                                                        "metrics": r.metrics, "error": r.error},
-                                    r.wall_s, r.cache_hit))
+            if i not in self.log.by_index:
+                self._log(i, r)
             self._track(r)
         self.next_index += len(out)
         return out  # type: ignore[return-value]
+
+    def _log(self, index: int, r: Result) -> None:
+        self.log.append(Row(index, r.design, r.key, {"status": _raw_status(r),
+                                                     "metrics": r.metrics, "error": r.error},
+                            r.wall_s, r.cache_hit))
+
+    def refill(self, items: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Evaluate and log designs at given indices whose log rows were lost (a damaged log);
+        ``next_index`` does not move."""
+        designs = [self.evaluator.env.space.validate(d) for _, d in items]
+        results = self.evaluator.evaluate_many(designs, executor=self.executor)
+        for (i, _), r in zip(items, results):
+            self._log(i, r)
 
     def evaluate_one(self, design: Mapping[str, Any]) -> Result:
         return self.evaluate([design])[0]
@@ -277,6 +334,7 @@ def _run_optuna(rec: Recorder, space, budget: int, seed: int, batch: int, sample
         from optuna.storages.journal import JournalFileBackend
     except ImportError:  # optuna < 4
         from optuna.storages import JournalFileStorage as JournalFileBackend
+    recover_journal(out / "optuna.journal")
     storage = JournalStorage(JournalFileBackend(str(out / "optuna.journal")))
 
     def constraints_func(trial):
@@ -302,9 +360,13 @@ def _run_optuna(rec: Recorder, space, budget: int, seed: int, batch: int, sample
     for t in trials:
         if t.state in (TrialState.RUNNING, TrialState.WAITING):
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    told = {t.user_attrs["log_index"] for t in complete}
+    told = {t.user_attrs["log_index"]: t for t in complete}
     orphans = [row for row in rec.log.rows if row.index not in told]
-    rec.next_index = len(rec.log.rows)
+    rec.next_index = max([*rec.log.by_index, *told], default=-1) + 1
+    lost = [(i, {name: t.params[name] for name in space.names}) for i, t in sorted(told.items())
+            if i not in rec.log.by_index and set(space.names) <= set(t.params)]
+    if lost:                                  # told, but its log line was damaged: redo it
+        rec.refill(lost)
     dists = space.to_optuna()
     for row in orphans:                       # logged but never told: tell without re-logging
         study.enqueue_trial(row.design)
@@ -498,25 +560,40 @@ def _check_own_files(out: Path) -> None:
                 tmp.unlink()
 
 
+def _read_header(meta: Path) -> dict[str, Any]:
+    """The ``study.json`` of an existing study; a clear error if it is not one."""
+    try:
+        old = json.loads(meta.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise AccelsimError(f"{meta}: cannot read it ({exc.strerror})") from None
+    except ValueError:                       # undecodable bytes or not JSON
+        old = None
+        got = "a file that is not JSON text"
+    else:
+        got = f"JSON {type(old).__name__}"
+    if not isinstance(old, dict):
+        raise AccelsimError(f"{meta}: expected the study header written by accelsim (a JSON "
+                            f"object), got {got}; pass --force to start a new study there "
+                            f"(it replaces study.json), or choose another --out")
+    return old
+
+
 def _prepare_out(out: Path, header: dict[str, Any], force: bool) -> None:
     meta = out / "study.json"
     if out.exists():
         _check_own_files(out)
     if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         same = False
-        if meta.exists():
-            try:
-                old = json.loads(meta.read_text())
-                same = all(old.get(k) == header[k] for k in
-                           ("env_fingerprint", "optimizer", "seed", "fidelity", "batch",
-                            "env_raw"))
-                # A larger budget extends the same study when the optimizer's proposals do not
-                # depend on the total (PPO's schedule does, so it needs the same budget).
-                same = same and (old.get("budget") == header["budget"] or (
-                    header["optimizer"] != "ppo" and isinstance(old.get("budget"), int)
-                    and header["budget"] >= old["budget"]))
-            except (OSError, json.JSONDecodeError):
-                same = False
+        if meta.exists() and not force:
+            old = _read_header(meta)
+            same = all(old.get(k) == header[k] for k in
+                       ("env_fingerprint", "optimizer", "seed", "fidelity", "batch",
+                        "env_raw"))
+            # A larger budget extends the same study when the optimizer's proposals do not
+            # depend on the total (PPO's schedule does, so it needs the same budget).
+            same = same and (old.get("budget") == header["budget"] or (
+                header["optimizer"] != "ppo" and isinstance(old.get("budget"), int)
+                and header["budget"] >= old["budget"]))
         if force:
             for name in _STUDY_FILES:   # _check_own_files: each is ours or absent
                 (out / name).unlink(missing_ok=True)

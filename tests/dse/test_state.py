@@ -162,3 +162,97 @@ def test_foreign_directory_at_a_study_file_name_is_an_error_not_deleted(tmp_path
     assert err.count("\n") == 1 and "pareto.png" in err and "a directory" in err
     assert (out / "pareto.png" / "photo.jpg").read_text() == "precious"
     assert (out / "evaluations.jsonl").read_text() == before       # nothing else touched
+
+
+# ---------------------------------------------------------------------- 4. corrupt state
+def _outcomes(res):
+    return [r.comparable() for r in res.results]
+
+
+def test_corrupt_middle_lines_of_the_log_are_skipped_not_everything_after(tmp_path, capsys):
+    full = run_study(TINY, optimizer="random", budget=20, seed=2, out=tmp_path / "full",
+                     n_workers=1, progress=False)
+    out = tmp_path / "r"
+    run_study(TINY, optimizer="random", budget=20, seed=2, out=out, n_workers=1, progress=False)
+    log = out / "evaluations.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines[4] = "garbage \x00\xff\n"                          # line 5
+    lines[8] = "[1, 2, 3]\n"                                 # line 9
+    lines[11] = '{"index": 11}\n'                            # line 12: keys missing
+    damaged = "".join(lines)
+    log.write_text(damaged)
+    capsys.readouterr()
+    resumed = run_study(TINY, optimizer="random", budget=20, seed=2, out=out, n_workers=1,
+                        progress=False)
+    err = capsys.readouterr().err
+    assert str(log) in err and "lines 5, 9, 12" in err
+    assert resumed.replayed == 17                            # only the 3 bad ones recomputed
+    assert _outcomes(resumed) == _outcomes(full)
+    assert sorted(_indices(log)) == list(range(20))
+    backups = list(out.glob("evaluations.jsonl.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == damaged   # nothing truncated
+    again = run_study(TINY, optimizer="random", budget=20, seed=2, out=out, n_workers=1,
+                      progress=False)
+    assert again.replayed == 20 and "warning" not in capsys.readouterr().err
+
+
+def _told(out):
+    import optuna
+
+    study = optuna.load_study(study_name="accelsim", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal"))))
+    return sorted(t.user_attrs["log_index"] for t in study.trials if "log_index" in t.user_attrs)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "torn"])
+def test_damaged_optuna_journal_is_recovered(tmp_path, capsys, damage):
+    pytest.importorskip("optuna")
+    out = tmp_path / damage
+    kw = dict(optimizer="optuna-tpe", budget=12, seed=3, out=out, n_workers=1, progress=False)
+    part = run_study(TINY, stop_after=6, **kw)
+    journal = out / "optuna.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    if damage == "garbage":
+        lines.insert(len(lines) // 2, b"\xde\xad not json\n")
+    else:
+        lines.append(b'{"op_code": 5, "worker_id": "x", "trial_id": 9, "par')
+    journal.write_bytes(b"".join(lines))
+    capsys.readouterr()
+    resumed = run_study(TINY, **kw)
+    err = capsys.readouterr().err
+    assert str(journal) in err and "corrupt-" in err
+    assert len(resumed.results) == 12 and _outcomes(resumed)[:6] == _outcomes(part)
+    assert list(out.glob("optuna.journal.corrupt-*"))
+    assert _told(out) == list(range(12))
+    again = run_study(TINY, **kw)                            # later resumes work too
+    assert _outcomes(again) == _outcomes(resumed) and "warning" not in capsys.readouterr().err
+
+
+def test_optuna_refills_a_told_trial_whose_log_line_was_damaged(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "o"
+    kw = dict(optimizer="optuna-tpe", budget=8, seed=3, out=out, n_workers=1, progress=False)
+    first = run_study(TINY, **kw)
+    log = out / "evaluations.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines[3] = "oops\n"
+    log.write_text("".join(lines))
+    resumed = run_study(TINY, **kw)
+    assert "line 4" in capsys.readouterr().err
+    assert _outcomes(resumed) == _outcomes(first)
+    assert sorted(_indices(log)) == list(range(8))
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00binary", b"[1, 2]"])
+def test_study_json_that_is_not_a_header_is_a_clear_error(tmp_path, capsys, content):
+    from accelsim.cli import main
+
+    out = tmp_path / "j"
+    run_study(TINY, optimizer="random", budget=3, seed=0, out=out, n_workers=1, progress=False)
+    (out / "study.json").write_bytes(content)
+    argv = ["dse", "run", TINY, "--budget", "3", "--seed", "0", "--out", str(out),
+            "--workers", "1", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "study.json" in err and "--force" in err
+    assert main(argv + ["--force"]) == 0
