@@ -414,7 +414,7 @@ class Evaluator:
                                          chunksize=max(1, len(items) // (4 * n_workers))))
             for (k, _), rec in zip(items, outs):
                 records[k] = rec
-                if rec["status"] != "timeout":
+                if rec["status"] != "timeout" and not rec.get("crashed"):   # may pass next time
                     self.cache.put(k, rec)
         wall = (time.perf_counter() - t0) / max(1, len(todo))
         return [self.finish(d, records[k], k, 0.0 if k in hits else wall, k in hits)

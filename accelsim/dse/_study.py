@@ -54,17 +54,50 @@ _STUDY_FILES = ("study.json", "evaluations.jsonl", "evaluations.csv", "pareto.pn
 
 
 # ---------------------------------------------------------------------- executors
+WORKER_DIED = ("the worker process evaluating this design died (killed by the OS, e.g. out of "
+               "memory, or crashed); marked invalid, the study went on")
+
+
 class LocalExecutor:
-    """Runs misses on a process pool kept open for the whole study (1 worker: in-process)."""
+    """Runs misses on a process pool kept open for the whole study (1 worker, or a single
+    design: in-process).
+
+    A worker that dies (out of memory, a signal) does not end the study: the pool is started
+    again, the designs it lost are rerun one at a time, and the one that kills its worker again
+    comes back ``invalid`` with ``WORKER_DIED`` (such records are not cached)."""
 
     def __init__(self, evaluator: Evaluator, n_workers: int):
         self.n_workers = max(1, int(n_workers))
+        self._evaluator = evaluator
         self._pool = pool_executor(evaluator, self.n_workers) if self.n_workers > 1 else None
 
     def map_records(self, evaluator: Evaluator, designs: Sequence[dict]) -> list[dict]:
         if self._pool is None or len(designs) == 1:
             return [evaluator.compute(d) for d in designs]
-        return list(self._pool.map(_worker_compute, designs))
+        from concurrent.futures.process import BrokenProcessPool
+
+        futures = [self._pool.submit(_worker_compute, d) for d in designs]
+        out: list[dict | None] = [None] * len(designs)
+        lost = []
+        for j, f in enumerate(futures):
+            try:
+                out[j] = f.result()
+            except BrokenProcessPool:
+                lost.append(j)
+        if lost:
+            self._restart()
+        for j in lost:                  # one at a time, so a death names its design
+            try:
+                out[j] = self._pool.submit(_worker_compute, designs[j]).result()
+            except BrokenProcessPool:
+                out[j] = {"status": "invalid", "metrics": {}, "error": WORKER_DIED,
+                          "crashed": True}
+                self._restart()
+        return out  # type: ignore[return-value]
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = pool_executor(self._evaluator, self.n_workers)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -256,3 +256,31 @@ def test_study_json_that_is_not_a_header_is_a_clear_error(tmp_path, capsys, cont
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "study.json" in err and "--force" in err
     assert main(argv + ["--force"]) == 0
+
+
+# ---------------------------------------------------------------------- 5. a dying worker
+def test_a_worker_that_dies_marks_its_design_invalid_and_the_study_goes_on(tmp_path,
+                                                                           monkeypatch):
+    import threading
+
+    from accelsim.dse._evaluate import Evaluator
+    from accelsim.dse._study import WORKER_DIED
+
+    if threading.active_count() != 1:
+        pytest.skip("the pool forks only with one thread; the patch below needs fork")
+    parent = os.getpid()
+    compute = Evaluator.compute
+
+    def dying_compute(self, design):        # inherited by the forked pool workers
+        if os.getpid() != parent and design["sa_dim"] == 16:
+            os.kill(os.getpid(), 9)          # as the OOM killer would
+        return compute(self, design)
+
+    monkeypatch.setattr(Evaluator, "compute", dying_compute)
+    res = run_study(TINY, optimizer="random", budget=12, seed=5, out=tmp_path / "d",
+                    n_workers=2, batch=4, progress=False)
+    assert len(res.results) == 12
+    died = [r for r in res.results if r.design["sa_dim"] == 16]
+    assert died and all(r.status == "invalid" and r.error == WORKER_DIED for r in died)
+    assert all(r.status != "invalid" or r.error != WORKER_DIED
+               for r in res.results if r.design["sa_dim"] != 16)
