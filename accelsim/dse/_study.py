@@ -468,6 +468,10 @@ def _run_ppo(rec: Recorder, space, budget: int, seed: int, env: EnvDef, evaluato
     model = algo_cls("MultiInputPolicy", gym_env, n_steps=n_steps,
                      batch_size=max(4, n_steps // 2), n_epochs=4, learning_rate=3e-4,
                      seed=seed, device="cpu", verbose=0)
+    from stable_baselines3.common.logger import Logger
+
+    # SB3's default logger makes an empty tempdir/SB3-<time> per run even when it logs nothing
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=budget * steps_per_eval + n_steps, callback=_Stop())
     gym_env.close()
 

@@ -284,3 +284,17 @@ def test_a_worker_that_dies_marks_its_design_invalid_and_the_study_goes_on(tmp_p
     assert died and all(r.status == "invalid" and r.error == WORKER_DIED for r in died)
     assert all(r.status != "invalid" or r.error != WORKER_DIED
                for r in res.results if r.design["sa_dim"] != 16)
+
+
+# ---------------------------------------------------------------------- 6. litter
+def test_ppo_study_leaves_no_sb3_directory_in_tmp(tmp_path, monkeypatch):
+    pytest.importorskip("stable_baselines3")
+    import tempfile
+
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    tmp = Path(tempfile.gettempdir())
+    before = set(tmp.glob("SB3-*"))
+    res = run_study(TINY, optimizer="ppo", budget=16, seed=0, out=tmp_path / "p", n_workers=1,
+                    progress=False)
+    assert len(res.results) == 16
+    assert set(tmp.glob("SB3-*")) - before == set()
