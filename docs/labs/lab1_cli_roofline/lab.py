@@ -36,7 +36,7 @@ def commands(work: Path, plots: bool) -> list[list[str]]:
                      "--attention", "unfused",
                      "-o", str(work / f"{phase}.csv"), "--force"])
         sim = ["simulate", "--arch", ARCH, "--trace", str(work / f"{phase}.csv"),
-               "--json", str(work / f"{phase}.json"), "--quiet", "--no-progress"]
+               "--json", str(work / f"{phase}.json"), "--quiet", "--no-progress", "--force"]
         if plots:
             sim += ["--plots", str(work / f"{phase}_plots")]
         cmds.append(sim)
