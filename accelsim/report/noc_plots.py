@@ -63,8 +63,10 @@ def link_heatmap(report_or_result: Any, path: str | os.PathLike) -> Path:
                                facecolor=cmap(norm(util[n, 0])),
                                edgecolor="black" if n in mcs else "0.7",
                                lw=1.8 if n in mcs else 0.5, zorder=2))
-        if n in mcs and not thin:
-            ax.text(x, y, "MC", ha="center", va="center", fontsize=7, color="tab:blue", zorder=3)
+        if not thin:                   # node numbers, as the "hottest: node N" label names them
+            ax.text(x, y, f"MC {n}" if n in mcs else str(n), ha="center", va="center",
+                    fontsize=6 if n in mcs else 7, color="tab:blue" if n in mcs else "0.25",
+                    zorder=3)
         for port, (dx, dy) in _PORT_DIR.items():
             tx, ty = x + dx, y + dy
             if not (0 <= tx < cols and 0 <= ty < rows):

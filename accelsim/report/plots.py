@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import AccelsimError
 
 UNIT_COLORS = {"systolic": "#1f77b4", "vector": "#ff7f0e", "dma": "#2ca02c", "link": "#d62728"}
+BOUND_MARKERS = {"compute": "o", "memory": "^", "link": "s"}
 
 
 def _plt():
@@ -32,8 +33,15 @@ def _plt():
 
 
 def _peaks(report: dict[str, Any]) -> dict[str, float]:
+    """Whole-chip roofs: the report's ``chip`` section (every core of a chip or a mesh); reports
+    written before it existed fall back to the arch section (one core unless ``cores``)."""
     arch = report["arch"]
     clock_hz = report["clock_mhz"] * 1e6
+    chip = report.get("chip")
+    if chip:
+        return {"systolic_flops": 2 * chip["peak_macs_per_cycle"] * clock_hz,
+                "vector_flops": chip["vector_ops_per_cycle"] * clock_hz,
+                "bandwidth_bytes": (report["memory"].get("peak_bandwidth_gbps") or 0) * 1e9}
     sa, vu = arch["systolic"], arch["vector"]
     cores = arch.get("cores", 1) or 1                  # systolic / vector describe one core
     pes = sa["rows"] * sa["cols"] * sa.get("count", 1) * cores
@@ -54,10 +62,12 @@ def roofline(report: dict[str, Any], path: str | os.PathLike) -> Path:
         if op["flops"] <= 0 or traffic <= 0 or op["total_cycles"] <= 0:
             continue
         key = (op["op_class"], op["name"], op["unit"])
-        p = points.setdefault(key, [0.0, 0.0, 0.0])
+        p = points.setdefault(key, [0.0, 0.0, 0.0, {}])
         p[0] += op["flops"]
         p[1] += traffic
         p[2] += op["total_cycles"] / clock_hz
+        bound = op.get("bound", "compute")
+        p[3][bound] = p[3].get(bound, 0.0) + op["total_cycles"]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     if points:
         ai = np.array([p[0] / p[1] for p in points.values()])
@@ -78,7 +88,8 @@ def roofline(report: dict[str, Any], path: str | os.PathLike) -> Path:
     labelled: list[tuple[float, float, list[str]]] = []
     for (op_class, name, unit), p in sorted(points.items(), key=lambda kv: -kv[1][2]):
         x0, y0 = p[0] / p[1], p[0] / p[2]
-        ax.scatter(x0, y0, s=20 + 400 * p[2] / total_time,
+        bound = max(p[3], key=p[3].get) if p[3] else "compute"   # most of its time
+        ax.scatter(x0, y0, s=20 + 400 * p[2] / total_time, marker=BOUND_MARKERS.get(bound, "o"),
                    color=UNIT_COLORS.get(unit, "gray"), alpha=0.7, edgecolor="black", lw=0.5)
         near = next((l for l in labelled if abs(np.log10(x0 / l[0])) < 0.08
                      and abs(np.log10(y0 / l[1])) < 0.08), None)
@@ -98,6 +109,9 @@ def roofline(report: dict[str, Any], path: str | os.PathLike) -> Path:
                  fontsize=10)
     for unit in sorted({key[2] for key in points}, key=list(UNIT_COLORS).index):
         ax.scatter([], [], color=UNIT_COLORS[unit], label=f"{unit} operators (area ~ time)")
+    for bound in sorted({b for p in points.values() for b in p[3]}):
+        ax.scatter([], [], color="white", edgecolor="black", marker=BOUND_MARKERS.get(bound, "o"),
+                   label=f"bound: {bound} (report's bound column)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)

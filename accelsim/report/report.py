@@ -12,8 +12,12 @@ architecture clock):
 ``utilization``        MACs (vector: ops) / (total_cycles x PEs (vector: ops per cycle))
 ``mapping_efficiency`` used PEs / PEs, as SCALE-Sim defines it (systolic only)
 ``dram_read_bytes``    DRAM -> SRAM bytes the tiling moves (``dram_write_bytes``: back)
-``bound``              ``memory`` if moving its DRAM bytes at peak bandwidth takes longer than
-                       its compute, else ``compute`` (``link`` for collectives)
+``bound``              the resource that sets the simulated time: ``memory`` if moving its DRAM
+                       bytes at the memory's sustained bandwidth takes longer than its compute
+                       cycles, else ``compute`` (``link`` for collectives). A ``compute`` operator
+                       left of the roofline's ridge is limited by how its mapping uses the
+                       arrays (low utilization), not by memory; the roofline plot marks each
+                       point with this same ``bound``.
 ``reused``             instances replayed from an identical, already simulated shape
 =====================  =====================================================================
 """
@@ -87,7 +91,7 @@ class Report:
         shape_index = {key: j for j, key in enumerate(res.plans)}
         shape_plans = list(res.plans.values())
         ids = np.array([shape_index[res.row_keys[i]] for i in rows], dtype=np.int64)
-        mem_bw = self.arch.build_memory().peak_bandwidth_gbps()
+        mem_bw = self.arch.build_memory().sustained_bandwidth_gbps()
         shape_unit = np.array([p.unit for p in shape_plans], dtype=object)
         shape_work = np.array([p.work for p in shape_plans], dtype=np.float64)
         shape_peak = np.array([p.peak_work_per_cycle for p in shape_plans], dtype=np.float64)
@@ -159,6 +163,7 @@ class Report:
             "dram_write_bytes": int(self.ops["dram_write_bytes"].sum()),
             "reuse": dict(res.reuse),
             "warnings": list(self.warnings),
+            "chip": self._chip(),
             "units": units,
             "memory": {k: _plain(v) for k, v in res.memory_stats.items()},
             "summary": summary,
@@ -223,6 +228,16 @@ class Report:
         write_timeline(self.result.timeline, path,
                        title=f"accelsim: {self.trace.name} on {self.arch.name}")
 
+    def _chip(self) -> dict[str, Any]:
+        """Whole-chip peaks (every core of a chip or a mesh): what plots draw their roofs from."""
+        from ..cost.model import mesh_of
+
+        a = self.arch
+        cores = a.cores if a.noc is None else mesh_of(a).cores
+        return {"cores": cores, "peak_macs_per_cycle": a.systolic.pes * cores,
+                "vector_ops_per_cycle": a.vector.ops_per_cycle * cores,
+                "sustained_bandwidth_gbps": a.build_memory().sustained_bandwidth_gbps()}
+
     # ------------------------------------------------------------------ console
     def table(self, top: int = 12) -> str:
         """A readable console summary: totals, per-class breakdown, the slowest operators."""
@@ -262,7 +277,8 @@ class Report:
 
 
 def _bound(plan, bandwidth_gbps: float, clock_mhz: float) -> str:
-    """``memory`` if moving the plan's DRAM bytes at peak takes longer than its compute."""
+    """``memory`` if moving the plan's DRAM bytes at ``bandwidth_gbps`` (the memory's sustained
+    bandwidth) takes longer than its compute cycles, else ``compute``; ``link`` for collectives."""
     if plan.unit == "link":
         return "link"
     if math.isinf(bandwidth_gbps):
