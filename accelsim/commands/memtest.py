@@ -41,12 +41,9 @@ def _memory_section(arg: str) -> tuple[dict, str | None]:
     if arg.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
             raise ConfigError(f"memory file {arg!r} not found", key="--memory")
-        import yaml
+        from ..yamlio import load_file
 
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {exc}", file=arg) from None
+        raw = load_file(path)
         if isinstance(raw, dict) and "memory" in raw:
             raw = raw["memory"]          # a whole architecture file
         if isinstance(raw, dict) and "organization" in raw and "preset" not in raw:

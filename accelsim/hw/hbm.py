@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import yaml
 
 from ..arch.fields import Section
 from ..errors import ConfigError, unknown_name
@@ -89,11 +88,9 @@ def _load_yaml(path: Path) -> Any:
     and YAML parsing (~50 ms each) dominated cost estimates and DSE evaluations."""
     key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
     if key not in _YAML_CACHE:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                _YAML_CACHE[key] = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
+        from ..yamlio import load_file
+
+        _YAML_CACHE[key] = load_file(path)
     return copy.deepcopy(_YAML_CACHE[key])
 
 

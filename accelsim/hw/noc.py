@@ -53,7 +53,6 @@ from typing import Any, Generator, Iterable
 
 import numpy as np
 import simpy
-import yaml
 
 from ..arch.fields import Section
 from ..errors import AccelsimError, ConfigError
@@ -744,13 +743,10 @@ def build_noc(raw: Any, *, file: str | None = None, path: str = "noc") -> NoCMod
 
 def load_noc_config(path: str | Path) -> MeshConfig:
     """Read a NoC preset file (``source:`` + ``noc:`` with impl ``mesh``) into a ``MeshConfig``."""
+    from ..yamlio import load_file
+
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
+    raw = load_file(path)
     top = Section(raw, file=str(path))
     top.str("source", default="")
     model = build_noc(top.any("noc"), file=str(path))
