@@ -8,7 +8,11 @@
 * ``evaluations.csv``   the same as a table: knobs, metrics (unit in the column name),
   constraints, feasible, status, wall time, seed, optimizer;
 * ``pareto.png``        feasible points and the Pareto front (matplotlib, Agg);
-* ``optuna.journal``    Optuna's journal storage (Optuna optimizers).
+* ``optuna.journal``    Optuna's journal storage (Optuna optimizers);
+* ``study.lock``        held (``flock``) for the whole run; names the running process.
+
+See ``_state.py`` for the lock and how damaged logs are recovered, and ``_check_own_files``
+for what ``--force`` may replace.
 
 Resuming: running the same study again (same env, optimizer, budget, seed, fidelity) over the
 same ``DIR`` continues it. Random search and PPO replay their deterministic proposal sequence
