@@ -9,12 +9,13 @@ process (``process_time``, the figure to trust on a shared, busy machine). Print
 5 M simulated DRAM requests/s, plus the extrapolated-transfer path (a 200 MB weight read as one
 ``transfer``).
 
-    python scripts/bench_dram.py [--requests 1000000] [--repeat 3]
+    python scripts/bench_dram.py [--requests 1000000] [--repeat 3] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -25,6 +26,22 @@ from accelsim.hw.memory import build_memory
 
 
 GOAL = 5e6   # simulated DRAM requests per second on one core (the issue's target)
+
+
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path, figures: list[dict], argv: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
 
 
 def bench(spec, pattern: str, n: int, repeat: int) -> tuple[float, float]:
@@ -62,6 +79,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", default=None,
+                    help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args(argv)
     print(f"{'pattern':8s} {'mapping':10s} {'ch':>3s} {'wall M req/s':>13s} {'CPU M req/s':>12s}"
           f" {'CPU / goal':>10s}")
@@ -77,17 +96,25 @@ def main(argv=None) -> int:
     print(f"\none 200 MB transfer (extrapolated past the simulated prefix): {wall * 1e3:.1f} ms "
           f"wall, {gbps:.1f} GB/s simulated")
     print(f"\nper pattern, slowest row (goal: {GOAL / 1e6:.0f} M DRAM requests/s on one core):")
+    out = [figure("requests", args.requests, "count"),
+           figure("transfer_200mb_wall_s", wall, "s")]
     for pattern in ("stream", "random", "mixed"):
         rows = [v for k, v in figures.items() if k[0] == pattern]
         w = min(r[0] for r in rows)
         c = min(r[1] for r in rows)
         print(f"  {pattern:8s} wall {w / 1e6:5.2f} M/s ({w / GOAL:4.2f} x goal)   "
               f"CPU {c / 1e6:5.2f} M/s ({c / GOAL:4.2f} x goal)")
+        out += [figure(f"{pattern}_cpu_requests_per_s", c, "requests/s", ">=", GOAL),
+                figure(f"{pattern}_wall_requests_per_s", w, "requests/s")]
     headline = figures[("stream", "MOP4CLXOR", 8)]
     print(f"\nheadline (stream, MOP4CLXOR, 8 channels): {headline[1] / 1e6:.2f} M DRAM requests/s "
           f"CPU, {headline[0] / 1e6:.2f} wall (goal >= {GOAL / 1e6:.0f})")
     geo = float(np.exp(np.mean(np.log([v[1] for v in figures.values()]))))
     print(f"geometric mean over all rows (CPU): {geo / 1e6:.2f} M requests/s")
+    if args.json:
+        out += [figure("headline_cpu_requests_per_s", headline[1], "requests/s", ">=", GOAL),
+                figure("geomean_cpu_requests_per_s", geo, "requests/s")]
+        write_json(args.json, out, list(argv) if argv is not None else sys.argv[1:])
     return 0
 
 

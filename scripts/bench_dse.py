@@ -2,6 +2,7 @@
 fidelity (goals: >= 200/s and >= 2/s), and env.step overhead beyond evaluate() (goal <= 1 ms).
 
     python scripts/bench_dse.py [--n 60] [--n-full 6] [--env envs/llama2-7b-decode-latency-under-area.yaml]
+        [--json PATH]
 
 Every evaluation is a cache miss (distinct random designs, cache disabled); one core, in-process.
 """
@@ -13,9 +14,26 @@ from pathlib import Path
 import cProfile
 import io
 import pstats
+import sys
 import time
 
 import numpy as np
+
+
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path, figures: list[dict], argv: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
 
 
 def rate(evaluator, designs) -> float:
@@ -33,6 +51,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--n-full", type=int, default=6)
     ap.add_argument("--profile", action="store_true", help="print where analytical time goes")
+    ap.add_argument("--json", default=None,
+                    help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args()
 
     import gymnasium
@@ -74,6 +94,11 @@ def main() -> None:
     t_eval = (time.perf_counter() - t0) / (reps * len(acts))
     print(f"env.step overhead beyond evaluate(): {1e3 * (t_step - t_eval):.3f} ms "
           f"(step {1e3 * t_step:.3f} ms, cached evaluate {1e3 * t_eval:.3f} ms; goal <= 1 ms)")
+    if args.json:
+        write_json(args.json, [
+            figure("analytical_evals_per_s", r_ana, "evaluations/s", ">=", 200),
+            figure("full_evals_per_s", r_full, "evaluations/s", ">=", 2),
+            figure("step_overhead_ms", 1e3 * (t_step - t_eval), "ms", "<=", 1)], sys.argv[1:])
 
     if args.profile or r_ana < 200:
         prof = cProfile.Profile()

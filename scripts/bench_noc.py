@@ -3,11 +3,13 @@
 A flit-hop is one flit crossing one output port (router-to-router link or ejection channel).
 Goal: >= 1 M flit-hops/s. Prints figures only; tests never assert wall time.
 
-    python scripts/bench_noc.py
+    python scripts/bench_noc.py [--json PATH]
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 
 from accelsim.hw.noc import MeshConfig, run_synthetic
@@ -20,7 +22,27 @@ CASES = [  # (columns, rows, rate, packet_flits)
 ]
 
 
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path, figures: list[dict], argv: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default=None,
+                    help="also write the figures (value, unit, goal, met) to this JSON file")
+    args = ap.parse_args()
     run_synthetic(MeshConfig(columns=2, rows=2), rate=0.1, measure_cycles=100)  # JIT warm-up
     print(f"{'mesh':>6} {'rate':>5} {'P':>3} {'cycles':>8} {'flit-hops':>10} {'wall s':>7} "
           f"{'cpu s':>7} {'flit-hops/s':>12} {'per cpu s':>12}")
@@ -41,6 +63,12 @@ def main() -> None:
     print(f"overall: {total_hops / total_wall:,.0f} flit-hops/s wall, "
           f"{total_hops / total_cpu:,.0f} per CPU second (goal >= 1,000,000; the machine may be "
           f"shared, so CPU time is the steadier figure)")
+    if args.json:
+        write_json(args.json, [
+            figure("flit_hops", total_hops, "count"),
+            figure("wall_flit_hops_per_s", total_hops / total_wall, "flit-hops/s"),
+            figure("cpu_flit_hops_per_s", total_hops / total_cpu, "flit-hops/s", ">=", 1e6)],
+            sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -8,12 +8,13 @@
 (b) One full Llama-2-7B decode iteration (32 layers, batch 32, context 2048) on the
     npu_128x128_bf16_hbm2 preset: trace generation + simulation, and simulation alone.
 
-Usage: python scripts/bench_sim.py [--reference DIR] [--repeat N]
+Usage: python scripts/bench_sim.py [--reference DIR] [--repeat N] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -26,6 +27,19 @@ from accelsim.arch.config import parse_arch
 from accelsim.workload.trace import from_records
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path: Path, figures: list[dict], argv: list[str]) -> None:
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
 
 
 def scalesim_arch(rows: int, cols: int, dataflow: str):
@@ -44,7 +58,7 @@ def gemm_rows(group: pd.DataFrame) -> list[dict]:
             for i, r in enumerate(group.itertuples())]
 
 
-def bench_scalesim(reference: Path, repeat: int) -> None:
+def bench_scalesim(reference: Path, repeat: int) -> list[dict]:
     ref = pd.read_csv(reference / "scalesim" / "reference.csv")
     theirs = ref.wall_s.sum()
     ours_best = float("inf")
@@ -67,9 +81,14 @@ def bench_scalesim(reference: Path, repeat: int) -> None:
     print(f"    speed-up                     : {theirs / ours_best:10.0f}x   (target >= 1000x; "
           f"finished runs only: {ok.wall_s.sum() / ours_best:.0f}x)")
     print(f"    compute-cycle mismatches vs SCALE-Sim: {mismatches // repeat}")
+    return [figure("scalesim_runs", len(ref), "count"),
+            figure("scalesim_wall_s", ours_best, "s"),
+            figure("scalesim_reference_wall_s", theirs, "s"),
+            figure("scalesim_speedup", theirs / ours_best, "x", ">=", 1000),
+            figure("scalesim_cycle_mismatches", mismatches // repeat, "count", "<=", 0)]
 
 
-def bench_llama(repeat: int) -> None:
+def bench_llama(repeat: int) -> list[dict]:
     arch = accelsim.load_arch("npu_128x128_bf16_hbm2")
     gen, sim = [], []
     report = None
@@ -89,17 +108,26 @@ def bench_llama(repeat: int) -> None:
     print(f"    wall: generate {statistics.median(gen):.3f} s + simulate "
           f"{statistics.median(sim):.3f} s = {statistics.median(gen) + statistics.median(sim):.3f} s"
           f" (median of {repeat}; target <= 1 s)")
+    return [figure("llama_decode_operators", len(report.ops), "count"),
+            figure("llama_decode_generate_s", statistics.median(gen), "s"),
+            figure("llama_decode_simulate_s", statistics.median(sim), "s"),
+            figure("llama_decode_wall_s", statistics.median(gen) + statistics.median(sim), "s",
+                   "<=", 1)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the figures (value, unit, goal, met) to this JSON file")
     args = parser.parse_args()
     print(f"accelsim {accelsim.__version__}, Python {sys.version.split()[0]}, one process\n")
-    bench_scalesim(args.reference, args.repeat)
+    figures = bench_scalesim(args.reference, args.repeat)
     print()
-    bench_llama(args.repeat)
+    figures += bench_llama(args.repeat)
+    if args.json:
+        write_json(args.json, figures, sys.argv[1:])
     return 0
 
 

@@ -8,13 +8,14 @@ NoC share of operator time (``noc_cycles``, docs/multicore.md), the hottest link
 average packet latency, and the simulator speed in flit-hops per second.
 
     python scripts/multicore_scaling.py [--seq-len 512] [--layers 1] [--cores 1,4,16]
-        [--flit-bytes 64] [--heatmap-dir DIR]
+        [--flit-bytes 64] [--heatmap-dir DIR] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 
 import numpy as np
@@ -24,6 +25,22 @@ from accelsim.arch.config import _read_yaml, arch_configs_dir, parse_arch
 from accelsim.engine.core import Simulation
 from accelsim.engine.multicore import MeshSimulation
 from accelsim.hw.noc import PORT_NAMES
+
+
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path, figures: list[dict], argv: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
 
 
 def mesh_for(base: dict, k: int) -> dict:
@@ -42,6 +59,8 @@ def main() -> None:
     ap.add_argument("--flit-bytes", type=int, default=None,
                     help="override the link width (e.g. 64 to see a mesh-bound chip)")
     ap.add_argument("--heatmap-dir", default=None)
+    ap.add_argument("--json", default=None,
+                    help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args()
     path = arch_configs_dir() / "mesh4x4_npu_hbm.yaml"
     base = _read_yaml(path)
@@ -63,6 +82,7 @@ def main() -> None:
     print(head)
     base_ps = None
     total_hops, total_wall = 0, 0.0
+    out = []
     for k in [int(round(int(c) ** 0.5)) for c in args.cores.split(",")]:
         arch = parse_arch(mesh_for(base, k), file=str(path))
         t0 = time.perf_counter()
@@ -80,6 +100,7 @@ def main() -> None:
               f"{base_ps / res.end_ps:8.2f} {sum(res.record_noc_ps) / busy:9.1%} {hot:>22} "
               f"{links.max():5.0%} {res.noc['avg_packet_latency_cycles']:8,.0f} {wall:6.1f} "
               f"{res.noc['flit_hops'] / wall:12,.0f}")
+        out.append(figure(f"speedup_{k * k}cores", base_ps / res.end_ps, "x"))
         if args.heatmap_dir:
             from pathlib import Path
 
@@ -89,6 +110,11 @@ def main() -> None:
             link_heatmap(res, Path(args.heatmap_dir) / f"links_{k * k}cores.png")
     print(f"\nsimulator speed: {total_hops / total_wall:,.0f} flit-hops/s over all mesh runs "
           f"(goal >= 1,000,000)")
+    if args.json:
+        write_json(args.json, out + [
+            figure("flit_hops", total_hops, "count"),
+            figure("wall_flit_hops_per_s", total_hops / total_wall, "flit-hops/s", ">=", 1e6)],
+            sys.argv[1:])
 
 
 if __name__ == "__main__":

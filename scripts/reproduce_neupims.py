@@ -9,6 +9,7 @@ NPU / PIM utilization for GPT3-30B, batch 256 (paper Table 4).
     python scripts/reproduce_neupims.py --quick    # 2 batches; last line: neupims/naive = X.XXx
     python scripts/reproduce_neupims.py --trace path/to/share-gpt2-bs512-ms7B-tp4-clb-0.csv
     python scripts/reproduce_neupims.py --timeline neupims.json   # Perfetto: NPU vs PIM channels
+    python scripts/reproduce_neupims.py --json speed.json   # also the figures (wall time, ratios)
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ from accelsim.validation.neupims import (REFERENCE_RATIOS, SYSTEMS, run_ratios, 
                                          run_utilization)
 
 
+def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
+    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
+    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
+    return {"name": name, "value": float(value), "unit": unit,
+            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
+
+
+def write_json(path, figures: list[dict], argv: list[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from accelsim.io import atomic_write_text
+    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
+                                        "figures": figures}, indent=2) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 batches instead of 10")
@@ -32,6 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trace", default=None, help="a NeuPIMs request CSV (seq_len, ch_idx) "
                     "used for every PIM system instead of synthesized batches")
     ap.add_argument("--timeline", default=None, help="write the full NeuPIMs run's timeline")
+    ap.add_argument("--json", default=None,
+                    help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     seeds = args.seeds or (2 if args.quick else 10)
@@ -82,8 +101,15 @@ def main(argv=None) -> int:
     print(f"  PIM busy (channels in PIM operations)    naive {u['naive']['pim_busy']:6.1%}  ->  "
           f"NeuPIMs {u['neupims']['pim_busy']:6.1%}")
     print()
-    print(f"wall time {time.perf_counter() - t0:.1f} s")
+    wall = time.perf_counter() - t0
+    print(f"wall time {wall:.1f} s")
     print(f"neupims/naive = {rel['neupims']:.2f}x (reference {REFERENCE_RATIOS['neupims']:.3f})")
+    if args.json:
+        write_json(args.json, [
+            figure("batches", seeds, "count"),
+            figure("neupims_over_naive", rel["neupims"], "x"),
+            figure("wall_s", wall, "s", "<=", 60)],
+            list(argv) if argv is not None else sys.argv[1:])
     return 0
 
 
