@@ -121,3 +121,27 @@ def test_topology_overflow_names_the_line(capsys, tmp_path):
     line = one_error(capsys, "simulate", "--topology", str(topo), "--quiet")
     assert line == (f"accelsim: error: {topo}, row 3: layer 'fc1': flops = 1.98e+28 is beyond "
                     "the 64-bit counters (at most 4.61e+18); the layer is too large")
+
+
+# ---------------------------------------------------------------- flags that do not apply (19)
+@pytest.mark.parametrize("argv, fragment", [
+    (["simulate", "--model", "llama2-7b", "--phase", "prefill", "--context", "100"],
+     "--context applies to --phase decode"),
+    (["simulate", "--model", "llama2-7b", "--phase", "decode", "--seq-len", "512"],
+     "--seq-len applies to --phase prefill"),
+    (["simulate", "--batch", "4"], "--batch shapes a generated step"),
+    (["simulate", "--topology-format", "gemm"], "--topology-format applies to --topology"),
+    (["trace", "gen", "--phase", "prefill", "--context", "100", "-o", "x.csv"],
+     "--context applies to --phase decode"),
+    (["trace", "capture", "--hf-config", "examples/config.json", "--seq-len", "4", "-o", "y.csv"],
+     "--seq-len applies to --phase prefill"),
+])
+def test_flags_that_do_not_apply_are_errors(argv, fragment, capsys, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    if "examples/config.json" in argv:
+        argv = [str(Path(__file__).resolve().parents[1] / a) if a == "examples/config.json"
+                else a for a in argv]
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert fragment in capsys.readouterr().err

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._step import add_step_flags, resolve_step
+
 DEFAULT_ARCH = "npu_128x128_bf16_hbm2"
 DEFAULT_TRACE = "llama2-7b_decode_b32_ctx2048.csv"
 
@@ -28,15 +30,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--model", help="generate the trace of one step of this model instead")
     p.add_argument("--topology-format", choices=("auto", "gemm", "conv"), default="auto",
                    help="SCALE-Sim topology kind (default: from the header)")
-    p.add_argument("--phase", choices=("prefill", "decode"), default="decode",
-                   help="with --model: the step to generate")
-    p.add_argument("--batch", type=int, default=1, help="with --model: sequences in the batch")
-    p.add_argument("--context", type=int, default=2048, help="with --model, decode: KV length")
-    p.add_argument("--seq-len", type=int, default=512, help="with --model, prefill: prompt length")
-    p.add_argument("--attention", choices=("fused", "unfused"), default="fused",
-                   help="attention rows: one fused attn row (default) or attn_score/attn_softmax/attn_context")
-    p.add_argument("--layers", type=int, default=None, help="with --model: first N layers only")
-    p.add_argument("--tp", type=int, default=1, help="with --model: tensor-parallel degree")
+    add_step_flags(p, note="with --model: ")
     p.add_argument("--fidelity", choices=("full", "analytical"), default="full")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' = stdout)")
     p.add_argument("--csv", metavar="PATH", help="write the per-operator table as CSV")
@@ -69,6 +63,10 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, option)
         if value is not None and not value.strip():
             raise AccelsimError(f"--{option}: expected a name or a path, got an empty string")
+    resolve_step(args, generated=bool(args.model),
+                 source="--topology" if args.topology else "--trace (or the default trace)")
+    if args.topology_format != "auto" and not args.topology:
+        raise AccelsimError("--topology-format applies to --topology files only")
     if args.top < 0:
         raise AccelsimError(f"--top: expected a non-negative integer, got {args.top}")
     if args.timeline and args.fidelity != "full":

@@ -21,8 +21,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     _model_options(g)
     g.add_argument("--phase", choices=("prefill", "decode"), default="decode")
     g.add_argument("--batch", type=int, default=1)
-    g.add_argument("--context", type=int, default=2048, help="decode: KV-cache length per sequence")
-    g.add_argument("--seq-len", type=int, default=512, help="prefill: prompt tokens per sequence")
+    g.add_argument("--context", type=int, default=None,
+                   help="decode only: KV-cache length per sequence (default 2048)")
+    g.add_argument("--seq-len", type=int, default=None,
+                   help="prefill only: prompt tokens per sequence (default 512)")
     g.add_argument("--seed", type=int, default=0, help="seeds a skewed --moe-load")
     g.add_argument("-o", "--output", required=True, help="output CSV path")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -70,8 +72,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--hf-config", required=True, help="path to a HF config.json (with model_type)")
     c.add_argument("--phase", choices=("prefill", "decode"), default="decode")
     c.add_argument("--batch", type=int, default=1)
-    c.add_argument("--context", type=int, default=64, help="decode: KV length incl. the new token")
-    c.add_argument("--seq-len", type=int, default=32, help="prefill: prompt tokens per sequence")
+    c.add_argument("--context", type=int, default=None,
+                   help="decode only: KV length incl. the new token (default 64)")
+    c.add_argument("--seq-len", type=int, default=None,
+                   help="prefill only: prompt tokens per sequence (default 32)")
     c.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa",
                    help="transformers attention implementation")
     c.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16")
@@ -133,7 +137,9 @@ def _summary_line(trace) -> str:
 def run_gen(args: argparse.Namespace) -> int:
     from ..io import exit_on_sigterm
     from ..workload.generate import generate_trace
+    from ._step import resolve_phase_flags
 
+    resolve_phase_flags(args, context=2048, seq_len=512)
     out = _csv_out(args.output, args.force)
     trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                            seq_len=args.seq_len, tp=args.tp, layers=args.layers,
@@ -206,7 +212,9 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_capture(args: argparse.Namespace) -> int:
     from ..io import exit_on_sigterm
     from ..workload.capture import capture_trace
+    from ._step import resolve_phase_flags
 
+    resolve_phase_flags(args, context=64, seq_len=32)
     out = _csv_out(args.output, args.force)
     trace = capture_trace(args.hf_config, args.phase, batch=args.batch, seq_len=args.seq_len,
                           context=args.context, attn_implementation=args.attn, dtype=args.dtype)
