@@ -104,15 +104,14 @@ def check_cmd(args: argparse.Namespace) -> int:
 
 
 def eval_cmd(args: argparse.Namespace) -> int:
-    import yaml
-
     from ..dse import evaluate, load_env
+    from ..yamlio import parse_value
 
     env = load_env(args.env, _overrides(args.set))
     design = {}
     for item in args.design:
         k, _, v = item.partition("=")
-        design[k.strip()] = yaml.safe_load(v)
+        design[k.strip()] = parse_value(v, file="--design", key=k.strip())
     from ..dse._evaluate import Evaluator
 
     r = Evaluator(env, args.fidelity).evaluate(design)
