@@ -236,7 +236,7 @@ class Report:
         cores = a.cores if a.noc is None else mesh_of(a).cores
         return {"cores": cores, "peak_macs_per_cycle": a.systolic.pes * cores,
                 "vector_ops_per_cycle": a.vector.ops_per_cycle * cores,
-                "sustained_bandwidth_gbps": a.build_memory().sustained_bandwidth_gbps()}
+                "sustained_bandwidth_gbps": _plain(a.build_memory().sustained_bandwidth_gbps())}
 
     # ------------------------------------------------------------------ console
     def table(self, top: int = 12) -> str:
