@@ -3,6 +3,8 @@
 ``energy_breakdown_png``: one stacked bar per op class, stacked by energy component.
 ``area_breakdown_png``: one stacked bar of the die area by component (SRAM split by buffer).
 matplotlib is imported only when a plot is made; without it the error says how to install it.
+``energy_unit`` / ``format_energy`` pick the unit (pJ ... J) per magnitude for the plots and the
+``accelsim cost`` table.
 """
 
 from __future__ import annotations
@@ -12,6 +14,25 @@ from pathlib import Path
 
 from ..errors import AccelsimError
 from .model import ENERGY_COMPONENTS, CostReport
+
+
+#: (pJ per unit, unit name), largest first: an energy reads in the largest unit it reaches.
+ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
+
+
+def energy_unit(pj: float) -> tuple[float, str]:
+    """``(pJ per unit, unit)`` for showing ``pj`` picojoules: 2.3e12 pJ -> J, 2.3e9 -> mJ."""
+    magnitude = abs(float(pj))
+    for scale, unit in ENERGY_UNITS:
+        if magnitude >= scale:
+            return scale, unit
+    return ENERGY_UNITS[-1]
+
+
+def format_energy(pj: float, digits: int = 3) -> str:
+    """``2,347,114 uJ`` reads as ``2.347 J``: the value in the unit of ``energy_unit``."""
+    scale, unit = energy_unit(pj)
+    return f"{pj / scale:,.{digits}f} {unit}"
 
 
 def _pyplot():
@@ -26,22 +47,24 @@ def _pyplot():
 
 
 def energy_breakdown_png(cost: CostReport, path: str | os.PathLike) -> Path:
-    """Stacked bars: energy (uJ) by component for each op class. Returns the path written."""
+    """Stacked bars: energy by component for each op class, in the unit (pJ ... J) of the
+    tallest bar. Returns the path written."""
     plt = _pyplot()
     g = cost.by_op_class()
     comps = [c for c in ENERGY_COMPONENTS if c in g.columns and g[c].sum() > 0]
+    scale, unit = energy_unit(max((g[comps].sum(axis=1).max() if comps else 0.0), 1.0))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(g) + 2), 4.5))
     bottom = [0.0] * len(g)
     x = range(len(g))
     for c in comps:
-        vals = (g[c] * 1e-6).tolist()
+        vals = (g[c] / scale).tolist()
         ax.bar(x, vals, bottom=bottom, label=c)
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_xticks(list(x))
     ax.set_xticklabels(list(g.index), rotation=35, ha="right")
-    ax.set_ylabel("energy (uJ)")
+    ax.set_ylabel(f"energy ({unit})")
     ax.set_title(f"energy by op class: {cost.arch_name} / {cost.trace_name}\n"
-                 f"total {cost.energy_pj * 1e-6:,.1f} uJ, avg {cost.avg_power_w:,.1f} W "
+                 f"total {format_energy(cost.energy_pj)}, avg {cost.avg_power_w:,.1f} W "
                  f"({cost.tech.name} at {cost.tech.node_nm:g} nm)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -9,6 +9,9 @@ machine, not on the design).
 
 The disk tier is one SQLite file (safe for several processes; writes are single statements).
 Both tiers evict the least recently *written/used* entries beyond their bounds and count it.
+A ``path`` that is not such a file (a directory, another kind of file, a database without the
+``results`` table, an entry that is not a JSON record) is an ``AccelsimError`` naming the file and
+saying to delete it or pass another path; the file is never changed or removed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ import sqlite3
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from ..errors import AccelsimError
+
+#: The first bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class ResultCache:
@@ -34,6 +42,8 @@ class ResultCache:
         self.disk_entries = max(1, int(disk_entries))
         self._mem: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self._check_path()
         self._db: sqlite3.Connection | None = None
         self._disk_count: int | None = None
         self.stats = dict.fromkeys(("hits_memory", "hits_disk", "misses", "puts",
@@ -45,16 +55,86 @@ class ResultCache:
         state["_db"] = None
         return state
 
+    def _error(self, what: str) -> AccelsimError:
+        return AccelsimError(f"{self.path}: {what}; delete it or pass another --cache path "
+                             "(it is only a cache: results are recomputed)")
+
+    def _check_path(self) -> None:
+        """Before a run: ``path`` is an SQLite file (or empty, or absent in a writable folder)."""
+        import stat
+
+        path = self.path
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        except OSError as exc:
+            raise self._error(f"not usable as a result cache ({exc.strerror or exc})") from None
+        if st is None:
+            ancestor = path.parent
+            while not ancestor.exists() and ancestor != ancestor.parent:
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                raise AccelsimError(f"{ancestor}: not a directory, so the result cache {path} "
+                                    "cannot be created; pass another --cache path")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise AccelsimError(f"{ancestor}: directory is not writable, so the result "
+                                    f"cache {path} cannot be created; pass another --cache path")
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise AccelsimError(f"{path}: is a directory, not a result cache file; pass a file "
+                                "path to --cache (e.g. dse-cache.sqlite)")
+        if not stat.S_ISREG(st.st_mode):
+            raise AccelsimError(f"{path}: not a regular file; pass a file path to --cache")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise AccelsimError(f"{path}: permission denied (the result cache must be readable "
+                                "and writable); fix its permissions or pass another --cache path")
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise self._error(f"cannot read the result cache ({exc.strerror or exc})") from None
+        if head and head != SQLITE_HEADER:
+            raise self._error("not a result cache (not an SQLite database)")
+        if head:                        # an SQLite file: its results table, read-only
+            try:
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+                try:
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+                finally:
+                    db.close()
+            except sqlite3.Error as exc:
+                raise self._error(f"not a usable result cache ({exc})") from None
+            if columns and not {"key", "value", "seq"} <= columns:
+                raise self._error("an SQLite database, but not an accelsim result cache (its "
+                                  "'results' table lacks key, value, seq)")
+
     def _conn(self) -> sqlite3.Connection | None:
         if self.path is None:
             return None
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, "
-                             "value TEXT NOT NULL, seq INTEGER NOT NULL)")
-            self._db.execute("CREATE INDEX IF NOT EXISTS results_seq ON results(seq)")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, "
+                               "value TEXT NOT NULL, seq INTEGER NOT NULL)")
+                    db.execute("CREATE INDEX IF NOT EXISTS results_seq ON results(seq)")
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+                except BaseException:
+                    db.close()
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(f"not a usable result cache ({exc})") from None
+            except OSError as exc:
+                raise self._error(f"cannot open the result cache ({exc.strerror or exc})") \
+                    from None
+            if not {"key", "value", "seq"} <= columns:
+                db.close()
+                raise self._error("an SQLite database, but not an accelsim result cache (its "
+                                  "'results' table lacks key, value, seq)")
+            self._db = db
         return self._db
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -65,9 +145,17 @@ class ResultCache:
             return value
         db = self._conn()
         if db is not None:
-            row = db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+            try:
+                row = db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error(f"not a usable result cache ({exc})") from None
             if row is not None:
-                value = json.loads(row[0])
+                try:
+                    value = json.loads(row[0])
+                except (TypeError, ValueError, RecursionError):
+                    value = None
+                if not isinstance(value, dict):
+                    raise self._error(f"entry {key[:16]}... is not a JSON record")
                 self._remember(key, value)
                 self.stats["hits_disk"] += 1
                 return value
@@ -80,6 +168,12 @@ class ResultCache:
         db = self._conn()
         if db is None:
             return
+        try:
+            self._put_disk(db, key, value)
+        except sqlite3.Error as exc:
+            raise self._error(f"not a usable result cache ({exc})") from None
+
+    def _put_disk(self, db: sqlite3.Connection, key: str, value: dict[str, Any]) -> None:
         db.execute("INSERT OR REPLACE INTO results (key, value, seq) VALUES "
                    "(?, ?, COALESCE((SELECT MAX(seq) FROM results), 0) + 1)",
                    (key, json.dumps(value, sort_keys=True, allow_nan=False)))

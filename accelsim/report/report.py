@@ -299,3 +299,226 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+# ---------------------------------------------------------------------- loading a saved report
+#: A saved report larger than this is refused before it is parsed (JSON of ~500k operators).
+MAX_REPORT_BYTES = 256 * 2**20
+_INT_MAX = 2**53       # integers beyond this are not counts a simulation produced
+
+
+def load_report(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a report written by ``Report.to_json`` / ``simulate --json`` and check every field
+    that ``report_table`` and the plots read. Anything wrong is an ``AccelsimError`` naming the
+    file, the key path and what was expected (never a traceback)."""
+    import stat
+    from pathlib import Path
+
+    from ..errors import AccelsimError
+
+    path = Path(path)
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise AccelsimError(f"{path}: is a directory; expected a JSON report file")
+        if not stat.S_ISREG(st.st_mode):
+            raise AccelsimError(f"{path}: not a regular file; expected a JSON report file")
+        if st.st_size > MAX_REPORT_BYTES:
+            raise AccelsimError(f"{path}: {st.st_size:,} bytes is larger than the "
+                                f"{MAX_REPORT_BYTES:,}-byte limit for a saved report")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AccelsimError(f"{path}: file not found") from None
+    except PermissionError:
+        raise AccelsimError(f"{path}: permission denied (cannot read the file)") from None
+    except OSError as exc:
+        raise AccelsimError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AccelsimError(f"{path}: not a JSON report (not UTF-8 text: byte "
+                            f"{exc.start})") from None
+
+    def no_constant(name: str):
+        raise ValueError(f"{name} is not allowed (a report writes null for missing values)")
+    try:
+        report = json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise AccelsimError(f"{path}: not a JSON report ({exc})") from None
+    except RecursionError:
+        raise AccelsimError(f"{path}: not a JSON report (nested too deeply)") from None
+    except ValueError as exc:                    # NaN / Infinity, an integer of >4300 digits
+        reason = "an integer with too many digits" if "digits" in str(exc) else str(exc)
+        raise AccelsimError(f"{path}: not a JSON report ({reason})") from None
+    if not isinstance(report, dict):
+        raise AccelsimError(f"{path}: not an accelsim report (expected a JSON object, got "
+                            f"{_json_kind(report)})")
+    missing = [k for k in ("ops", "arch", "clock_mhz", "total_cycles", "memory", "trace")
+               if k not in report]
+    if missing:
+        raise AccelsimError(f"{path}: not an accelsim report (missing {', '.join(missing)})")
+    _check_report(report, str(path))
+    return report
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}" + ("..." if len(value) > 40 else "")
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _check_report(report: dict[str, Any], file: str) -> None:
+    """Types and ranges of what ``report_table`` and the plots read."""
+    from ..engine.core import UNITS
+    from ..errors import AccelsimError
+
+    def fail(key: str, expected: str, value: Any):
+        raise AccelsimError(f"{file}: {key}: expected {expected}, got {_json_kind(value)}")
+
+    def number(obj: dict, key: str, where: str, *, positive=False, optional=False,
+               integer=False) -> None:
+        value = obj.get(key)
+        if value is None and optional:
+            return
+        kind = "an integer" if integer else "a number"
+        bound = " > 0" if positive else " >= 0"
+        ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) \
+            and not isinstance(value, bool)
+        if ok and isinstance(value, float) and not math.isfinite(value):
+            ok = False
+        if ok and (value < 0 or (positive and value == 0) or abs(value) > _INT_MAX):
+            ok = False
+        if not ok:
+            fail(f"{where}{key}", f"{kind}{bound}" + (" or null" if optional else ""), value)
+
+    def mapping(obj: dict, key: str, where: str = "") -> dict:
+        value = obj.get(key)
+        if not isinstance(value, dict):
+            fail(f"{where}{key}", "an object", value)
+        return value
+
+    def text(obj: dict, key: str, where: str, *, optional=False) -> None:
+        value = obj.get(key)
+        if not (isinstance(value, str) or (optional and value is None)):
+            fail(f"{where}{key}", "a string", value)
+
+    number(report, "clock_mhz", "", positive=True)
+    if report["clock_mhz"] > 1e6:
+        raise AccelsimError(f"{file}: clock_mhz: expected at most 1e6 MHz, got "
+                            f"{report['clock_mhz']!r}")
+    number(report, "total_cycles", "", integer=True)
+    number(report, "total_time_ns", "", optional=True)
+    arch, trace, memory = mapping(report, "arch"), mapping(report, "trace"), \
+        mapping(report, "memory")
+    text(arch, "name", "arch.")
+    text(trace, "name", "trace.")
+    number(memory, "peak_bandwidth_gbps", "memory.", optional=True)
+    if report.get("chip") is not None:
+        chip = mapping(report, "chip")
+        number(chip, "peak_macs_per_cycle", "chip.", positive=True)
+        number(chip, "vector_ops_per_cycle", "chip.", positive=True)
+    else:
+        for unit, keys in (("systolic", ("rows", "cols")),
+                           ("vector", ("lanes", "ops_per_lane_per_cycle"))):
+            block = mapping(arch, unit, "arch.")
+            for key in keys:
+                number(block, key, f"arch.{unit}.", positive=True)
+    ops = report["ops"]
+    if not isinstance(ops, list):
+        fail("ops", "a list of operator rows", ops)
+    if not ops:
+        raise AccelsimError(f"{file}: ops: expected at least one operator row, got an empty list")
+    for i, op in enumerate(ops):
+        where = f"ops[{i}]."
+        if not isinstance(op, dict):
+            fail(f"ops[{i}]", "an object", op)
+        for key in ("op_class", "name", "bound"):
+            text(op, key, where)
+        if op.get("unit") not in UNITS:
+            fail(f"{where}unit", f"one of {', '.join(UNITS)}", op.get("unit"))
+        for key in ("start_cycle", "total_cycles", "compute_cycles", "stall_cycles",
+                    "dram_read_bytes", "dram_write_bytes"):
+            number(op, key, where, integer=True)
+        number(op, "flops", where)
+        number(op, "utilization", where, optional=True)
+        for key in ("op_id", "layer"):
+            if not isinstance(op.get(key), int) or isinstance(op.get(key), bool) \
+                    or abs(op[key]) > _INT_MAX:
+                fail(f"{where}{key}", "an integer", op.get(key))
+    units = report.get("units", {})
+    if not isinstance(units, dict):
+        fail("units", "an object", units)
+    for unit, d in units.items():
+        if not isinstance(d, dict):
+            fail(f"units.{unit}", "an object", d)
+        number(d, "busy_cycles", f"units.{unit}.", integer=True)
+        number(d, "busy_fraction", f"units.{unit}.")
+    reuse = report.get("reuse", {})
+    if not isinstance(reuse, dict):
+        fail("reuse", "an object", reuse)
+    for key in ("reused", "operators", "distinct_shapes"):
+        number(reuse, key, "reuse.", integer=True, optional=True)
+    warnings = report.get("warnings", [])
+    if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+        fail("warnings", "a list of strings", warnings)
+    text(report, "fidelity", "", optional=True)
+    text(report, "accelsim_version", "", optional=True)
+
+
+def report_table(report: dict[str, Any], top: int = 12) -> str:
+    """``Report.table`` for a loaded report (``load_report``): the same console text."""
+    from ..engine.core import UNITS
+
+    ops = pd.DataFrame(report["ops"], columns=list(OP_COLUMNS))
+    ops["utilization"] = ops["utilization"].astype(float)   # null -> NaN
+    g = ops.groupby("op_class", sort=False)
+    summary = pd.DataFrame({
+        "ops": g.size(), "total_cycles": g["total_cycles"].sum(),
+        "compute_cycles": g["compute_cycles"].sum(), "stall_cycles": g["stall_cycles"].sum(),
+        "flops": g["flops"].sum(),
+        "dram_bytes": g["dram_read_bytes"].sum() + g["dram_write_bytes"].sum(),
+        "memory_bound_ops": g["bound"].apply(lambda b: int((b == "memory").sum()))})
+    busy = max(1, int(ops["total_cycles"].sum()))
+    summary["share"] = summary["total_cycles"] / busy
+    summary = summary.sort_values("total_cycles", ascending=False, kind="stable")
+    units = report.get("units", {})
+    order = [u for u in UNITS if u in units] + sorted(u for u in units if u not in UNITS)
+    reuse, trace = report.get("reuse", {}), report["trace"]
+    clock = report["clock_mhz"]
+    time_ns = report.get("total_time_ns")
+    if time_ns is None:
+        time_ns = report["total_cycles"] * 1e3 / clock
+    lines = [
+        f"accelsim {report.get('accelsim_version') or __version__} | arch "
+        f"{report['arch']['name']} | trace {trace['name']} "
+        f"({trace.get('rows', len(ops))} ops) | fidelity {report.get('fidelity') or '?'}",
+        f"total: {report['total_cycles']:,} cycles = {time_ns / 1e3:,.2f} us at "
+        f"{clock:g} MHz | {ops['flops'].sum() / 1e9:,.2f} GFLOP | DRAM "
+        f"{(ops['dram_read_bytes'].sum() + ops['dram_write_bytes'].sum()) / 1e9:,.3f} GB",
+        f"shape reuse: {reuse.get('reused', 0)} of {reuse.get('operators', 0)} operator "
+        f"instances reused ({reuse.get('distinct_shapes', 0)} distinct shapes)",
+        "unit busy: " + ", ".join(f"{u} {units[u]['busy_fraction']:.1%}"
+                                  for u in order if units[u]["busy_cycles"]),
+        *(f"WARNING: {w}" for w in report.get("warnings", [])),
+        "",
+        "by operator class:",
+    ]
+    s = summary.copy()
+    s["share"] = (100 * s["share"]).map("{:.1f}%".format)
+    s["dram_MB"] = (s.pop("dram_bytes") / 1e6).map("{:,.1f}".format)
+    s["flops"] = (s["flops"] / 1e9).map("{:,.2f}".format)
+    s = s.rename(columns={"flops": "GFLOP"})
+    lines.append(s.to_string())
+    lines += ["", f"top {min(top, len(ops))} operators by time:"]
+    o = ops.nlargest(top, "total_cycles", keep="first")[
+        ["op_id", "layer", "name", "unit", "total_cycles", "stall_cycles", "utilization",
+         "bound"]].copy()
+    o["utilization"] = o["utilization"].map(lambda u: "-" if pd.isna(u) else f"{100 * u:.1f}%")
+    lines.append(o.to_string(index=False))
+    return "\n".join(lines)
