@@ -60,6 +60,8 @@ def _stat(path: Path) -> os.stat_result | None:
         return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:  # name too long, symlink loop, permission denied on a parent
+        raise AccelsimError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _refuse_special(path: Path) -> None:

@@ -62,7 +62,14 @@ def run_all(reference_dir: Path | None = None, *, quick: bool = False,
         if selected is not None and name not in selected:
             continue
         keep = selected[name] if selected is not None else None
-        rows.extend(r for r in func(reference_dir, quick) if keep is None or r.model in keep)
+        try:
+            found = func(reference_dir, quick)
+        except (OSError, UnicodeDecodeError) as exc:
+            what = getattr(exc, "strerror", None) or exc
+            where = getattr(exc, "filename", None) or reference_dir
+            raise AccelsimError(f"{where}: cannot read the reference data of {name!r}: {what}; "
+                                "point --reference at the project's reference folder") from None
+        rows.extend(r for r in found if keep is None or r.model in keep)
     return rows
 
 

@@ -107,7 +107,11 @@ def load_model(name_or_path: str | os.PathLike) -> ModelConfig:
     if path.suffix not in (".yaml", ".yml"):
         name = ALIASES.get(str(name_or_path), str(name_or_path))
         path = models_dir() / f"{name}.yaml"
-        if not path.exists():
+        try:
+            found = path.is_file()
+        except OSError:  # e.g. a name too long for the file system: not a zoo name
+            found = False
+        if not found:
             known = sorted(p.stem for p in models_dir().glob("*.yaml"))
             raise unknown_name("model", str(name_or_path), known)
     raw = _read_yaml(path)
