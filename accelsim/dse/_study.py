@@ -709,5 +709,7 @@ def write_plot(path: Path, results: Sequence[Result], env: EnvDef, *, title: str
                         for i, r in enumerate(results) if r.feasible]).reshape(-1, 2)
         best = idx[pareto_mask(idx * np.array([1.0 if env.objectives[0].direction == "minimize"
                                                else -1.0, 1.0]))] if len(idx) else idx
-        return plot_front(path, idx, best, [labels[0], "evaluation"], title=title)
-    return plot_front(path, feas, front, labels, title=title, infeasible=infeas)
+        return plot_front(path, idx, best, [labels[0], "evaluation"], title=title,
+                          constraints=env.constraints)
+    return plot_front(path, feas, front, labels, title=title, infeasible=infeas,
+                      constraints=env.constraints)
