@@ -74,3 +74,28 @@ def ns_to_cycles(t_ns: float, tck_ps: float) -> int:
     """JEDEC-style: a timing in ns to cycles of a clock with period ``tck_ps``, rounded up."""
     # NOTE: subtract a tiny epsilon so values that are exact multiples do not round up on float noise.
     return int(-(-(t_ns * 1000.0 - 1e-6) // tck_ps))
+
+
+#: (pJ per unit, unit name), largest first: an energy reads in the largest unit it reaches.
+ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
+
+
+def energy_unit(pj: float) -> tuple[float, str]:
+    """``(pJ per unit, unit)`` for showing ``pj`` picojoules: 2.3e12 pJ -> J, 2.3e9 -> mJ."""
+    magnitude = abs(float(pj))
+    for scale, unit in ENERGY_UNITS:
+        if magnitude >= scale:
+            return scale, unit
+    return ENERGY_UNITS[-1]
+
+
+def format_energy(pj: float, digits: int = 3) -> str:
+    """``2,347,114 uJ`` reads as ``2.347 J``: the value in the unit of ``energy_unit``."""
+    scale, unit = energy_unit(pj)
+    return f"{pj / scale:,.{digits}f} {unit}"
+
+
+def format_duration_ns(ns: float) -> str:
+    """A duration in the unit it reaches: us, ms or s."""
+    return (f"{ns / 1e9:,.3f} s" if ns >= 1e9 else f"{ns / 1e6:,.3f} ms" if ns >= 1e6
+            else f"{ns / 1e3:,.2f} us")

@@ -76,33 +76,6 @@ def _cost_mapping(args) -> dict | None:
     return cost or None
 
 
-def cost_table(result) -> str:
-    """``CostReport.table()`` with the energy section in units read at a glance: the total in the
-    unit it reaches (mJ, J, ...), the components in one unit a thousandth of the total's (one
-    column, small parts still visible), the run time in ms or s when it is long. The model's table
-    writes uJ; lines not in that form are left as they are."""
-    from ..cost.plots import energy_unit, format_energy
-
-    lines = result.table().split("\n")
-    scale, unit = energy_unit(result.energy_pj / 1e3)
-    head = next((i for i, line in enumerate(lines)
-                 if line.startswith("energy: ") and " uJ over " in line), None)
-    parts = list(result.energy_breakdown_pj.items())
-    rows = lines[head + 1:head + 1 + len(parts)] if head is not None else []
-    if head is None or len(rows) != len(parts) or not all(
-            row.startswith(f"  {k:<18} ") and " uJ " in row for row, (k, _) in zip(rows, parts)):
-        return "\n".join(lines)
-    time_ns = result.time_ns
-    when = (f"{time_ns / 1e9:,.3f} s" if time_ns >= 1e9 else
-            f"{time_ns / 1e6:,.3f} ms" if time_ns >= 1e6 else f"{time_ns / 1e3:,.2f} us")
-    e = result.energy_pj
-    lines[head] = f"energy: {format_energy(e)} over {when}"
-    for i, (k, v) in enumerate(parts):
-        lines[head + 1 + i] = (f"  {k:<18} {v / scale:>12,.3f} {unit:<2}  "
-                               f"{100 * v / e if e else 0:5.1f}%")
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     from ..api import load_arch, load_trace, simulate
     from ..cost import estimate
@@ -138,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result.to_dict(), indent=1, sort_keys=True,
                                     allow_nan=False) + "\n")
     else:
-        print(cost_table(result))
+        print(result.table())
         if args.plots:
             for path in written:
                 print(f"wrote {path}")

@@ -56,6 +56,7 @@ from ..arch.config import Arch
 from ..arch.dtypes import DTYPE_BYTES
 from ..errors import ConfigError, SimulationError
 from ..workload.trace import MATMUL_CLASSES
+from ..units import energy_unit, format_duration_ns, format_energy
 from .config import (Budget, CostConfig, check_budget, check_die, parse_budget,
                      parse_cost_config)
 from .tech import Technology, load_tech, mac_dtype
@@ -446,9 +447,12 @@ class CostReport:
         for k, v in self.area_breakdown_mm2.items():
             if v:                   # blocks this arch does not have (e.g. no cost.die) stay out
                 lines.append(f"  {k:<18} {v:>10,.2f} mm2  {100 * v / a if a else 0:5.1f}%")
-        lines += ["", f"energy: {e * 1e-6:,.3f} uJ over {self.time_ns / 1e3:,.2f} us"]
+        # the total in the unit it reaches, the parts in one column a thousandth of that
+        scale, unit = energy_unit(e / 1e3)
+        lines += ["", f"energy: {format_energy(e)} over {format_duration_ns(self.time_ns)}"]
         for k, v in self.energy_breakdown_pj.items():
-            lines.append(f"  {k:<18} {v * 1e-6:>12,.3f} uJ  {100 * v / e if e else 0:5.1f}%")
+            lines.append(f"  {k:<18} {v / scale:>12,.3f} {unit:<2}  "
+                         f"{100 * v / e if e else 0:5.1f}%")
         lines += ["", f"power: average {self.avg_power_w:,.2f} W, peak {self.peak_power_w:,.2f} W "
                       f"({self.peak_op}), static {self.static_power_w:,.2f} W"]
         if self.tokens:

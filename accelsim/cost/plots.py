@@ -13,26 +13,8 @@ import os
 from pathlib import Path
 
 from ..errors import AccelsimError
+from ..units import energy_unit, format_energy
 from .model import ENERGY_COMPONENTS, CostReport
-
-
-#: (pJ per unit, unit name), largest first: an energy reads in the largest unit it reaches.
-ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
-
-
-def energy_unit(pj: float) -> tuple[float, str]:
-    """``(pJ per unit, unit)`` for showing ``pj`` picojoules: 2.3e12 pJ -> J, 2.3e9 -> mJ."""
-    magnitude = abs(float(pj))
-    for scale, unit in ENERGY_UNITS:
-        if magnitude >= scale:
-            return scale, unit
-    return ENERGY_UNITS[-1]
-
-
-def format_energy(pj: float, digits: int = 3) -> str:
-    """``2,347,114 uJ`` reads as ``2.347 J``: the value in the unit of ``energy_unit``."""
-    scale, unit = energy_unit(pj)
-    return f"{pj / scale:,.{digits}f} {unit}"
 
 
 def _pyplot():
