@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .. import guards
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("dse", help="design-space exploration over an envs/*.yaml")
@@ -22,7 +24,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     r.add_argument("env", help="env definition (envs/NAME.yaml or NAME)")
     r.add_argument("--optimizer", default="random",
                    choices=("random", "optuna-tpe", "optuna-nsga2", "ppo", "maskable-ppo"))
-    r.add_argument("--budget", type=int, default=100, help="evaluations (default 100)")
+    r.add_argument("--budget", type=guards.count, default=100, help="evaluations (default 100)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", help="output folder (default: dse-ENV-OPTIMIZER-sSEED)")
     r.add_argument("--backend", default="local", choices=("local", "ray"))
@@ -40,6 +42,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a key of the env YAML (e.g. --set constraints=[])")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    guards.add_flags(r)
     r.set_defaults(run=run_study_cmd)
 
     c = sub.add_parser("check", help="validate an env definition and describe it")
@@ -67,6 +70,15 @@ def run_study_cmd(args: argparse.Namespace) -> int:
     from ..dse import load_env
     from ..dse._study import run_study
 
+    if args.budget < 1:
+        from ..errors import AccelsimError
+
+        raise AccelsimError(f"--budget: expected a positive number of evaluations, got "
+                            f"{args.budget}")
+    guards.check_seed(args.seed)
+    guards.check("dse run", args.budget * guards.UNITS_PER_EVALUATION,
+                 what=f"{args.budget:,} evaluations", knob="reduce --budget", args=args,
+                 memory_bytes=args.budget * 2000)
     env = load_env(args.env, _overrides(args.set))
     res = run_study(env, optimizer=args.optimizer, budget=args.budget, seed=args.seed,
                     out=args.out, backend=args.backend, address=args.address, force=args.force,

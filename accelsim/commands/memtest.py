@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import guards
 from ..errors import ConfigError
 
 
@@ -26,11 +27,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--channels", type=int, default=None,
                         help="channels per stack (default: the preset's)")
     parser.add_argument("--pattern", choices=("stream", "random", "mixed"), default="stream")
-    parser.add_argument("--requests", type=int, default=100_000, help="number of 32-B requests")
+    parser.add_argument("--requests", type=guards.count, default=100_000,
+                        help="number of 32-B requests (1e6 style accepted)")
     parser.add_argument("--mapping", default=None, help="address mapping: RoBaRaCoCh or MOP4CLXOR "
                                                         "(default: the memory section's, MOP4CLXOR)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random patterns")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    guards.add_flags(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -60,6 +63,10 @@ def run(args) -> int:
 
     if args.requests < 1:
         raise ConfigError(f"expected --requests >= 1, got {args.requests}", key="--requests")
+    guards.check_seed(args.seed)
+    guards.check("memtest", args.requests * guards.UNITS_PER_REQUEST,
+                 what=f"{args.requests:,} DRAM requests", knob="reduce --requests", args=args,
+                 memory_bytes=args.requests * guards.BYTES_PER_REQUEST)
     raw, file = _memory_section(args.memory)
     impl = raw.get("impl", "hbm")
     if impl != "hbm":

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 
+from .. import guards
 from ..errors import AccelsimError
 
 
@@ -40,8 +41,33 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--sweep", action="store_true",
                         help="sweep the offered load in steps of --rate until saturation")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    guards.add_flags(parser)
     parser.set_defaults(run=run)
     return parser
+
+
+def _check_work(args, cfg) -> None:
+    """Packet-hops: nodes x offered load / packet flits x cycles x (average XY hops + 2); a
+    sweep adds one run per point up to saturation (taken as at most 0.5 flits/node/cycle)."""
+    for flag, value in (("--warmup-cycles", args.warmup_cycles),
+                        ("--measure-cycles", args.measure_cycles),
+                        ("--packet-flits", args.packet_flits)):
+        if value < (1 if flag == "--packet-flits" else 0):
+            raise AccelsimError(f"noctest: {flag} must be >= "
+                                f"{1 if flag == '--packet-flits' else 0}, got {value}")
+    nodes = cfg.columns * cfg.rows
+    hops = (cfg.columns + cfg.rows) / 3 + 2
+    cycles = args.warmup_cycles + args.measure_cycles
+    load = args.rate
+    if args.sweep:
+        points = int(0.5 / args.rate) + 3
+        load = sum(min(args.rate * k, 0.5) for k in range(1, points + 1))
+    packets = nodes * load / args.packet_flits * cycles
+    guards.check("noctest", packets * hops * guards.UNITS_PER_PACKET_HOP,
+                 what=f"{nodes} nodes x {load:.3g} flits/node/cycle x {cycles:,} cycles = "
+                      f"{packets:.3g} packets over ~{hops:.0f} hops",
+                 knob="use a smaller --mesh, --rate or fewer --warmup/--measure-cycles",
+                 args=args, memory_bytes=nodes * 6 * 2000)
 
 
 def run(args) -> int:
@@ -59,6 +85,7 @@ def run(args) -> int:
     for flag, value in (("--drain-cycles", args.drain_cycles), ("--seed", args.seed)):
         if value < 0:
             raise AccelsimError(f"noctest: {flag} must be >= 0, got {value}")
+    _check_work(args, cfg)
     common = dict(traffic=args.traffic, packet_flits=args.packet_flits, seed=args.seed,
                   warmup_cycles=args.warmup_cycles, measure_cycles=args.measure_cycles,
                   drain_cycles=args.drain_cycles, hotspot_fraction=args.hotspot_fraction)

@@ -43,6 +43,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=12, help="operators listed in the console table")
     p.add_argument("--quiet", action="store_true", help="print only the total")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    from .. import guards
+
+    guards.add_flags(p)
     p.set_defaults(run=run)
     return p
 
@@ -100,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .. import guards
     from ..api import load_arch, load_trace, simulate
     from ..workload.generate import generate_trace
     from ..workload.scalesim_topology import load_scalesim_topology
@@ -109,11 +113,18 @@ def _run(args: argparse.Namespace) -> int:
         trace = load_scalesim_topology(args.topology, fmt=args.topology_format,
                                        dtype=arch.dtypes.act)
     elif args.model:
+        guards.check_step("simulate", batch=args.batch, args=args)
         trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                                seq_len=args.seq_len, layers=args.layers, tp=args.tp,
                                attention=args.attention)
     else:
+        guards.check_trace_file("simulate", args.trace or _trace_dir() / DEFAULT_TRACE, args=args)
         trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
+    units, memory, how = guards.simulation_work(arch, trace, args.fidelity)
+    guards.check("simulate", units, what=how, args=args, memory_bytes=memory,
+                 knob="reduce the trace's rows or repeat, --batch, or raise "
+                      "noc.chunk_bytes" if arch.noc is not None else
+                      "reduce the trace's rows or repeat, or --batch")
     started = time.perf_counter()
     report = simulate(arch, trace, fidelity=args.fidelity,
                       progress=False if args.no_progress else None,

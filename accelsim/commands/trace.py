@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+from .. import guards
 from ..errors import AccelsimError
 
 
@@ -28,6 +29,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seeds a skewed --moe-load")
     g.add_argument("-o", "--output", required=True, help="output CSV path")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
+    guards.add_flags(g)
     g.set_defaults(run=run_gen)
 
     s = sub.add_parser("serve", help="a serving run: request trace + continuous batching",
@@ -63,6 +65,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--mem-gbps", type=float, default=2039.0)
     s.add_argument("-o", "--output", required=True, help="output directory")
     s.add_argument("--force", action="store_true", help="overwrite existing files")
+    guards.add_flags(s)
     s.set_defaults(run=run_serve)
 
     c = sub.add_parser("capture", help="record a Hugging Face model's ops (meta device, no weights)",
@@ -140,7 +143,9 @@ def run_gen(args: argparse.Namespace) -> int:
     from ._step import resolve_phase_flags
 
     resolve_phase_flags(args, context=2048, seq_len=512)
+    guards.check_seed(args.seed)
     out = _csv_out(args.output, args.force)
+    guards.check_step("trace gen", batch=args.batch, args=args)
     trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                            seq_len=args.seq_len, tp=args.tp, layers=args.layers,
                            attention=args.attention,
@@ -164,11 +169,25 @@ def run_serve(args: argparse.Namespace) -> int:
         if not (math.isfinite(value) and value > 0):
             raise AccelsimError(f"--{name.replace('_', '-')}: expected a positive finite number, "
                                 f"got {value:g}")
+    for name in ("rate", "duration"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise AccelsimError(f"--{name.replace('_', '-')}: expected a positive finite number, "
+                                f"got {value:g}")
+    guards.check_seed(args.seed)
     out = check_output_dir(args.output, SERVE_FILES, force=args.force)
     cfg = load_model(args.model)
+    layers = args.layers or cfg.layers
     if args.requests:
+        guards.check_trace_file("trace serve", args.requests, args=args)
         requests = load_requests(args.requests)
     else:
+        expected = args.rate * args.duration
+        guards.check("trace serve", expected * layers * guards.UNITS_PER_TRACE_ROW,
+                     what=f"~{expected:.3g} requests (--rate x --duration), each at least one "
+                          f"iteration of {layers} layers",
+                     knob="reduce --duration or --rate", args=args,
+                     memory_bytes=expected * guards.BYTES_PER_REQUEST)
         requests = synthesize_requests(args.dataset, rate=args.rate, duration_s=args.duration,
                                        arrival=args.arrival, cv=args.cv, on_s=args.on_s,
                                        off_s=args.off_s, seed=args.seed,
@@ -180,6 +199,7 @@ def run_serve(args: argparse.Namespace) -> int:
                                 f"{'positive' if name == 'max_iters' else 'non-negative'} "
                                 f"integer, got {value}")
     stop = None if args.max_iters is None else args.skip_iters + args.max_iters
+    _check_serving_work(args, requests, layers)
     # every file goes into OUT.tmp-<pid>, which then replaces OUT whole: a kill never leaves
     # files of two runs in OUT
     with exit_on_sigterm(), staged_dir(out) as stage:
@@ -209,13 +229,68 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_serving_work(args: argparse.Namespace, requests, layers: int) -> None:
+    """Serving work: every request takes one step per output token and per prompt chunk; an
+    iteration of batch B emits about ``layers x (13 + B)`` operator rows."""
+    import numpy as np
+
+    r = requests.requests
+    steps = (r["output_tokens"].to_numpy(dtype=float)
+             + np.ceil(r["input_tokens"].to_numpy(dtype=float) / max(1, args.max_tokens)))
+    total = float(steps.sum())
+    iters = max(float(steps.max()) if len(steps) else 0.0, total / max(1, args.max_batch))
+    emitted = 1.0
+    if args.max_iters is not None:
+        emitted = min(1.0, args.max_iters / max(iters, 1.0))
+    rows = layers * (total + 13 * iters) * emitted
+    guards.check("trace serve", rows * guards.UNITS_PER_TRACE_ROW + total,
+                 what=f"{len(steps):,} requests, {total:.3g} token steps, ~{iters:.3g} "
+                      f"iterations, ~{rows:.3g} operator rows",
+                 knob="reduce --duration or --rate, the requests' tokens, or pass --max-iters",
+                 args=args, memory_bytes=iters * 200)
+
+
+def _check_hf_config(path: str) -> None:
+    """``--hf-config`` is a readable JSON object with ``model_type``; checked before torch and
+    transformers are imported (seconds), so a typo fails at once."""
+    import json
+
+    where = f"--hf-config {path!r}"
+    p = Path(path)
+    if not path or not p.exists():
+        raise AccelsimError(f"{where}: not found")
+    if not p.is_file():
+        raise AccelsimError(f"{where}: is not a file (expected a Hugging Face config.json)")
+    if p.stat().st_size > 16 << 20:
+        raise AccelsimError(f"{where}: {p.stat().st_size:,} bytes is too large for a config.json")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except PermissionError:
+        raise AccelsimError(f"{where}: permission denied") from None
+    except UnicodeDecodeError:
+        raise AccelsimError(f"{where}: not UTF-8 text (expected a JSON config.json)") from None
+    except OSError as exc:
+        raise AccelsimError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise AccelsimError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise AccelsimError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+    if not isinstance(raw.get("model_type"), str) or not raw["model_type"]:
+        raise AccelsimError(f"{where}: has no \"model_type\" string (a Hugging Face config.json "
+                            "names its architecture there)")
+
+
 def run_capture(args: argparse.Namespace) -> int:
     from ..io import exit_on_sigterm
-    from ..workload.capture import capture_trace
     from ._step import resolve_phase_flags
 
     resolve_phase_flags(args, context=64, seq_len=32)
+    _check_hf_config(args.hf_config)
     out = _csv_out(args.output, args.force)
+    from ..workload.capture import capture_trace
+
     trace = capture_trace(args.hf_config, args.phase, batch=args.batch, seq_len=args.seq_len,
                           context=args.context, attn_implementation=args.attn, dtype=args.dtype)
     with exit_on_sigterm():
