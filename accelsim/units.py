@@ -14,16 +14,33 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
+#: Simulated times are int64 picoseconds: about 106 days.
+MAX_PS = (1 << 63) - 1
+
+
+def _too_long(ps) -> "Exception":
+    from .errors import SimulationError
+
+    return SimulationError(f"an operator would take {float(ps) / 1e12 / 86400:,.0f} days of "
+                           f"simulated time, beyond the {MAX_PS / 1e12 / 86400:,.0f} days that "
+                           "64-bit picosecond counters hold; check the trace's shapes "
+                           "(context, batch, repeat)")
+
+
 def cycles_to_ps(cycles: int, clock_mhz: float) -> int:
     """Duration of ``cycles`` cycles of a ``clock_mhz`` clock, in integer ps (rounded up)."""
     if cycles < 0:
         raise ValueError(f"negative cycle count {cycles}")
-    return -(-int(cycles) * 1_000_000 // int(round(clock_mhz))) if float(clock_mhz).is_integer() \
+    ps = -(-int(cycles) * 1_000_000 // int(round(clock_mhz))) if float(clock_mhz).is_integer() \
         else int(-(-cycles * 1_000_000.0 // clock_mhz))
+    if ps > MAX_PS:
+        raise _too_long(ps)
+    return ps
 
 
 def cycles_to_ps_array(cycles, clock_mhz: float):
-    """``cycles_to_ps`` over a numpy integer array (same rounding)."""
+    """``cycles_to_ps`` over a numpy integer array (same rounding; no int64 overflow: a result
+    beyond ``MAX_PS`` is a ``SimulationError``)."""
     import numpy as np
 
     cycles = np.asarray(cycles, dtype=np.int64)
@@ -31,7 +48,10 @@ def cycles_to_ps_array(cycles, clock_mhz: float):
         raise ValueError("negative cycle count")
     if float(clock_mhz).is_integer():
         mhz = int(round(clock_mhz))
-        return -(-cycles * 1_000_000 // mhz)
+        q, r = np.divmod(cycles, mhz)              # cycles * 1e6 would overflow int64 first
+        if len(q) and int(q.max()) > (MAX_PS - 1_000_000) // 1_000_000:
+            raise _too_long(int(q.max()) * 1_000_000)
+        return q * 1_000_000 + (-(-r * 1_000_000 // mhz))
     return np.array([cycles_to_ps(int(c), clock_mhz) for c in cycles], dtype=np.int64)
 
 
