@@ -400,6 +400,10 @@ def preset_names() -> list[str]:
 def resolve_arch_path(path_or_name: str | os.PathLike) -> Path:
     """A file path as given, or a preset name looked up in ``arch_configs/``."""
     path = Path(path_or_name)
+    try:
+        path.exists()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError(f"cannot use this path: {exc.strerror or exc}", file=str(path)[:200]) from None
     if path.suffix in (".yaml", ".yml", ".cfg") or path.exists():
         if not path.exists():
             raise ConfigError("file not found", file=str(path))

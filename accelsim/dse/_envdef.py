@@ -520,6 +520,10 @@ def load_env(path: str | os.PathLike | EnvDef, overrides: Mapping[str, Any] | No
     if isinstance(path, EnvDef):
         return path.with_overrides(overrides, **top)
     p = Path(path)
+    try:
+        p.exists()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError(f"cannot use this path: {exc.strerror or exc}", file=str(p)[:200]) from None
     if not p.exists() and p.suffix not in (".yaml", ".yml"):
         cand = envs_dir() / f"{path}.yaml"
         if cand.exists():

@@ -351,6 +351,8 @@ def _moe_ffn(b: Builder, cfg: ModelConfig, layer: int, T: int, H: int, F: int, m
 
 
 def check_tp(cfg: ModelConfig, tp: int) -> None:
+    if not isinstance(tp, int) or tp < 1:
+        raise ConfigError(f"tp={tp}: the tensor-parallel degree must be an integer >= 1", key="tp")
     if cfg.q_heads % tp or cfg.kv_heads % tp and cfg.kv_heads >= tp or cfg.ffn_dim % tp:
         raise ConfigError(f"tp={tp} does not divide the heads ({cfg.q_heads}/{cfg.kv_heads}) "
                           f"and FFN width ({cfg.ffn_dim}) of {cfg.name}", key="tp")
