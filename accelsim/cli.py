@@ -2,7 +2,8 @@
 
 Sub-commands live in ``accelsim/commands/<name>.py``; each module defines
 ``register(subparsers) -> argparse.ArgumentParser`` and sets ``run=<function(args) -> int>`` as the
-parser default. Exit codes: 0 ok, 2 user error (one line on stderr), 1 internal error.
+parser default. Exit codes: 0 ok, 2 user error (one line on stderr), 1 internal error,
+3 ``validate`` ran but a comparison missed its goal.
 """
 
 from __future__ import annotations

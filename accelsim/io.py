@@ -110,10 +110,22 @@ def _check_parent(path: Path) -> None:
         raise AccelsimError(f"{ancestor}: directory is not writable, so {path} cannot be written")
 
 
+NAME_MAX = 255                  # bytes in one path component (Linux, macOS, Windows NTFS)
+
+
+def check_path_names(path: Path) -> None:
+    """Every component of ``path`` (and the temp names made from it) fits the file system."""
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX - 40:      # room for ".NAME.<pid>.<rand>.tmp"
+            raise AccelsimError(f"{path}: a file or folder name of {len(os.fsencode(part))} "
+                                f"bytes is too long (at most {NAME_MAX - 40})")
+
+
 def check_output_file(path: str | os.PathLike, *, force: bool, flag: str = "--force") -> Path:
     """Check, before a run, that ``path`` can be written: not a directory or a special file, an
     existing file only with ``force``, its directory exists (or can be made) and is writable."""
     path = Path(path)
+    check_path_names(path)
     _refuse_special(path)
     if _stat(path) is not None and not force:
         raise AccelsimError(f"{path}: file exists; pass {flag} to overwrite it")
@@ -127,6 +139,7 @@ def check_output_dir(path: str | os.PathLike, names: Iterable[str], *, force: bo
     a directory (or can be made), a file accelsim would write there exists only with ``force``,
     and nothing by one of those names is a directory (``force`` replaces files, nothing else)."""
     path = Path(path)
+    check_path_names(path)
     st = _stat(path)
     if st is None:
         _check_parent(path)

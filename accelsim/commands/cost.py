@@ -33,6 +33,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="simulation fidelity (default %(default)s)")
     p.add_argument("--plots", metavar="DIR", help="write energy_breakdown.png and "
                                                    "area_breakdown.png here")
+    p.add_argument("--force", action="store_true",
+                   help="replace the two PNGs of an earlier run in --plots DIR (nothing else)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.set_defaults(run=run)
     return p
@@ -76,6 +78,10 @@ def _cost_mapping(args) -> dict | None:
     return cost or None
 
 
+#: What ``cost --plots DIR`` writes (``--force`` replaces these, nothing else).
+PLOT_NAMES = ("energy_breakdown.png", "area_breakdown.png")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import load_arch, load_trace, simulate
     from ..cost import estimate
@@ -86,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
 
         raise ConfigError("expected a technology name (7nm), a node (5nm) or a YAML path, got ''",
                           key="--tech")
+    if args.plots:                                   # outputs checked before the run
+        from ..io import check_output_dir
+
+        check_output_dir(args.plots, PLOT_NAMES, force=args.force)
     arch = load_arch(args.arch, overrides=args.overrides)
     if args.trace:
         trace = load_trace(args.trace)
@@ -104,9 +114,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         from ..cost.plots import area_breakdown_png, energy_breakdown_png
 
-        out = Path(args.plots)
-        written = [energy_breakdown_png(result, out / "energy_breakdown.png"),
-                   area_breakdown_png(result, out / "area_breakdown.png")]
+        from ..io import staged_dir
+
+        with staged_dir(args.plots) as out:
+            energy_breakdown_png(result, out / PLOT_NAMES[0])
+            area_breakdown_png(result, out / PLOT_NAMES[1])
+        written = [Path(args.plots) / name for name in PLOT_NAMES]
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=1, sort_keys=True,
                                     allow_nan=False) + "\n")

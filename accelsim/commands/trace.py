@@ -109,9 +109,11 @@ def _csv_out(path: str, force: bool) -> Path:
     """``-o`` of ``trace gen`` / ``capture``: a CSV file path (``.csv`` is added when missing).
     An existing directory, or a path that ends in a separator, is an error, so that the CSV and
     its ``.meta.json`` never land beside the path given. Checked before the trace is built."""
-    from ..io import check_output_file
+    from ..io import check_path_names, check_output_file
     from ..workload.trace import sidecar_path
 
+    if path:
+        check_path_names(Path(path))
     if not path or path.endswith(("/", os.sep)) or Path(path).is_dir():
         raise AccelsimError(f"{path or repr(path)}: is a directory; -o expects a CSV file path "
                             f"(e.g. {Path(path or '.') / 'trace.csv'})")

@@ -55,6 +55,10 @@ def _reference_dir(given: Path | None) -> Path:
     return path
 
 
+#: ``accelsim validate`` ran, and some comparison missed its goal (1 stays "internal error").
+EXIT_COMPARISONS_FAILED = 3
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import AccelsimError
     from ..validation import as_dicts, format_table, run_all
@@ -75,4 +79,4 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(rows, markdown=args.markdown))
         failed = sum(not r.passed for r in rows)
         print(f"\n{len(rows) - failed} passed, {failed} failed")
-    return 0 if all(r.passed for r in rows) else 1
+    return 0 if all(r.passed for r in rows) else EXIT_COMPARISONS_FAILED

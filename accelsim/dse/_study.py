@@ -44,7 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import AccelsimError
+from ..errors import AccelsimError, ConfigError
 from ._envdef import EnvDef, load_env
 from ._evaluate import Evaluator, Result, check_workers, pool_executor, _worker_compute
 from ._pareto import pareto_mask, plot_front
@@ -118,6 +118,24 @@ def _ray_compute(evaluator: Evaluator, ident: str, design: dict) -> dict:
     return ev.compute(design)
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ``host:port`` Ray address must accept a TCP connection (Ray itself retries for minutes
+    on a wrong one). ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"expected HOST:PORT (or auto), got {address!r}", key="--address")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start "
+                          "one (ray start --head) or drop --address for a local Ray",
+                          key="--address") from None
+
+
 class RayExecutor:
     """Each evaluation is a Ray task. ``address=None``: a local Ray with ``n_workers`` CPUs."""
 
@@ -128,6 +146,7 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             if address:
+                _check_reachable(address)
                 ray.init(address=address, **kwargs)
             else:
                 ray.init(num_cpus=max(1, int(n_workers)), **kwargs)
