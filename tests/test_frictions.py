@@ -99,7 +99,8 @@ def test_report_with_wrong_types_is_one_line_exit_2(saved_run, tmp_path, capsys,
 BAD_FILES = {
     "nan": (lambda p: p.write_text('{"ops": [], "clock_mhz": NaN}'), "NaN is not allowed"),
     "infinity": (lambda p: p.write_text('{"clock_mhz": 1e400, "ops": [], "arch": {}, '
-                                        '"total_cycles": 1, "memory": {}, "trace": {}}'),
+                                        '"total_cycles": 1, "total_time_ns": 1.0, '
+                                        '"memory": {}, "trace": {}}'),
                  "clock_mhz: expected a number > 0, got the number inf"),
     "deep nesting": (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nested too deeply"),
     "deep object": (lambda p: p.write_text('{"a":' * 100_000 + "1" + "}" * 100_000),

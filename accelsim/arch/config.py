@@ -427,6 +427,9 @@ def apply_overrides(raw: Any, overrides: Iterable[str] | Mapping[str, Any] | Non
     if not overrides:
         return raw
     raw = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of keys at the top of the file, got "
+                          f"{type(raw).__name__}; cannot apply --set", file=file)
     items = overrides.items() if isinstance(overrides, Mapping) else (
         _split_override(o) for o in overrides)
     for key, value in items:
@@ -439,7 +442,7 @@ def apply_overrides(raw: Any, overrides: Iterable[str] | Mapping[str, Any] | Non
             raise ConfigError(f"malformed key path {key!r}", file="--set", key=key)
         node = raw
         for depth, part in enumerate(parts[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
+            child = node.get(part)
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):

@@ -41,8 +41,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 def _memory_section(arg: str) -> tuple[dict, str | None]:
     """``--memory`` -> (memory section dict, file it came from)."""
     path = Path(arg)
-    if arg.endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:                      # e.g. a name too long for the file system
+        raise ConfigError(f"cannot read {arg[:60]!r}...: {exc.strerror or exc}",
+                          key="--memory") from None
+    if arg.endswith((".yaml", ".yml")) or is_file:
+        if not is_file:
             raise ConfigError(f"memory file {arg!r} not found", key="--memory")
         from ..yamlio import load_file
 

@@ -51,6 +51,7 @@ def _check_work(args, cfg) -> None:
     sweep adds one run per point up to saturation (taken as at most 0.5 flits/node/cycle)."""
     for flag, value in (("--warmup-cycles", args.warmup_cycles),
                         ("--measure-cycles", args.measure_cycles),
+                        ("--drain-cycles", args.drain_cycles),
                         ("--packet-flits", args.packet_flits)):
         if value < (1 if flag == "--packet-flits" else 0):
             raise AccelsimError(f"noctest: {flag} must be >= "
@@ -67,7 +68,8 @@ def _check_work(args, cfg) -> None:
                  what=f"{nodes} nodes x {load:.3g} flits/node/cycle x {cycles:,} cycles = "
                       f"{packets:.3g} packets over ~{hops:.0f} hops",
                  knob="use a smaller --mesh, --rate or fewer --warmup/--measure-cycles",
-                 args=args, memory_bytes=nodes * 6 * 2000)
+                 args=args, memory_bytes=nodes * 6 * 2000
+                 + 64 * (cycles + args.drain_cycles))      # per-cycle arrays of the kernel
 
 
 def run(args) -> int:

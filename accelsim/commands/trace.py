@@ -259,6 +259,13 @@ def _check_hf_config(path: str) -> None:
 
     where = f"--hf-config {path!r}"
     p = Path(path)
+    try:
+        p.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:                      # e.g. a name too long for the file system
+        raise AccelsimError(f"--hf-config {path[:60]!r}...: cannot read it: "
+                            f"{exc.strerror or exc}") from None
     if not path or not p.exists():
         raise AccelsimError(f"{where}: not found")
     if not p.is_file():

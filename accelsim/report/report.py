@@ -353,8 +353,8 @@ def load_report(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(report, dict):
         raise AccelsimError(f"{path}: not an accelsim report (expected a JSON object, got "
                             f"{_json_kind(report)})")
-    missing = [k for k in ("ops", "arch", "clock_mhz", "total_cycles", "memory", "trace")
-               if k not in report]
+    missing = [k for k in ("ops", "arch", "clock_mhz", "total_cycles", "total_time_ns", "memory",
+                           "trace") if k not in report]
     if missing:
         raise AccelsimError(f"{path}: not an accelsim report (missing {', '.join(missing)})")
     _check_report(report, str(path))
@@ -413,7 +413,7 @@ def _check_report(report: dict[str, Any], file: str) -> None:
         raise AccelsimError(f"{file}: clock_mhz: expected at most 1e6 MHz, got "
                             f"{report['clock_mhz']!r}")
     number(report, "total_cycles", "", integer=True)
-    number(report, "total_time_ns", "", optional=True)
+    number(report, "total_time_ns", "")
     arch, trace, memory = mapping(report, "arch"), mapping(report, "trace"), \
         mapping(report, "memory")
     text(arch, "name", "arch.")
