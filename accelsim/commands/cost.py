@@ -36,6 +36,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace the two PNGs of an earlier run in --plots DIR (nothing else)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
+    from .. import guards
+
+    guards.add_flags(p)
     p.set_defaults(run=run)
     return p
 
@@ -98,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.plots, PLOT_NAMES, force=args.force)
     arch = load_arch(args.arch, overrides=args.overrides)
     if args.trace:
+        from .. import guards
+
+        guards.check_trace_file("cost", args.trace, args=args)
         trace = load_trace(args.trace)
     else:
         from .simulate import _trace_dir
@@ -109,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         base.update(cost)
         cost = base
     resolve_config(arch, cost, file=args.cost_file)  # validate before simulating
+    from .. import guards
+
+    units, memory, how = guards.simulation_work(arch, trace, args.fidelity)
+    guards.check("cost", units, what=how, args=args, memory_bytes=memory,
+                 knob="reduce the trace's rows or repeat")
     report = simulate(arch, trace, fidelity=args.fidelity, progress=False)
     result = estimate(report, tech=args.tech, cost=cost)
     if args.plots:
