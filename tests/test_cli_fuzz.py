@@ -58,6 +58,22 @@ REGRESSIONS = [
                  id="memtest-alias-bomb"),
     pytest.param(["simulate", "--quiet", "--fidelity", "analytical", "--arch",
                   FileSpec("fifo", "a.yaml")], id="simulate-arch-fifo"),
+    # found by the 10,000-case runs (seeds 2 and 3)
+    pytest.param(["cost", "--fidelity", "analytical", "--arch", "scalesim_default", "--trace",
+                  FileSpec("bytes", "t.csv", b"op_id,layer,phase,name,op_class,M,K,N,flops,"
+                           b"bytes_weight,bytes_act_in,bytes_act_out,bytes_kv_read,"
+                           b"bytes_kv_write,repeat\n0,0,decode,g,gemm,64,64,64,524288,8192,8192,"
+                           b"8192,0,0,100000000000\n")], id="cost-trace-huge-repeat"),
+    pytest.param(["cost", "--arch", FileSpec("bytes", "a.yaml", b"42\n"), "--set",
+                  "vector.lanes=4"], id="set-on-a-scalar-file"),
+    pytest.param(["memtest", "--requests", "300", "--memory", "x" * 600],
+                 id="memtest-memory-name-too-long"),
+    pytest.param(["noctest", "--mesh", "2x2", "--warmup-cycles", "10", "--measure-cycles", "50",
+                  "--drain-cycles", "99999999999999999999999999"], id="noctest-huge-drain"),
+    pytest.param(["report", "--plots", FileSpec("out_new", "p"),
+                  FileSpec("bytes", "r.json", b'{"ops": [], "arch": {"name": "x"}, '
+                           b'"clock_mhz": 1000, "total_cycles": 1, "memory": {}, '
+                           b'"trace": {"name": "t"}}')], id="report-without-total-time"),
 ]
 
 
