@@ -328,9 +328,15 @@ def load_tech(spec: str | os.PathLike | Mapping[str, Any] | Technology | None = 
     name = str(spec) if spec is not None else DEFAULT_TECH
     path = Path(name)
     implied_node = None
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    try:
+        exists = path.exists()
         shipped = tech_dir() / f"{name}.yaml"
-        if shipped.exists():
+        shipped_exists = shipped.exists()
+    except OSError as exc:                  # a name too long for the file system, ...
+        raise ConfigError(f"cannot read technology {name[:60]!r}: {exc.strerror or exc}",
+                          key="tech") from None
+    if not (path.suffix in (".yaml", ".yml") or exists):
+        if shipped_exists:
             path = shipped
         elif name.lower().endswith("nm"):
             implied_node = parse_node(name, key="tech")
@@ -354,8 +360,11 @@ _CACHE: dict[tuple[str, float], Technology] = {}
 def _load_file(path: Path) -> Technology:
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ConfigError("technology file not found", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the technology file: {exc.strerror or exc}",
+                          file=str(path)) from None
     key = (str(path.resolve()), stat.st_mtime)
     if key not in _CACHE:
         from ..yamlio import load_file
