@@ -23,25 +23,10 @@ import simpy
 
 from accelsim.hw.hbm import pattern_lines, run_batch, spec_from_dict
 from accelsim.hw.memory import build_memory
+from benchfig import figure, write_json  # scripts/benchfig.py
 
 
 GOAL = 5e6   # simulated DRAM requests per second on one core (the issue's target)
-
-
-def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
-    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
-    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
-    return {"name": name, "value": float(value), "unit": unit,
-            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
-
-
-def write_json(path, figures: list[dict], argv: list[str]) -> None:
-    import json
-    from pathlib import Path
-
-    from accelsim.io import atomic_write_text
-    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
-                                        "figures": figures}, indent=2) + "\n")
 
 
 def bench(spec, pattern: str, n: int, repeat: int) -> tuple[float, float]:

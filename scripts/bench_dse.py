@@ -18,22 +18,7 @@ import sys
 import time
 
 import numpy as np
-
-
-def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
-    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
-    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
-    return {"name": name, "value": float(value), "unit": unit,
-            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
-
-
-def write_json(path, figures: list[dict], argv: list[str]) -> None:
-    import json
-    from pathlib import Path
-
-    from accelsim.io import atomic_write_text
-    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
-                                        "figures": figures}, indent=2) + "\n")
+from benchfig import figure, write_json  # scripts/benchfig.py
 
 
 def rate(evaluator, designs) -> float:

@@ -13,6 +13,7 @@ import sys
 import time
 
 from accelsim.hw.noc import MeshConfig, run_synthetic
+from benchfig import figure, write_json  # scripts/benchfig.py
 
 CASES = [  # (columns, rows, rate, packet_flits)
     (8, 8, 0.30, 1),
@@ -20,22 +21,6 @@ CASES = [  # (columns, rows, rate, packet_flits)
     (4, 4, 0.50, 4),
     (16, 16, 0.15, 4),
 ]
-
-
-def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
-    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
-    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
-    return {"name": name, "value": float(value), "unit": unit,
-            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
-
-
-def write_json(path, figures: list[dict], argv: list[str]) -> None:
-    import json
-    from pathlib import Path
-
-    from accelsim.io import atomic_write_text
-    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
-                                        "figures": figures}, indent=2) + "\n")
 
 
 def main() -> None:

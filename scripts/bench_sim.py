@@ -25,21 +25,9 @@ import pandas as pd
 import accelsim
 from accelsim.arch.config import parse_arch
 from accelsim.workload.trace import from_records
+from benchfig import figure, write_json  # scripts/benchfig.py
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def figure(name: str, value, unit: str, op: str | None = None, goal=None) -> dict:
-    """One figure for ``--json``: a number with its unit, goal (``op`` ``goal``) and whether it is met."""
-    met = None if op is None else bool(value >= goal if op == ">=" else value <= goal)
-    return {"name": name, "value": float(value), "unit": unit,
-            "goal": None if op is None else {"op": op, "value": goal}, "met": met}
-
-
-def write_json(path: Path, figures: list[dict], argv: list[str]) -> None:
-    from accelsim.io import atomic_write_text
-    atomic_write_text(path, json.dumps({"script": Path(__file__).name, "args": argv,
-                                        "figures": figures}, indent=2) + "\n")
 
 
 def scalesim_arch(rows: int, cols: int, dataflow: str):
