@@ -121,17 +121,7 @@ class Report:
         return table.reset_index(drop=True)
 
     def _summary(self) -> pd.DataFrame:
-        ops = self.ops
-        g = ops.groupby("op_class", sort=False)
-        summary = pd.DataFrame({
-            "ops": g.size(), "total_cycles": g["total_cycles"].sum(),
-            "compute_cycles": g["compute_cycles"].sum(), "stall_cycles": g["stall_cycles"].sum(),
-            "flops": g["flops"].sum(),
-            "dram_bytes": g["dram_read_bytes"].sum() + g["dram_write_bytes"].sum(),
-            "memory_bound_ops": g["bound"].apply(lambda b: int((b == "memory").sum()))})
-        busy = max(1, int(ops["total_cycles"].sum()))
-        summary["share"] = summary["total_cycles"] / busy
-        return summary.sort_values("total_cycles", ascending=False, kind="stable")
+        return class_summary(self.ops)
 
     # ------------------------------------------------------------------ export
     def _units(self) -> dict[str, dict[str, float]]:
@@ -274,6 +264,20 @@ class Report:
     def __repr__(self) -> str:
         return (f"<Report {self.arch.name} x {self.trace.name}: {self.total_cycles:,} cycles, "
                 f"{len(self.ops)} ops>")
+
+
+def class_summary(ops: pd.DataFrame) -> pd.DataFrame:
+    """Per operator class: counts, cycles, FLOPs, DRAM bytes, memory-bound operators, share."""
+    g = ops.groupby("op_class", sort=False)
+    summary = pd.DataFrame({
+        "ops": g.size(), "total_cycles": g["total_cycles"].sum(),
+        "compute_cycles": g["compute_cycles"].sum(), "stall_cycles": g["stall_cycles"].sum(),
+        "flops": g["flops"].sum(),
+        "dram_bytes": g["dram_read_bytes"].sum() + g["dram_write_bytes"].sum(),
+        "memory_bound_ops": g["bound"].apply(lambda b: int((b == "memory").sum()))})
+    busy = max(1, int(ops["total_cycles"].sum()))
+    summary["share"] = summary["total_cycles"] / busy
+    return summary.sort_values("total_cycles", ascending=False, kind="stable")
 
 
 def _bound(plan, bandwidth_gbps: float, clock_mhz: float) -> str:
@@ -477,16 +481,7 @@ def report_table(report: dict[str, Any], top: int = 12) -> str:
 
     ops = pd.DataFrame(report["ops"], columns=list(OP_COLUMNS))
     ops["utilization"] = ops["utilization"].astype(float)   # null -> NaN
-    g = ops.groupby("op_class", sort=False)
-    summary = pd.DataFrame({
-        "ops": g.size(), "total_cycles": g["total_cycles"].sum(),
-        "compute_cycles": g["compute_cycles"].sum(), "stall_cycles": g["stall_cycles"].sum(),
-        "flops": g["flops"].sum(),
-        "dram_bytes": g["dram_read_bytes"].sum() + g["dram_write_bytes"].sum(),
-        "memory_bound_ops": g["bound"].apply(lambda b: int((b == "memory").sum()))})
-    busy = max(1, int(ops["total_cycles"].sum()))
-    summary["share"] = summary["total_cycles"] / busy
-    summary = summary.sort_values("total_cycles", ascending=False, kind="stable")
+    summary = class_summary(ops)
     units = report.get("units", {})
     order = [u for u in UNITS if u in units] + sorted(u for u in units if u not in UNITS)
     reuse, trace = report.get("reuse", {}), report["trace"]
