@@ -9,6 +9,8 @@
   carried over (hard links), never deleted.
 * ``check_output_file`` / ``check_output_dir``: the overwrite rule (an existing output needs
   ``--force``), checked before a run so that a long run does not fail at its end.
+* ``input_problem``: why a path cannot be read as an input file, found without opening it (opening
+  a FIFO blocks until someone writes to it; ``/dev/zero`` never ends). Every reader checks it.
 * ``remove_stale_temps``: temp files and folders that a killed accelsim left behind (its PID is
   dead, or, for names without a PID, older than ``STALE_S``); nothing else is ever removed.
 """
@@ -70,6 +72,27 @@ def _refuse_special(path: Path) -> None:
         if stat.S_ISDIR(st.st_mode):
             raise AccelsimError(f"{path}: is a directory; expected a file path")
         raise AccelsimError(f"{path}: not a regular file ({_what(st)}); give a file path")
+
+
+def input_problem(path: str | os.PathLike) -> str | None:
+    """``None`` if ``path`` is a regular file we may read, else what is wrong, in a few words.
+
+    Checked with ``stat`` before any ``open``: a FIFO or a device given as an input would block
+    or never end, so it is refused as ``"a FIFO, not a regular file"``.
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "not found"
+    except PermissionError:
+        return "is not readable (permission denied on a parent folder)"
+    except (OSError, ValueError) as exc:     # name too long, symlink loop, NUL in the name
+        return f"has a path that cannot be used ({getattr(exc, 'strerror', None) or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None if os.access(path, os.R_OK) else "is not readable (permission denied)"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, expected a file"
+    return f"is {_what(st)}, not a regular file"
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -27,6 +27,7 @@ import yaml
 from yaml.events import AliasEvent
 
 from .errors import ConfigError
+from .io import input_problem
 
 MAX_NODES = 1_000_000          # nodes of the document with every alias expanded
 MAX_ALIASES = 10_000
@@ -168,6 +169,11 @@ def load_text(text: str, *, file: str | None = None) -> Any:
 def load_file(path: str | os.PathLike, *, what: str = "file") -> Any:
     """Read and parse a YAML file; a missing, unreadable or malformed file is a ``ConfigError``."""
     path = Path(path)
+    problem = input_problem(path)
+    if problem == "is a directory, expected a file":
+        raise ConfigError(f"expected a YAML {what}, got a directory", file=str(path))
+    if problem:
+        raise ConfigError(f"{what} {problem}", file=str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -35,7 +35,9 @@ def main() -> int:
     parser.add_argument("--cli", type=int, default=None, metavar="N",
                         help="fuzz the command line with N generated argument vectors")
     parser.add_argument("--jobs", type=int, default=2, help="--cli: worker processes")
-    parser.add_argument("--time-cap", type=float, default=20.0, help="--cli: seconds per case")
+    parser.add_argument("--time-cap", type=float, default=20.0,
+                        help="--cli: CPU seconds per case (a case using no CPU is a hang after "
+                             "60 s of wall time)")
     parser.add_argument("--mem-cap-gb", type=float, default=4.0, help="--cli: GB per case")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,7 +154,7 @@ def cli_main(args) -> int:
     for c in cases:
         if not c["problem"]:
             continue
-        key = (c["problem"], c["last"][:120])
+        key = (c["problem"], c["last"][:120], " ".join(c["argv"]) if c["problem"] == "hang" else "")
         dup = key in seen
         seen.add(key)
         if not dup:

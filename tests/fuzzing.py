@@ -728,7 +728,12 @@ class CliResult:
         return lines[-1] if lines else ""
 
 
+#: CPU seconds a case may use (RLIMIT_CPU: SIGXCPU past it). A CPU cap, not a wall cap, so a
+#: machine busy with other work does not turn slow cases into false hangs.
 TIME_CAP_S = 20.0
+#: Wall seconds before a case that uses no CPU (blocked on a FIFO, a lock, a pipe) is a hang: the
+#: outside tester's definition of a hang ("past 60 s").
+WALL_CAP_S = 60.0
 MEM_CAP_BYTES = 4 << 30
 _PRELOADED = [False]
 
@@ -759,8 +764,10 @@ def _child(argv: list[str], workdir: Path, time_cap: float, mem_cap: int) -> Non
         os.setpgrp()
         os.chdir(workdir)
         resource.setrlimit(resource.RLIMIT_AS, (mem_cap, mem_cap))
+        cpu_s = max(1, int(time_cap + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))   # SIGXCPU, then SIGKILL
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(int(time_cap) + 5)
+        signal.alarm(int(max(WALL_CAP_S, time_cap)) + 5)
         stdin = os.open(workdir / ".stdin", os.O_RDONLY | os.O_CREAT, 0o600)
         out = os.open(workdir / ".stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(workdir / ".stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -810,7 +817,7 @@ def run_cli_case(argv: list[str], workdir: Path, *, time_cap: float = TIME_CAP_S
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
-        if time.monotonic() - started > time_cap:
+        if time.monotonic() - started > max(WALL_CAP_S, time_cap):
             hung = True
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -826,7 +833,7 @@ def run_cli_case(argv: list[str], workdir: Path, *, time_cap: float = TIME_CAP_S
         pass
     rc = os.waitstatus_to_exitcode(status)
     sig = -rc if rc < 0 else None
-    if sig == signal.SIGALRM:
+    if sig in (signal.SIGALRM, signal.SIGXCPU) or usage.ru_utime + usage.ru_stime > time_cap:
         hung = True
     try:
         stderr = (workdir / ".stderr").read_text(errors="replace")

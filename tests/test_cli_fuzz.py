@@ -2,7 +2,8 @@
 command lines over every sub-command, with hostile values and generated files and paths.
 
 Each case runs in a forked child inside its own temporary folder, under a time cap
-(``TIME_CAP_S``) and a memory cap (``RLIMIT_AS``). Contract: exit 0 or 2, no traceback, no hang,
+(``TIME_CAP_S`` CPU seconds, ``WALL_CAP_S`` for a case blocked without using CPU) and a memory
+cap (``RLIMIT_AS``). Contract: exit 0 or 2, no traceback, no hang,
 no blow-up. The generator lives in ``tests/fuzzing.py``; ``python scripts/fuzz.py --cli N`` runs
 it at scale. CI size: a few examples per sub-command (about a minute on two cores).
 """
@@ -70,6 +71,23 @@ REGRESSIONS = [
                  id="memtest-memory-name-too-long"),
     pytest.param(["noctest", "--mesh", "2x2", "--warmup-cycles", "10", "--measure-cycles", "50",
                   "--drain-cycles", "99999999999999999999999999"], id="noctest-huge-drain"),
+    # seed 4: a FIFO given as an input blocked in open() until killed (every reader now stats
+    # the path first, io.input_problem)
+    *[pytest.param(argv, id=f"fifo-{name}") for name, argv in [
+        ("trace", ["simulate", "--quiet", "--arch", "scalesim_default", "--fidelity",
+                   "analytical", "--trace", FileSpec("fifo", "t.csv")]),
+        ("topology", ["simulate", "--quiet", "--arch", "scalesim_default", "--topology",
+                      FileSpec("fifo", "t.csv")]),
+        ("cost", ["cost", "--fidelity", "analytical", "--arch", "scalesim_default", "--cost",
+                  FileSpec("fifo", "c.yaml")]),
+        ("tech", ["cost", "--fidelity", "analytical", "--arch", "scalesim_default", "--tech",
+                  FileSpec("fifo", "t.yaml")]),
+        ("noc-config", ["noctest", "--config", FileSpec("fifo", "n.yaml")]),
+        ("requests", ["trace", "serve", "--requests", FileSpec("fifo", "r.csv"), "-o",
+                      FileSpec("out_new", "serve")]),
+        ("env", ["dse", "check", FileSpec("fifo", "env.yaml")]),
+        ("report", ["report", FileSpec("fifo", "r.json")]),
+    ]],
     pytest.param(["report", "--plots", FileSpec("out_new", "p"),
                   FileSpec("bytes", "r.json", b'{"ops": [], "arch": {"name": "x"}, '
                            b'"clock_mhz": 1000, "total_cycles": 1, "memory": {}, '

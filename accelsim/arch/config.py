@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from ..errors import ConfigError, unknown_name
+from ..io import input_problem
 from .dtypes import DTYPES, dtype_bytes
 from .fields import Section
 
@@ -407,9 +408,10 @@ def resolve_arch_path(path_or_name: str | os.PathLike) -> Path:
     if path.suffix in (".yaml", ".yml", ".cfg") or path.exists():
         if not path.exists():
             raise ConfigError("file not found", file=str(path))
-        if not path.is_file():
+        problem = input_problem(path)
+        if problem:
             raise ConfigError("expected an architecture file (.yaml or SCALE-Sim .cfg) or a "
-                              "preset name, got a directory", file=str(path))
+                              f"preset name; this path {problem}", file=str(path))
         return path
     preset = arch_configs_dir() / f"{path_or_name}.yaml"
     if preset.exists():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..io import input_problem
 
 _REQUIRED = {
     "architecture_presets": ("ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB",
@@ -24,6 +25,9 @@ _REQUIRED = {
 def read_scalesim_cfg(path: Path) -> dict[str, Any]:
     """Translate a SCALE-Sim ``.cfg`` into an accelsim architecture mapping."""
     parser = configparser.ConfigParser(interpolation=None)   # values are data, never expanded
+    problem = input_problem(path)
+    if problem:
+        raise ConfigError(f"SCALE-Sim config {problem}", file=str(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
         parser.read_string(text, source=str(path))

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AccelsimError, ConfigError
+from ..io import input_problem
 from .layers import ACT_FLOPS, NORM_FLOPS, Builder
 from .trace import OpTrace, from_records
 
@@ -70,6 +71,9 @@ def load_hf_config(path: str | os.PathLike):
     """A ``transformers`` config from a local ``config.json`` (``model_type`` picks the class)."""
     _, transformers = _require()
     path = Path(path)
+    problem = input_problem(path)
+    if problem:
+        raise ConfigError(f"file {problem}", file=str(path))
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

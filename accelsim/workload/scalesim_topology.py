@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..arch.dtypes import DTYPE_BYTES
 from ..errors import TraceError
+from ..io import input_problem
 from .trace import OpTrace, from_records
 
 FORMATS = ("auto", "gemm", "conv")
@@ -46,6 +47,9 @@ def load_scalesim_topology(path: str | Path, *, fmt: str = "auto", dtype: str = 
     if fmt not in FORMATS:
         raise TraceError(f"unknown topology format {fmt!r}; expected one of {', '.join(FORMATS)}",
                          file=file)
+    problem = input_problem(path)
+    if problem:
+        raise TraceError(f"file {problem}", file=file)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

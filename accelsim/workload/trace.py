@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..arch.dtypes import DTYPES
 from ..errors import TraceError, did_you_mean
+from ..io import input_problem
 
 SCHEMA_VERSION = 1
 
@@ -167,8 +168,9 @@ def load_trace(path: str | os.PathLike) -> OpTrace:
 
 def read_csv_table(path: Path, rows_are: str) -> pd.DataFrame:
     """A CSV as strings (validated by the caller); TraceError naming the file otherwise."""
-    if not path.exists():
-        raise TraceError("file not found", file=str(path))
+    problem = input_problem(path)
+    if problem:
+        raise TraceError(f"file {problem}", file=str(path))
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
@@ -184,6 +186,9 @@ def read_sidecar(csv_path: Path) -> dict[str, Any]:
     side = sidecar_path(csv_path)
     if not side.exists():
         return {}
+    problem = input_problem(side)
+    if problem:
+        raise TraceError(f"sidecar {problem}", file=str(side))
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
