@@ -116,10 +116,29 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
             np.zeros(n_bank_nodes * N_COMMANDS, dtype=np.int64))
 
 
-# NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
-# runtime (_nrt=False): no array is allocated inside, so no atomic reference counting runs in the
-# per-tick loop (it was half of the run time).
-@njit(cache=True, inline="always", _nrt=False)
+def _jit(**options):
+    """``njit`` for the kernel: machine code cached on disk, no numba runtime.
+
+    The cache (``cache=True``) lives in ``__pycache__`` next to this file (an editable install or
+    a clone: git ignores it), else in the user-wide cache directory, or in ``NUMBA_CACHE_DIR``
+    when set; it is keyed by this file's modification time, so an edit recompiles. Only the
+    first process after an install or an edit pays the compilation (``scripts/bench_dram.py``
+    prints both times). Where no cache directory is writable numba refuses ``cache=True``; the
+    kernel then compiles in every process instead of failing to import.
+
+    NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
+    runtime (_nrt=False): no array is allocated inside, so no atomic reference counting runs in
+    the per-tick loop (it was half of the run time).
+    """
+    def wrap(fn):
+        try:
+            return njit(cache=True, _nrt=False, **options)(fn)
+        except RuntimeError:          # "cannot cache function ...: no locator available"
+            return njit(_nrt=False, **options)(fn)
+    return wrap
+
+
+@_jit(inline="always")
 def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win):
     k0 = con_ptr[level * N_COMMANDS + cmd]
     k1 = con_ptr[level * N_COMMANDS + cmd + 1]
@@ -144,7 +163,7 @@ def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win
                 ready[j] = v
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bgs, n_banks,
                   con_ptr, con_next, con_lat, con_win):
     """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank).
@@ -214,7 +233,7 @@ def command_rule_table(con_ptr, con_next, con_lat, con_win) -> np.ndarray:
                           ).astype(np.int64)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
     """The windowed rules ``fast[k0:k1]`` (triples) of one key: record ``t`` in the history and
     measure each rule from the command ``window - 1`` issues back."""
@@ -232,7 +251,7 @@ def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
             ready[j] = max(ready[j], past + fast[k + 1])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _apply_dense(ready, node, t, fast, k0):
     """One key's dense row ``fast[k0:k0 + N_COMMANDS]``: ``ready = max(ready, t + latency)`` for
     every next command of ``node`` (NO_RULE entries leave the clock unchanged)."""
@@ -241,7 +260,7 @@ def _apply_dense(ready, node, t, fast, k0):
         ready[j0 + k] = max(ready[j0 + k], t + fast[k0 + k])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, fast):
     """``issue_command`` for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): same clocks.
 
@@ -272,7 +291,7 @@ def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs,
         open_row[b] = -1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
     """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for PREA/REF).
 
@@ -304,7 +323,7 @@ def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
     return t
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _next_cmd(open_row, bank, row, write):
     r = open_row[bank]
     if r == row:
@@ -314,14 +333,14 @@ def _next_cmd(open_row, bank, row, write):
     return PRE
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _remove(buf, keys, c, i, n):
     for j in range(i, n - 1):
         buf[c, j] = buf[c, j + 1]
         keys[c, j] = keys[c, j + 1]
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _set_write_mode(write_mode, c, rn, wn, hi, lo):
     if not write_mode[c]:
         if wn > hi or rn == 0:
@@ -331,7 +350,7 @@ def _set_write_mode(write_mode, c, rn, wn, hi, lo):
             write_mode[c] = False
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, n_bgs, n_banks,
                 clk):
     """``ready_tick`` of ``cmd`` at request ``r``'s bank, or a lower bound on it when that bound
@@ -351,7 +370,7 @@ def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, 
     return t
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_row, ready,
                  ready_lb, offs, n_bgs, n_banks, clk):
     """FR-FCFS column pick in the active queue: (slot or -1, RD/WR, earliest tick at which an
@@ -387,7 +406,7 @@ def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_
     return best, best_cmd, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, ready_lb, offs,
                  n_bgs, n_banks, clk):
     """FR-FCFS column pick in a read or write queue (kept in arrival order): the first row hit
@@ -409,7 +428,7 @@ def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, 
     return -1, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
               offs, n_bgs, n_banks, clk, counts, q):
     """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
@@ -464,7 +483,7 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
     return -1, -1, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _touch_bank(counts, c, bank):
     """``bank`` changed state: drop a row-scan prefix that holds one of its requests."""
     bit = np.int64(1) << (bank & 63)
@@ -475,14 +494,14 @@ def _touch_bank(counts, c, bank):
             counts[C_PMASK + q, c] = 0
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _drop_slot(counts, c, q, i):
     """Slot ``i`` of queue ``q`` left: the prefix (if it held the slot) is one shorter."""
     if i < counts[C_PLEN + q, c]:
         counts[C_PLEN + q, c] -= 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _count_key(keys, c, n, key):
     k = 0
     for i in range(n):
@@ -491,7 +510,7 @@ def _count_key(keys, c, n, key):
     return k
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
     """A bank closed: the row hits queued for it become misses."""
     hq_r[c] -= hits_per_bank[0, bank]
@@ -500,7 +519,7 @@ def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
     hits_per_bank[1, bank] = 0
 
 
-@njit(cache=True, _nrt=False)
+@_jit()
 def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
                    start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
