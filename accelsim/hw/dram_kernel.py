@@ -163,7 +163,7 @@ def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win
                 ready[j] = v
 
 
-@_jit(inline="always")
+@_jit()
 def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bgs, n_banks,
                   con_ptr, con_next, con_lat, con_win):
     """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank).
@@ -292,34 +292,48 @@ def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs,
 
 
 @_jit(inline="always")
+def _path_ready(ready, cmd, n0, n1, n2, n3):
+    """``ready_tick`` of a bank command: the latest ready clock on the path channel .. bank."""
+    t = ready[n0 * N_COMMANDS + cmd]
+    a = ready[n1 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    a = ready[n2 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    a = ready[n3 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    return t
+
+
+# NOTE(perf): see scripts/bench_dram.py -- ``ready_tick`` and ``issue_command`` (the all-bank
+# paths of PREA/REF; the bank commands use ``_path_ready`` / ``issue_bank_command``) are compiled
+# once and called, not inlined: refresh is rare, and every inlined copy of their loops added to
+# the first-run compilation (numba's IR inlining and SSA passes grow with the function).
+@_jit()
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
     """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for PREA/REF).
 
     ``ready`` is the flattened ``[node, command]`` array.
     """
+    if n2 >= 0:
+        return _path_ready(ready, cmd, n0, n1, n2, n3)
     t = ready[n0 * N_COMMANDS + cmd]
     a = ready[n1 * N_COMMANDS + cmd]
     if a > t:
         t = a
-    if n2 >= 0:
-        a = ready[n2 * N_COMMANDS + cmd]
+    pc = n1 - offs[1]
+    g0 = offs[2] + pc * n_bgs
+    for g in range(g0, g0 + n_bgs):
+        a = ready[g * N_COMMANDS + cmd]
         if a > t:
             t = a
-        a = ready[n3 * N_COMMANDS + cmd]
+    b0 = offs[3] + pc * n_bgs * n_banks
+    for b in range(b0, b0 + n_bgs * n_banks):
+        a = ready[b * N_COMMANDS + cmd]
         if a > t:
             t = a
-    else:
-        pc = n1 - offs[1]
-        g0 = offs[2] + pc * n_bgs
-        for g in range(g0, g0 + n_bgs):
-            a = ready[g * N_COMMANDS + cmd]
-            if a > t:
-                t = a
-        b0 = offs[3] + pc * n_bgs * n_banks
-        for b in range(b0, b0 + n_bgs * n_banks):
-            a = ready[b * N_COMMANDS + cmd]
-            if a > t:
-                t = a
     return t
 
 
@@ -365,7 +379,7 @@ def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, 
     j = bank * N_COMMANDS + cmd
     t = ready_lb[j]
     if t <= clk:
-        t = ready_tick(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r], offs, n_bgs, n_banks)
+        t = _path_ready(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r])
         ready_lb[j] = t
     return t
 
@@ -467,8 +481,8 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
         t = ready_lb[j]
         t = FAR if skip else t
         if t <= clk:
-            t = ready_tick(ready, cmd, c, req_n1[buf[c, i]], req_n2[buf[c, i]], req_n3[buf[c, i]],
-                           offs, n_bgs, n_banks)
+            r = buf[c, i]
+            t = _path_ready(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r])
             ready_lb[j] = t
             if t <= clk:
                 counts[C_PLEN + q, c] = i
@@ -701,22 +715,17 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 if write_mode[c] != was_writing:
                     chst[c, S_TURNS] += 1
-                if write_mode[c]:
-                    src = 2
-                    cmd = WR
-                    if hq_w[c] > 0:
-                        i, t = _scan_column(wq, wqk, c, wn[c], WR, req_n1, req_n2, req_n3,
-                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
-                        if t < soon:
-                            soon = t
-                else:
-                    src = 1
-                    cmd = RD
-                    if hq_r[c] > 0:
-                        i, t = _scan_column(rq, rqk, c, rn[c], RD, req_n1, req_n2, req_n3,
-                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
-                        if t < soon:
-                            soon = t
+                # NOTE(perf): see scripts/bench_dram.py -- one call site per scan (the queue
+                # picked by mode): each inlined copy added to the first-run compilation.
+                wm = write_mode[c]
+                src = 2 if wm else 1
+                cmd = WR if wm else RD
+                if (hq_w[c] if wm else hq_r[c]) > 0:
+                    i, t = _scan_column(wq if wm else rq, wqk if wm else rqk, c,
+                                        wn[c] if wm else rn[c], cmd, req_n1, req_n2, req_n3,
+                                        open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
+                    if t < soon:
+                        soon = t
             if i >= 0:
                 if src == 0:
                     r = aq[c, i]
@@ -731,8 +740,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     auto = RDA if cmd == RD else WRA
                     others = active_per_bank[bank] + hits_per_bank[0, bank] \
                         + hits_per_bank[1, bank] - 1
-                    if others == 0 and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r],
-                                                  offs, n_bgs, n_banks) <= clk:
+                    if others == 0 and _path_ready(ready, auto, c, req_n1[r], req_n2[r],
+                                                   req_n3[r]) <= clk:
                         cmd = auto
                 issue_bank_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
                                    req_n3[r], req_row[r], offs, fast)
@@ -813,20 +822,16 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     # ACT): no row command of this channel can issue, skip the scan.
                     t = bus_free
                     src = 1
-                elif write_mode[c]:
-                    src = 2
-                    t = FAR
-                    if wn[c] > hq_w[c]:
-                        i, cmd, t = _scan_row(wq, wqk, c, wn[c], req_n1, req_n2, req_n3, open_row,
-                                              active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk, counts, 1)
                 else:
-                    src = 1
+                    wm = write_mode[c]
+                    src = 2 if wm else 1
                     t = FAR
-                    if rn[c] > hq_r[c]:
-                        i, cmd, t = _scan_row(rq, rqk, c, rn[c], req_n1, req_n2, req_n3, open_row,
-                                              active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk, counts, 0)
+                    n_q = wn[c] if wm else rn[c]
+                    if n_q > (hq_w[c] if wm else hq_r[c]):
+                        i, cmd, t = _scan_row(wq if wm else rq, wqk if wm else rqk, c, n_q, req_n1,
+                                              req_n2, req_n3, open_row, active_per_bank, ready,
+                                              ready_lb, offs, n_bgs, n_banks, clk, counts,
+                                              1 if wm else 0)
                 if t < soon:
                     soon = t
                 if i >= 0:
