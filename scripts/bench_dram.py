@@ -7,7 +7,9 @@ the best of ``--repeat`` runs on one core, as wall time (``perf_counter``) and a
 process (``process_time``, the figure to trust on a shared, busy machine). Prints one line per
 (pattern, mapping, channels), then per pattern the worst row and its ratio to the issue's goal of
 5 M simulated DRAM requests/s, plus the extrapolated-transfer path (a 200 MB weight read as one
-``transfer``).
+``transfer``), and the time a fresh process takes to its first kernel result with an empty numba
+cache (a fresh install: the kernel compiles) and with the cache that run left (every later
+process: the compiled kernel loads from ``__pycache__``).
 
     python scripts/bench_dram.py [--requests 1000000] [--repeat 3] [--json PATH]
 """
@@ -15,8 +17,13 @@ process (``process_time``, the figure to trust on a shared, busy machine). Print
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -59,6 +66,32 @@ def bench_transfer(nbytes: int) -> tuple[float, float]:
     return wall, nbytes / (env.now / 1000.0)
 
 
+# A fresh process: import, build a spec, replay 2000 mixed requests (the first kernel result).
+FIRST_RESULT = """
+import time
+t0 = time.perf_counter()
+from accelsim.hw.hbm import pattern_lines, run_batch, spec_from_dict
+spec = spec_from_dict({"preset": "hbm2_2000", "channels": 8})
+lines, write = pattern_lines(spec, "mixed", 2000, seed=0)
+run_batch(spec, spec.new_state(), lines, write)
+print(time.perf_counter() - t0)
+"""
+
+
+def first_result_s(cache_dir: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of a fresh Python process to its first kernel result, with numba's
+    cache in ``cache_dir`` (``NUMBA_CACHE_DIR``: an empty one is a fresh install)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([sys.executable, "-c", FIRST_RESULT], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return float(out.split()[-1]), cpu
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +100,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None,
                     help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="accelsim-numba-") as cache_dir:
+        cold = first_result_s(cache_dir)
+        warm = first_result_s(cache_dir)
+    print(f"first kernel result in a fresh process: empty numba cache {cold[0]:.1f} s wall "
+          f"({cold[1]:.1f} s CPU), warm cache {warm[0]:.2f} s wall ({warm[1]:.2f} s CPU)\n")
     print(f"{'pattern':8s} {'mapping':10s} {'ch':>3s} {'wall M req/s':>13s} {'CPU M req/s':>12s}"
           f" {'CPU / goal':>10s}")
     figures = {}
@@ -82,7 +120,11 @@ def main(argv=None) -> int:
           f"wall, {gbps:.1f} GB/s simulated")
     print(f"\nper pattern, slowest row (goal: {GOAL / 1e6:.0f} M DRAM requests/s on one core):")
     out = [figure("requests", args.requests, "count"),
-           figure("transfer_200mb_wall_s", wall, "s")]
+           figure("transfer_200mb_wall_s", wall, "s"),
+           figure("first_result_cold_cache_wall_s", cold[0], "s"),
+           figure("first_result_cold_cache_cpu_s", cold[1], "s"),
+           figure("first_result_warm_cache_wall_s", warm[0], "s"),
+           figure("first_result_warm_cache_cpu_s", warm[1], "s")]
     for pattern in ("stream", "random", "mixed"):
         rows = [v for k, v in figures.items() if k[0] == pattern]
         w = min(r[0] for r in rows)

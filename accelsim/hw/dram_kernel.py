@@ -116,10 +116,29 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
             np.zeros(n_bank_nodes * N_COMMANDS, dtype=np.int64))
 
 
-# NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
-# runtime (_nrt=False): no array is allocated inside, so no atomic reference counting runs in the
-# per-tick loop (it was half of the run time).
-@njit(cache=True, inline="always", _nrt=False)
+def _jit(**options):
+    """``njit`` for the kernel: machine code cached on disk, no numba runtime.
+
+    The cache (``cache=True``) lives in ``__pycache__`` next to this file (an editable install or
+    a clone: git ignores it), else in the user-wide cache directory, or in ``NUMBA_CACHE_DIR``
+    when set; it is keyed by this file's modification time, so an edit recompiles. Only the
+    first process after an install or an edit pays the compilation (``scripts/bench_dram.py``
+    prints both times). Where no cache directory is writable numba refuses ``cache=True``; the
+    kernel then compiles in every process instead of failing to import.
+
+    NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba
+    runtime (_nrt=False): no array is allocated inside, so no atomic reference counting runs in
+    the per-tick loop (it was half of the run time).
+    """
+    def wrap(fn):
+        try:
+            return njit(cache=True, _nrt=False, **options)(fn)
+        except RuntimeError:          # "cannot cache function ...: no locator available"
+            return njit(_nrt=False, **options)(fn)
+    return wrap
+
+
+@_jit(inline="always")
 def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win):
     k0 = con_ptr[level * N_COMMANDS + cmd]
     k1 = con_ptr[level * N_COMMANDS + cmd + 1]
@@ -144,7 +163,7 @@ def _apply(ready, hist, node, level, cmd, t, con_ptr, con_next, con_lat, con_win
                 ready[j] = v
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit()
 def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bgs, n_banks,
                   con_ptr, con_next, con_lat, con_win):
     """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank).
@@ -214,7 +233,7 @@ def command_rule_table(con_ptr, con_next, con_lat, con_win) -> np.ndarray:
                           ).astype(np.int64)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
     """The windowed rules ``fast[k0:k1]`` (triples) of one key: record ``t`` in the history and
     measure each rule from the command ``window - 1`` issues back."""
@@ -232,7 +251,7 @@ def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
             ready[j] = max(ready[j], past + fast[k + 1])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _apply_dense(ready, node, t, fast, k0):
     """One key's dense row ``fast[k0:k0 + N_COMMANDS]``: ``ready = max(ready, t + latency)`` for
     every next command of ``node`` (NO_RULE entries leave the clock unchanged)."""
@@ -241,7 +260,7 @@ def _apply_dense(ready, node, t, fast, k0):
         ready[j0 + k] = max(ready[j0 + k], t + fast[k0 + k])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, fast):
     """``issue_command`` for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): same clocks.
 
@@ -272,39 +291,53 @@ def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs,
         open_row[b] = -1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
+def _path_ready(ready, cmd, n0, n1, n2, n3):
+    """``ready_tick`` of a bank command: the latest ready clock on the path channel .. bank."""
+    t = ready[n0 * N_COMMANDS + cmd]
+    a = ready[n1 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    a = ready[n2 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    a = ready[n3 * N_COMMANDS + cmd]
+    if a > t:
+        t = a
+    return t
+
+
+# NOTE(perf): see scripts/bench_dram.py -- ``ready_tick`` and ``issue_command`` (the all-bank
+# paths of PREA/REF; the bank commands use ``_path_ready`` / ``issue_bank_command``) are compiled
+# once and called, not inlined: refresh is rare, and every inlined copy of their loops added to
+# the first-run compilation (numba's IR inlining and SSA passes grow with the function).
+@_jit()
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks):
     """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for PREA/REF).
 
     ``ready`` is the flattened ``[node, command]`` array.
     """
+    if n2 >= 0:
+        return _path_ready(ready, cmd, n0, n1, n2, n3)
     t = ready[n0 * N_COMMANDS + cmd]
     a = ready[n1 * N_COMMANDS + cmd]
     if a > t:
         t = a
-    if n2 >= 0:
-        a = ready[n2 * N_COMMANDS + cmd]
+    pc = n1 - offs[1]
+    g0 = offs[2] + pc * n_bgs
+    for g in range(g0, g0 + n_bgs):
+        a = ready[g * N_COMMANDS + cmd]
         if a > t:
             t = a
-        a = ready[n3 * N_COMMANDS + cmd]
+    b0 = offs[3] + pc * n_bgs * n_banks
+    for b in range(b0, b0 + n_bgs * n_banks):
+        a = ready[b * N_COMMANDS + cmd]
         if a > t:
             t = a
-    else:
-        pc = n1 - offs[1]
-        g0 = offs[2] + pc * n_bgs
-        for g in range(g0, g0 + n_bgs):
-            a = ready[g * N_COMMANDS + cmd]
-            if a > t:
-                t = a
-        b0 = offs[3] + pc * n_bgs * n_banks
-        for b in range(b0, b0 + n_bgs * n_banks):
-            a = ready[b * N_COMMANDS + cmd]
-            if a > t:
-                t = a
     return t
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _next_cmd(open_row, bank, row, write):
     r = open_row[bank]
     if r == row:
@@ -314,14 +347,14 @@ def _next_cmd(open_row, bank, row, write):
     return PRE
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _remove(buf, keys, c, i, n):
     for j in range(i, n - 1):
         buf[c, j] = buf[c, j + 1]
         keys[c, j] = keys[c, j + 1]
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _set_write_mode(write_mode, c, rn, wn, hi, lo):
     if not write_mode[c]:
         if wn > hi or rn == 0:
@@ -331,7 +364,7 @@ def _set_write_mode(write_mode, c, rn, wn, hi, lo):
             write_mode[c] = False
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, n_bgs, n_banks,
                 clk):
     """``ready_tick`` of ``cmd`` at request ``r``'s bank, or a lower bound on it when that bound
@@ -346,12 +379,12 @@ def _bank_ready(ready_lb, ready, cmd, c, r, bank, req_n1, req_n2, req_n3, offs, 
     j = bank * N_COMMANDS + cmd
     t = ready_lb[j]
     if t <= clk:
-        t = ready_tick(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r], offs, n_bgs, n_banks)
+        t = _path_ready(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r])
         ready_lb[j] = t
     return t
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_row, ready,
                  ready_lb, offs, n_bgs, n_banks, clk):
     """FR-FCFS column pick in the active queue: (slot or -1, RD/WR, earliest tick at which an
@@ -387,7 +420,7 @@ def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_
     return best, best_cmd, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, ready_lb, offs,
                  n_bgs, n_banks, clk):
     """FR-FCFS column pick in a read or write queue (kept in arrival order): the first row hit
@@ -409,7 +442,7 @@ def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, 
     return -1, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
               offs, n_bgs, n_banks, clk, counts, q):
     """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
@@ -448,8 +481,8 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
         t = ready_lb[j]
         t = FAR if skip else t
         if t <= clk:
-            t = ready_tick(ready, cmd, c, req_n1[buf[c, i]], req_n2[buf[c, i]], req_n3[buf[c, i]],
-                           offs, n_bgs, n_banks)
+            r = buf[c, i]
+            t = _path_ready(ready, cmd, c, req_n1[r], req_n2[r], req_n3[r])
             ready_lb[j] = t
             if t <= clk:
                 counts[C_PLEN + q, c] = i
@@ -464,7 +497,7 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
     return -1, -1, wake
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _touch_bank(counts, c, bank):
     """``bank`` changed state: drop a row-scan prefix that holds one of its requests."""
     bit = np.int64(1) << (bank & 63)
@@ -475,14 +508,14 @@ def _touch_bank(counts, c, bank):
             counts[C_PMASK + q, c] = 0
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _drop_slot(counts, c, q, i):
     """Slot ``i`` of queue ``q`` left: the prefix (if it held the slot) is one shorter."""
     if i < counts[C_PLEN + q, c]:
         counts[C_PLEN + q, c] -= 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _count_key(keys, c, n, key):
     k = 0
     for i in range(n):
@@ -491,7 +524,7 @@ def _count_key(keys, c, n, key):
     return k
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@_jit(inline="always")
 def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
     """A bank closed: the row hits queued for it become misses."""
     hq_r[c] -= hits_per_bank[0, bank]
@@ -500,7 +533,7 @@ def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
     hits_per_bank[1, bank] = 0
 
 
-@njit(cache=True, _nrt=False)
+@_jit()
 def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
                    start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
@@ -682,22 +715,17 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 if write_mode[c] != was_writing:
                     chst[c, S_TURNS] += 1
-                if write_mode[c]:
-                    src = 2
-                    cmd = WR
-                    if hq_w[c] > 0:
-                        i, t = _scan_column(wq, wqk, c, wn[c], WR, req_n1, req_n2, req_n3,
-                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
-                        if t < soon:
-                            soon = t
-                else:
-                    src = 1
-                    cmd = RD
-                    if hq_r[c] > 0:
-                        i, t = _scan_column(rq, rqk, c, rn[c], RD, req_n1, req_n2, req_n3,
-                                            open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
-                        if t < soon:
-                            soon = t
+                # NOTE(perf): see scripts/bench_dram.py -- one call site per scan (the queue
+                # picked by mode): each inlined copy added to the first-run compilation.
+                wm = write_mode[c]
+                src = 2 if wm else 1
+                cmd = WR if wm else RD
+                if (hq_w[c] if wm else hq_r[c]) > 0:
+                    i, t = _scan_column(wq if wm else rq, wqk if wm else rqk, c,
+                                        wn[c] if wm else rn[c], cmd, req_n1, req_n2, req_n3,
+                                        open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
+                    if t < soon:
+                        soon = t
             if i >= 0:
                 if src == 0:
                     r = aq[c, i]
@@ -712,8 +740,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     auto = RDA if cmd == RD else WRA
                     others = active_per_bank[bank] + hits_per_bank[0, bank] \
                         + hits_per_bank[1, bank] - 1
-                    if others == 0 and ready_tick(ready, auto, c, req_n1[r], req_n2[r], req_n3[r],
-                                                  offs, n_bgs, n_banks) <= clk:
+                    if others == 0 and _path_ready(ready, auto, c, req_n1[r], req_n2[r],
+                                                   req_n3[r]) <= clk:
                         cmd = auto
                 issue_bank_command(ready, hist, open_row, cmd, clk, c, req_n1[r], req_n2[r],
                                    req_n3[r], req_row[r], offs, fast)
@@ -794,20 +822,16 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                     # ACT): no row command of this channel can issue, skip the scan.
                     t = bus_free
                     src = 1
-                elif write_mode[c]:
-                    src = 2
-                    t = FAR
-                    if wn[c] > hq_w[c]:
-                        i, cmd, t = _scan_row(wq, wqk, c, wn[c], req_n1, req_n2, req_n3, open_row,
-                                              active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk, counts, 1)
                 else:
-                    src = 1
+                    wm = write_mode[c]
+                    src = 2 if wm else 1
                     t = FAR
-                    if rn[c] > hq_r[c]:
-                        i, cmd, t = _scan_row(rq, rqk, c, rn[c], req_n1, req_n2, req_n3, open_row,
-                                              active_per_bank, ready, ready_lb, offs, n_bgs,
-                                              n_banks, clk, counts, 0)
+                    n_q = wn[c] if wm else rn[c]
+                    if n_q > (hq_w[c] if wm else hq_r[c]):
+                        i, cmd, t = _scan_row(wq if wm else rq, wqk if wm else rqk, c, n_q, req_n1,
+                                              req_n2, req_n3, open_row, active_per_bank, ready,
+                                              ready_lb, offs, n_bgs, n_banks, clk, counts,
+                                              1 if wm else 0)
                 if t < soon:
                     soon = t
                 if i >= 0:

@@ -372,7 +372,9 @@ class HbmSpec:
         par[K.P_PQ] = 4 * self.pseudo_channels
         # enter write mode when the write queue holds > high*cap, leave when < low*cap
         par[K.P_WR_HIGH] = math.floor(self.write_high_watermark * self.write_queue)
-        par[K.P_WR_LOW] = math.ceil(self.write_low_watermark * self.write_queue)
+        # (at least 1: with 0, write mode with an empty write queue never ended while reads
+        # waited -- the replay never finished; for every other setting this is the same value)
+        par[K.P_WR_LOW] = max(1, math.ceil(self.write_low_watermark * self.write_queue))
         par[K.P_READ_LAT] = c["tCL"] + c["tBL"]
         par[K.P_WRITE_LAT] = c["tCWL"] + c["tBL"]
         par[K.P_REFI] = c["tREFI"]

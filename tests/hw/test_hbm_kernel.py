@@ -286,3 +286,14 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         lb[:] = K.NEVER
         assert K._scan_active(buf, keys, 0, n, n1, n2, n3, write, arrive, open_row, ready, lb,
                               offs, nbg, nba, clk) == (best, best_cmd, wake)
+
+
+def test_zero_low_watermark_leaves_write_mode_when_the_write_queue_empties():
+    """write_low_watermark 0 used to keep the controller in write mode with an empty write queue
+    while reads waited: the replay never ended. The low mark counts at least one entry."""
+    spec = spec_from_dict({"preset": "hbm2_2000", "channels": 1, "write_queue": 4,
+                           "write_low_watermark": 0.0, "write_high_watermark": 0.5})
+    assert spec.kernel_params()[K.P_WR_LOW] == 1
+    lines, write = pattern_lines(spec, "mixed", 400, seed=4)
+    res = run_batch(spec, spec.new_state(), lines, write)
+    assert (res.done > res.arrive).all()
