@@ -68,15 +68,6 @@ MC_PLACEMENTS = ("none", "edges", "corners", "columns", "explicit")
 
 # --------------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
-class InterChipLink:
-    """A link from a gateway node of this chip to a node of another chip (data only for now)."""
-
-    node: int
-    peer_chip: int
-    peer_node: int
-
-
-@dataclass(frozen=True)
 class MeshConfig:
     """Validated ``noc:`` section of impl ``mesh``. Defaults are BookSim 2's stock meshconfig."""
 
@@ -97,9 +88,6 @@ class MeshConfig:
     chunk_bytes: int = 4096
     routing: str = "xy"
     memory_controllers: tuple[int, ...] = ()
-    inter_chip_links: tuple[InterChipLink, ...] = ()
-    inter_chip_latency_cycles: int = 0
-    inter_chip_flit_bytes: int = 0
     #: Raw ``multicore:`` mapping (workload mode: how operators are split over the cores). Kept
     #: raw here because hardware never imports the mapping layer; validated by
     #: ``accelsim.mapping.partition.build_multicore``.
@@ -208,24 +196,13 @@ def mesh_config_from_section(sec: Section) -> MeshConfig:
     else:
         sec.any("memory_controllers", default=None)
     if sec.has("inter_chip"):
-        ic = sec.section("inter_chip")
-        kw["inter_chip_latency_cycles"] = ic.int("latency_cycles", minimum=0, maximum=1 << 20)
-        kw["inter_chip_flit_bytes"] = ic.int("flit_bytes", default=kw["flit_bytes"], minimum=1)
-        raw_links = ic.any("links")
-        if not isinstance(raw_links, list) or not raw_links:
-            raise ic.error("links", f"expected a non-empty list of links, got {raw_links!r:.60}")
-        links = []
-        for i, raw_link in enumerate(raw_links):
-            ls = Section(raw_link, file=sec.file, path=f"{ic.key_path('links')}[{i}]")
-            node = _parse_nodes(Section({"node": [ls.any("node")]}, file=sec.file,
-                                        path=ls.path), "node", columns, rows)[0]
-            links.append(InterChipLink(node=node, peer_chip=ls.int("peer_chip", minimum=0),
-                                       peer_node=ls.int("peer_node", minimum=0)))
-            ls.done()
-        ic.done()
-        kw["inter_chip_links"] = tuple(links)
-    else:
-        sec.any("inter_chip", default=None)
+        # Chip-to-chip links are the top-level ``interconnect`` section (ring collectives on the
+        # ``link`` unit, engine/multicore.py); gateway links on the mesh are not simulated, so
+        # the key is rejected rather than silently ignored (issue 17).
+        raise sec.error("inter_chip", "chip-to-chip links are not simulated on the mesh; remove "
+                                      "noc.inter_chip and describe them with the top-level "
+                                      "interconnect: {link_bandwidth_gbps, link_latency_ns} "
+                                      "(tensor-parallel collectives run over it)")
     multicore = sec.any("multicore", default=None)
     if multicore is not None and not isinstance(multicore, dict):
         raise sec.error("multicore", f"expected a mapping, got {multicore!r:.60}")
