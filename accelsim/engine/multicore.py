@@ -437,40 +437,48 @@ class MeshSimulation(Simulation):
             plan, memory, mesh=False))
         return total
 
-    def _op_traffic(self, plan: MeshPlan) -> tuple[list[int], list[int], list[int]]:
-        """Every message of one operator as ``(src, dst, bytes)`` lists: the shares' loads
-        (controllers to cores, streamed contiguously from the share's address), their tile
-        stores, the reduction's partial sums and the roots' stores, with the addresses and
-        interleaving the full engine uses."""
+    def _op_traffic(self, plan: MeshPlan) -> dict[str, list]:
+        """Every message of one operator as ``(src, dst, bytes)`` lists, by phase, with the
+        addresses and interleaving the full engine uses: ``stream`` (the shares' loads,
+        controllers to cores, streamed contiguously from the share's address, and their tile
+        stores), ``steps`` (one list per reduction step: the partial sums of every K group)
+        and ``out`` (the K groups' roots storing their results)."""
         part, plans = plan.partition, plan.share_plans
         nodes = self.core_nodes[:len(plans)]
         granule, mcs = self.multicore.interleave_bytes, self.mc_nodes
-        src: list[int] = []
-        dst: list[int] = []
-        amount: list[int] = []
 
-        def move(core: int, address: int, nbytes: int, write: bool, times: int = 1) -> None:
+        def move(into: list, core: int, address: int, nbytes: int, write: bool,
+                 times: int = 1) -> None:
             for j, b in enumerate(interleave_split(address, nbytes, granule, len(mcs))):
                 if b:
-                    src.append(core if write else mcs[j])
-                    dst.append(mcs[j] if write else core)
-                    amount.append(b * times)
+                    into.append((core, mcs[j], b * times) if write else (mcs[j], core, b * times))
 
+        stream: list[tuple[int, int, int]] = []
         for i, p in enumerate(plans):
             address = self._share_address(plan.base_address, i)
-            move(nodes[i], address, int(p.load_bytes.sum()), False)
+            move(stream, nodes[i], address, int(p.load_bytes.sum()), False)
             sizes, counts = np.unique(p.store_bytes[p.store_bytes > 0], return_counts=True)
             for size, count in zip(sizes.tolist(), counts.tolist()):
-                move(nodes[i], address + _STORE_OFFSET, size, True, count)
+                move(stream, nodes[i], address + _STORE_OFFSET, size, True, count)
+        steps: list[list[tuple[int, int, int]]] = []
+        out: list[tuple[int, int, int]] = []
         for g, members in enumerate(part.reduce_groups):
-            for step in self._reduction_steps(members):
-                for s, d in step:
-                    src.append(nodes[s])
-                    dst.append(nodes[d])
-                    amount.append(part.partial_bytes[g])
-            move(nodes[members[0]], self._share_address(plan.base_address, members[0])
+            for k, step in enumerate(self._reduction_steps(members)):
+                if k == len(steps):
+                    steps.append([])
+                steps[k].extend((nodes[s], nodes[d], part.partial_bytes[g]) for s, d in step)
+            move(out, nodes[members[0]], self._share_address(plan.base_address, members[0])
                  + _STORE_OFFSET, part.out_bytes[g], True)
-        return src, dst, amount
+        return {"stream": stream, "steps": steps, "out": out}
+
+    def _busiest_link_ps(self, messages: list[tuple[int, int, int]]) -> int:
+        """Channel-load bound: the time the busiest directed link (injection and ejection
+        channels included) needs for its share of ``messages`` under XY routing."""
+        if not messages:
+            return 0
+        src, dst, amount = zip(*messages)
+        busiest = float(route_loads(self.mesh, src, dst, amount).max())
+        return cycles_to_ps(-(-int(busiest) // self.mesh.flit_bytes), self.mesh.clock_mhz)
 
     def _reduction_steps(self, members: tuple[int, ...]) -> list[list[tuple[int, int]]]:
         """The (source, destination) share pairs of each sequential step of a reduction, in
@@ -485,26 +493,39 @@ class MeshSimulation(Simulation):
         return steps
 
     def _closed_form_ps(self, plan: MeshPlan, memory, *, mesh: bool) -> int:
-        """Duration of one operator: every lane (a core, or a K group and its reduction) runs
-        its tiles as a two-stage pipeline, ``l_1 + max(loads after the first + stores before
-        the last, compute before the last) + c_n + w_n``, and takes the bottleneck's share of
-        the bandwidth: the operator's bytes move in ``S = max(DRAM bytes / memory bandwidth,
-        busiest mesh link's bytes / link bandwidth)`` (the channel-load bound of its XY
-        routes, injection and ejection ports included), each lane's bytes spread over ``S``.
-        A transfer never beats its unloaded time: memory latency plus the last chunk's
-        zero-load mesh latency (the full engine's rule). ``mesh=False``: an ideal mesh."""
+        """Duration of one operator, in three phases.
+
+        1. Every share runs its tiles as a two-stage pipeline, ``l_1 + max(loads after the
+           first + stores before the last, compute before the last) + c_n + w_n``, taking the
+           bottleneck's share of the bandwidth: the shares' bytes move in ``S = max(DRAM bytes
+           / memory bandwidth, busiest mesh link's bytes / link bandwidth)`` (the channel-load
+           bound of their XY routes, injection and ejection channels included), each share's
+           bytes spread over ``S``. A transfer never beats its unloaded time: memory latency
+           plus the last chunk's zero-load mesh latency (the full engine's rule).
+        2. A K group then reduces: each step takes the larger of the farthest pair's zero-load
+           latency and the channel-load bound of that step's partial sums (all groups reduce
+           at once), plus one vector add.
+        3. The roots store the results: the larger of one store's unloaded time and the
+           memory and channel-load bounds of all the roots' stores.
+
+        ``mesh=False``: the same with an ideal mesh (the NoC share is the difference).
+        """
         cfg = self.mesh
         part, plans = plan.partition, plan.share_plans
         nodes = self.core_nodes[:len(plans)]
         granule, mcs = self.multicore.interleave_bytes, self.mc_nodes
-        traffic = plan.dram_read_bytes + plan.dram_write_bytes
-        stream = bytes_to_ps(traffic, memory.sustained_bandwidth_gbps()) if traffic else 0
+        bandwidth = memory.sustained_bandwidth_gbps()
+        out_bytes = sum(part.out_bytes)
+        traffic = plan.dram_read_bytes + plan.dram_write_bytes - out_bytes
+        stream = bytes_to_ps(traffic, bandwidth) if traffic else 0
+        phases = self._op_traffic(plan) if mesh else None
         if mesh:
-            src, dst, amount = self._op_traffic(plan)
-            if amount:
-                busiest = float(route_loads(cfg, src, dst, amount).max())
-                stream = max(stream, cycles_to_ps(-(-int(busiest) // cfg.flit_bytes),
-                                                  cfg.clock_mhz))
+            stream = max(stream, self._busiest_link_ps(phases["stream"]))
+
+        def zero_load_ps(src: int, dst: int, nbytes: int) -> int:
+            return cycles_to_ps(zero_load_latency_cycles(
+                cfg, hops=hop_count(cfg, src, dst), flits=packet_flits(nbytes, cfg.flit_bytes)),
+                cfg.clock_mhz)
 
         def unloaded(core: int, address: int, nbytes: int, write: bool) -> int:
             if not nbytes:
@@ -517,9 +538,7 @@ class MeshSimulation(Simulation):
                 if b:
                     s, d = (core, mcs[j]) if write else (mcs[j], core)
                     fill = max(fill, self._fill_ps(s, d, b))
-                    mesh_alone = max(mesh_alone, cycles_to_ps(zero_load_latency_cycles(
-                        cfg, hops=hop_count(cfg, s, d), flits=packet_flits(b, cfg.flit_bytes)),
-                        cfg.clock_mhz))
+                    mesh_alone = max(mesh_alone, zero_load_ps(s, d, b))
             return max(done + fill, mesh_alone)
 
         def lane(i: int) -> int:
@@ -540,27 +559,29 @@ class MeshSimulation(Simulation):
             middle = sum(load_ps[1:]) + int(sum(stores[:-1]) * per_byte)
             return load_ps[0] + max(middle, sum(compute[:-1])) + compute[-1] + store_ps
 
-        reduced = part.reduced_shares
         times = {}
         by_plan: dict[int, int] = {}
         for i, p in enumerate(plans):      # one evaluation per distinct share plan
             if id(p) not in by_plan:
                 by_plan[id(p)] = lane(i)
             times[i] = by_plan[id(p)]
-        lanes = [times[i] for i in range(len(plans)) if i not in reduced]
-        for g, members in enumerate(part.reduce_groups):
-            t = max(times[i] for i in members)
-            add_ps = cycles_to_ps(plan.reduce_add_cycles[g], self.arch.clock_mhz)
-            for step in self._reduction_steps(members):
+        reduced = part.reduced_shares
+        end = max([times[i] for i in range(len(plans)) if i not in reduced], default=0)
+        if part.reduce_groups:
+            t = max(times[i] for i in reduced)
+            add_ps = max(cycles_to_ps(c, self.arch.clock_mhz) for c in plan.reduce_add_cycles)
+            for k in range(max(len(self._reduction_steps(g)) for g in part.reduce_groups)):
                 send = 0
                 if mesh:
-                    send = max(cycles_to_ps(zero_load_latency_cycles(
-                        cfg, hops=hop_count(cfg, nodes[s], nodes[d]),
-                        flits=packet_flits(part.partial_bytes[g], cfg.flit_bytes)),
-                        cfg.clock_mhz) for s, d in step)
+                    step = phases["steps"][k]
+                    send = max(max(zero_load_ps(s, d, b) for s, d, b in step),
+                               self._busiest_link_ps(step))
                 t += send + add_ps
-            root = members[0]
-            t += unloaded(nodes[root], self._share_address(plan.base_address, root)
-                          + _STORE_OFFSET, part.out_bytes[g], True)
-            lanes.append(t)
-        return max(lanes)
+            roots = [unloaded(nodes[g[0]], self._share_address(plan.base_address, g[0])
+                              + _STORE_OFFSET, part.out_bytes[g_i], True)
+                     for g_i, g in enumerate(part.reduce_groups)]
+            store = max(max(roots), bytes_to_ps(out_bytes, bandwidth) if out_bytes else 0)
+            if mesh:
+                store = max(store, self._busiest_link_ps(phases["out"]))
+            end = max(end, t + store)
+        return end
