@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import abc
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generator, Iterable
 
@@ -62,6 +62,8 @@ from ..units import cycles_to_ps
 NOCS: Registry[type["NoCModel"]] = Registry("noc")
 
 PORT_NAMES = ("local", "east", "west", "north", "south")
+#: Input port a flit arrives on after leaving through an output port (5 = injection: local).
+_INPUT_OF = (0, 2, 1, 4, 3, 0)
 TRAFFIC_PATTERNS = ("uniform", "transpose", "hotspot")
 MC_PLACEMENTS = ("none", "edges", "corners", "columns", "explicit")
 
@@ -468,6 +470,28 @@ def packet_latencies(cfg: MeshConfig, packets: list[tuple[int, int, int, int]]) 
     return lat
 
 
+def link_model_done_cycles(cfg: MeshConfig, src, dst, ctime, flits) -> np.ndarray:
+    """Tail-arrival cycle of each packet of a trace through the *workload* link model
+    (:class:`MeshNoC`'s SimPy ``send``, one chunk per packet), for comparison with the kernel on
+    the same trace (``tests/hw/test_noc_link_model.py``)."""
+    noc = MeshNoC(cfg if cfg.chunk_bytes >= int(np.max(flits, initial=1)) * cfg.flit_bytes
+                  else replace(cfg, chunk_bytes=int(np.max(flits)) * cfg.flit_bytes))
+    env = simpy.Environment()
+    noc.bind(env)
+    ps_per_cycle = cycles_to_ps(1, cfg.clock_mhz)
+    done = np.full(len(src), -1, np.int64)
+
+    def packet(i: int):
+        yield env.timeout(int(ctime[i]) * ps_per_cycle)
+        yield env.process(noc.send(int(src[i]), int(dst[i]), int(flits[i]) * cfg.flit_bytes))
+        done[i] = env.now // ps_per_cycle
+
+    for i in np.argsort(ctime, kind="stable").tolist():   # creation order: FIFO source queues
+        env.process(packet(i))
+    env.run()
+    return done
+
+
 def run_synthetic(cfg: MeshConfig, *, traffic: str = "uniform", rate: float, packet_flits: int = 1,
                   seed: int = 1, warmup_cycles: int = 3000, measure_cycles: int = 10000,
                   drain_cycles: int = 10000, hotspot_fraction: float = 0.1,
@@ -649,6 +673,12 @@ class MeshNoC(NoCModel):
         n = self.cfg.nodes
         # output ports (0 = ejection) plus one injection channel per node
         self._links = [[simpy.Resource(env, capacity=1) for _ in range(6)] for _ in range(n)]
+
+        # VC pools of the input ports, [router][input port] (0 = local; _INPUT_OF numbering)
+        self._vcs = [[simpy.Resource(env, capacity=self.cfg.num_vcs) for _ in range(5)]
+                     for _ in range(n)]
+        # when each crossbar input is next free (speedup 1: one flit a cycle), [router][input]
+        self._xbar_free_ps = [[0] * 5 for _ in range(n)]
         self._busy_cycles = np.zeros((n, 6), np.int64)
         self.packets = 0               # chunks delivered (the SimPy API's packets)
         self.packet_latency_ps = 0     # their summed latency, send call to tail arrival
@@ -674,33 +704,88 @@ class MeshNoC(NoCModel):
         self.bytes_sent += nbytes
         return nbytes
 
+    def _input_vcs(self, router: int, port: int) -> simpy.Resource | None:
+        """The VC pool a link out of ``router``'s ``port`` (5 = injection) feeds; ``None`` for
+        ejection (the network interface sinks a flit per cycle)."""
+        if port == 0:
+            return None
+        if port == 5:
+            return self._vcs[router][0]
+        x, y = node_xy(self.cfg, router)
+        dx, dy = ((1, 0), (-1, 0), (0, 1), (0, -1))[port - 1]
+        return self._vcs[(y + dy) * self.cfg.columns + x + dx][_INPUT_OF[port]]
+
     def _send_chunk(self, src: int, route: list[tuple[int, int]], nbytes: int):
-        cfg = self.cfg
+        """One chunk (a packet of ``P`` flits) with credit flow control, as BookSim's routers.
+
+        At each stop the chunk first takes a VC of the next router's input port: one packet
+        per VC (``wait_for_tail_credit``), ``num_vcs`` per port, so a full port stops the
+        packets behind it upstream (backpressure). Then the output link (one flit a cycle:
+        busy ``P`` cycles; the VCs of a port share it) and the crossbar input it sits in
+        (speedup 1: also one flit a cycle). A VC returns to its pool ``credit_delay_cycles``
+        after the packet's tail has left it; a packet longer than its VC (``P >
+        vc_buffer_flits = B``) cannot drain into a blocked head, so its tail leaves a VC no
+        earlier than ``P - B`` cycles after the head got the next link.
+        """
+        cfg, env = self.cfg, self.env
         flits = packet_flits(nbytes, cfg.flit_bytes)
         hold_ps = self._cycles_ps(serialization_cycles(flits))
+        wormhole = flits > cfg.vc_buffer_flits     # the packet cannot sit in one VC
+        lag_ps = self._cycles_ps(flits - cfg.vc_buffer_flits) if wormhole else 0
+        credit_ps = self._cycles_ps(cfg.credit_delay_cycles)
         stops = [(src, 5, cfg.ni_latency_cycles + cfg.injection_latency_cycles)]
-        for i, (router, port) in enumerate(route):
+        for router, port in route:
             wire = cfg.ejection_latency_cycles if port == 0 else cfg.link_latency_cycles
             stops.append((router, port, cfg.router_pipeline_cycles + wire))
-        created = self.env.now
+        created = env.now
         if cfg.ni_latency_cycles:
-            yield self.env.timeout(self._cycles_ps(cfg.ni_latency_cycles))
+            yield env.timeout(self._cycles_ps(cfg.ni_latency_cycles))
+        vcs = [None, None]   # the VCs taken at the previous two stops: (pool, request) or None
+        granted = 0          # when the previous stop got its link
+        in_port = 0
         for j, (router, port, head_cycles) in enumerate(stops):
+            pool = self._input_vcs(router, port)
+            vc = None
+            if pool is not None:
+                vc = pool.request()
+                yield vc
             link = self._links[router][port]
             grant = link.request()
             yield grant
+            now = env.now
+            if j:   # then the crossbar input the packet sits in (granted in link-grant order)
+                # NOTE(perf): a free-at time, not a second simpy.Resource (no events)
+                xbar = self._xbar_free_ps[router]
+                now = max(now, xbar[in_port])
+                xbar[in_port] = now + hold_ps
+            env.timeout(now + hold_ps - env.now).callbacks.append(
+                lambda _event, link=link, grant=grant: link.release(grant))
+            if wormhole and j:       # its tail leaves the VC two stops back over link j-1
+                self._free_vc(vcs[0], max(granted + hold_ps, now + lag_ps) + credit_ps)
+            vcs = [vcs[1], (pool, vc) if pool is not None else None]
+            if not wormhole:         # it fits in the VC: its tail leaves over this link
+                self._free_vc(vcs[0], now + hold_ps + credit_ps)
+            granted = now
+            in_port = _INPUT_OF[port]
             self._busy_cycles[router, port] += flits
             if self.recorder is not None:     # timeline: occupancy of this directed link
-                self.recorder(self._track(router, port), f"{nbytes} B", self.env.now,
-                              self.env.now + hold_ps, {"bytes": nbytes})
-            self.env.timeout(hold_ps).callbacks.append(
-                lambda _event, link=link, grant=grant: link.release(grant))
+                self.recorder(self._track(router, port), f"{nbytes} B", now, now + hold_ps,
+                              {"bytes": nbytes})
             delay = head_cycles - (cfg.ni_latency_cycles if j == 0 else 0)
-            yield self.env.timeout(self._cycles_ps(delay))
-        yield self.env.timeout(self._cycles_ps(flits - 1))   # the tail trails the head
+            yield env.timeout(now - env.now + self._cycles_ps(delay))
+        if wormhole:                 # ejected: the tail leaves the last VC
+            self._free_vc(vcs[0], granted + hold_ps + credit_ps)
+        yield env.timeout(self._cycles_ps(flits - 1))   # the tail trails the head
         self.packets += 1
-        self.packet_latency_ps += self.env.now - created
+        self.packet_latency_ps += env.now - created
         return nbytes
+
+    def _free_vc(self, held, at_ps: int) -> None:
+        """Return a VC ``(pool, request)`` to its pool at time ``at_ps`` (now if past)."""
+        if held is not None:
+            pool, request = held
+            self.env.timeout(max(0, at_ps - self.env.now)).callbacks.append(
+                lambda _event: pool.release(request))
 
     _PORT_NAMES = ("eject", "east", "west", "north", "south", "inject")
 
