@@ -36,9 +36,15 @@ Shape reuse stays exact: an operator alone on an idle chip (memory and mesh idle
 operator waits for its own messages) takes the same time for the same shape, and the memo delta
 carries the mesh counters (link busy cycles, packets, per-op NoC time) besides the memory's.
 
+Analytical fidelity (``fidelity="analytical"``): a closed form per operator over the same
+partition, addresses and interleaving, with a memory term and the channel-load bound of the
+operator's XY routes (``_closed_form_ps``; docs/multicore.md has the formula and its check
+against this engine).
+
 Ignores: multicast (a tile read by several cores crosses the mesh once per reader), per-core
 vector units as separate resources, on-chip traffic of collectives (the chip-to-chip ring of
-``interconnect`` is charged on the ``link`` unit as in single-core mode).
+``interconnect`` is charged on the ``link`` unit as in single-core mode; ``noc.inter_chip`` is
+rejected at load).
 """
 
 from __future__ import annotations
@@ -67,9 +73,9 @@ MIN_TILES_PER_CORE = 4
 class MeshPlan(OpPlan):
     """An operator's plan on the mesh: the partition and one ``OpPlan`` per share.
 
-    The inherited arrays are a one-entry summary for the report and the analytical fidelity
-    (which ignores the mesh): all DRAM loads, the critical lane's compute cycles, all stores;
-    ``first_load_bytes`` is the largest first-tile load of any share.
+    The inherited arrays are a one-entry summary for the report: all DRAM loads, the critical
+    lane's compute cycles, all stores; ``first_load_bytes`` is the largest first-tile load of
+    any share. The analytical fidelity reads the shares themselves (``_closed_form_ps``).
     """
 
     partition: Partition | None = None

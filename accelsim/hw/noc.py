@@ -26,10 +26,13 @@ Two ways to drive it:
    Packet latency is creation to tail ejection, source queueing included.
 2. **SimPy** (the workload mode): ``noc = build_noc(raw); noc.bind(env)`` then
    ``yield env.process(noc.send(src, dst, nbytes))``. A message is cut into chunks of
-   ``chunk_bytes``; each chunk holds each directed link of its XY path (a ``simpy.Resource``) for its
+   ``chunk_bytes``, each one packet: at every stop it takes a VC of the next input port (credit
+   flow control: ``num_vcs`` per port, a VC returned ``credit_delay_cycles`` after the tail left
+   it), the directed link (a FIFO ``simpy.Resource``) and its crossbar input, each for its
    serialization time, while its head moves on after one router + link delay (wormhole
-   pipelining), so hot links delay the traffic crossing them. Events per chunk: about three per hop,
-   never one per flit or cycle.
+   pipelining), so hot links and full ports delay the traffic behind them. Checked against the
+   kernel on the same traces (``link_model_done_cycles``, ``tests/hw/test_noc_link_model.py``).
+   Events per chunk: about four per hop, never one per flit or cycle.
 
 Node ids are ``y * columns + x``. Ports: 0 local (injection in / ejection out), 1 east (+x),
 2 west (-x), 3 north (+y), 4 south (-y). ``link_utilization`` arrays have shape
@@ -82,6 +85,8 @@ class MeshConfig:
     injection_latency_cycles: int = 1
     ejection_latency_cycles: int = 1
     ni_latency_cycles: int = 1
+    # Input buffers and credits (also the workload link model's): BookSim 2 runfiles/meshconfig
+    # num_vcs = 16, vc_buf_size = 8, credit_delay = 2 (Jiang et al., ISPASS 2013).
     num_vcs: int = 16
     vc_buffer_flits: int = 8
     credit_delay_cycles: int = 2
@@ -655,7 +660,8 @@ class MeshNoC(NoCModel):
     """The mesh behind the SimPy API; :func:`run_synthetic` drives the same config in the kernel.
 
     States of a link resource: free, or held by one chunk for its serialization time. A chunk
-    moves ``request link -> hold (released by a timer) -> head advances one hop``.
+    moves ``request VC -> request link -> crossbar input free -> hold (released by a timer) ->
+    head advances one hop``; a VC pool entry is held from the head's request until the tail left.
     """
 
     def __init__(self, cfg: MeshConfig):
