@@ -15,7 +15,7 @@ from accelsim.errors import AccelsimError, ConfigError, UnknownImplError
 from accelsim.hw.noc import (NOCS, IdealNoC, MeshConfig, MeshNoC, build_noc, channel_loads,
                              hop_count, ideal_saturation_rate, load_noc_config, mean_uniform_hops,
                              memory_controller_nodes, packet_flits, packet_latencies, parse_mesh,
-                             run_synthetic, serialization_cycles, traffic_matrix, xy_route,
+                             route_loads, run_synthetic, serialization_cycles, traffic_matrix, xy_route,
                              zero_load_latency_cycles)
 from accelsim.hw.noc_kernel import xy_output_port
 
@@ -62,6 +62,20 @@ def test_channel_load_bound_is_four_over_k_for_uniform_traffic():
             min(1.0, 4 / k))
     loads = channel_loads(BOOKSIM, traffic_matrix(BOOKSIM, "uniform"))
     assert loads[:, 0] == pytest.approx(np.ones(16))  # every node ejects its share
+
+
+def test_route_loads_equal_the_sum_over_xy_routes():
+    # the analytical fidelity's channel-load term: vectorised, same links as xy_route
+    cfg = MeshConfig(columns=5, rows=3)
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 15, 300), rng.integers(0, 15, 300)
+    amount = rng.integers(1, 1000, 300)
+    want = np.zeros((15, 6))
+    for s, d, b in zip(src.tolist(), dst.tolist(), amount.tolist()):
+        want[s, 5] += b
+        for router, port in xy_route(cfg, s, d):
+            want[router, port] += b
+    assert np.array_equal(route_loads(cfg, src, dst, amount), want)
 
 
 # ---------------------------------------------------------------------------- arithmetic
