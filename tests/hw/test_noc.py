@@ -15,8 +15,8 @@ from accelsim.errors import AccelsimError, ConfigError, UnknownImplError
 from accelsim.hw.noc import (NOCS, IdealNoC, MeshConfig, MeshNoC, build_noc, channel_loads,
                              hop_count, ideal_saturation_rate, load_noc_config, mean_uniform_hops,
                              memory_controller_nodes, packet_flits, packet_latencies, parse_mesh,
-                             route_loads, run_synthetic, serialization_cycles, traffic_matrix, xy_route,
-                             zero_load_latency_cycles)
+                             route_loads, run_synthetic, serialization_cycles, traffic_matrix,
+                             xy_route, zero_load_latency_cycles)
 from accelsim.hw.noc_kernel import xy_output_port
 
 BOOKSIM = MeshConfig(columns=4, rows=4)
