@@ -80,8 +80,7 @@ def run(args) -> int:
     if args.mesh is not None:
         columns, rows = parse_mesh(args.mesh)
         mcs = tuple(n for n in cfg.memory_controllers if n < columns * rows)
-        cfg = dataclasses.replace(cfg, columns=columns, rows=rows, memory_controllers=mcs,
-                                  inter_chip_links=())
+        cfg = dataclasses.replace(cfg, columns=columns, rows=rows, memory_controllers=mcs)
     if not 0.0 < args.rate <= 1.0:
         raise AccelsimError(f"noctest: --rate must be in (0, 1] flits/node/cycle, got {args.rate}")
     for flag, value in (("--drain-cycles", args.drain_cycles), ("--seed", args.seed)):

@@ -499,10 +499,8 @@ class Simulation:
         memory.bind(simpy.Environment())
         deps = self._dependencies()
         shapes = self._plans_by_shape()
-        launch_ns = self.arch.launch.per_kernel_ns
         dispatch = ns_to_ps(self.arch.launch.idle_dispatch_ns)
-        shape_durations = [_analytical_ps(p, memory, self.arch.clock_mhz)
-                           + ns_to_ps(launch_ns * p.kernels) for p in shapes]
+        shape_durations = [self._analytical_duration_ps(p, memory) for p in shapes]
         kids = self.row_key_ids
         end_of = [0] * len(self.rows)
         unit_free = dict.fromkeys(UNITS, 0)
@@ -535,6 +533,12 @@ class Simulation:
                          memory.stats(), {"operators": executed, "distinct_shapes": len(self.plans),
                                           "simulated": len(shapes),
                                           "reused": executed - len(shapes)})
+
+
+    def _analytical_duration_ps(self, plan: OpPlan, memory) -> int:
+        """Closed-form duration of one operator instance (the mesh engine overrides it)."""
+        return _analytical_ps(plan, memory, self.arch.clock_mhz) + ns_to_ps(
+            self.arch.launch.per_kernel_ns * plan.kernels)
 
 
 class _Done:

@@ -36,9 +36,15 @@ Shape reuse stays exact: an operator alone on an idle chip (memory and mesh idle
 operator waits for its own messages) takes the same time for the same shape, and the memo delta
 carries the mesh counters (link busy cycles, packets, per-op NoC time) besides the memory's.
 
+Analytical fidelity (``fidelity="analytical"``): a closed form per operator over the same
+partition, addresses and interleaving, with a memory term and the channel-load bound of the
+operator's XY routes (``_closed_form_ps``; docs/multicore.md has the formula and its check
+against this engine).
+
 Ignores: multicast (a tile read by several cores crosses the mesh once per reader), per-core
 vector units as separate resources, on-chip traffic of collectives (the chip-to-chip ring of
-``interconnect`` is charged on the ``link`` unit as in single-core mode).
+``interconnect`` is charged on the ``link`` unit as in single-core mode; ``noc.inter_chip`` is
+rejected at load).
 """
 
 from __future__ import annotations
@@ -51,10 +57,10 @@ import simpy
 
 from ..arch.config import Arch, EngineConfig
 from ..errors import SimulationError
-from ..hw.noc import MeshNoC, zero_load_latency_cycles, hop_count, packet_flits
+from ..hw.noc import MeshNoC, hop_count, packet_flits, route_loads, zero_load_latency_cycles
 from ..mapping.lower import OpPlan, lower
 from ..mapping.partition import (MeshContext, Partition, build_multicore, partition_op)
-from ..units import cycles_to_ps, cycles_to_ps_array
+from ..units import bytes_to_ps, cycles_to_ps, cycles_to_ps_array
 from ..workload.trace import MATMUL_CLASSES, OP_CLASSES, OpTrace
 from .core import _ADDRESS_STRIDE, SimResult, Simulation, shape_key
 
@@ -67,9 +73,9 @@ MIN_TILES_PER_CORE = 4
 class MeshPlan(OpPlan):
     """An operator's plan on the mesh: the partition and one ``OpPlan`` per share.
 
-    The inherited arrays are a one-entry summary for the report and the analytical fidelity
-    (which ignores the mesh): all DRAM loads, the critical lane's compute cycles, all stores;
-    ``first_load_bytes`` is the largest first-tile load of any share.
+    The inherited arrays are a one-entry summary for the report: all DRAM loads, the critical
+    lane's compute cycles, all stores; ``first_load_bytes`` is the largest first-tile load of
+    any share. The analytical fidelity reads the shares themselves (``_closed_form_ps``).
     """
 
     partition: Partition | None = None
@@ -151,12 +157,6 @@ class MeshSimulation(Simulation):
 
     def __init__(self, arch: Arch, trace: OpTrace, **kwargs):
         super().__init__(arch, trace, **kwargs)
-        if self.fidelity == "analytical":
-            import warnings
-
-            warnings.warn("analytical fidelity ignores the mesh (critical core's compute and total "
-                          "DRAM bytes only); use fidelity='full' to model the NoC",
-                          stacklevel=3)
         noc = arch.build_noc()
         if not isinstance(noc, MeshNoC):
             raise SimulationError(
@@ -185,6 +185,7 @@ class MeshSimulation(Simulation):
             link_bandwidth_gbps=cfg.flit_bytes * cfg.clock_mhz / 1000.0,
             memory_controllers=len(self.mc_nodes), weights=self.multicore.weights)
         self._share_plan_cache: dict[tuple, OpPlan] = {}
+        self._fill_cache: dict[tuple[int, int, int], int] = {}
 
     # ------------------------------------------------------------------ planning
     def _new_plan(self, row: int) -> OpPlan:
@@ -250,7 +251,6 @@ class MeshSimulation(Simulation):
             self.noc.recorder = self._record_memory     # link occupancy slices
         self._noc_op_ps_total = 0
         self._noc_per_instance: list[int] = []     # aligned with self.records (see _tiles)
-        self._fill_cache: dict[tuple[int, int, int], int] = {}
         self.memory = _MeshMemoryView(self.memory, self.noc, self)
         return env
 
@@ -392,6 +392,16 @@ class MeshSimulation(Simulation):
             noc += env.now - mem_end[0]
         return env.now, noc
 
+    def _share_address(self, base_address: int, share: int) -> int:
+        """Start address of share ``share``'s data: its own ``_CORE_STRIDE`` region, skewed so
+        that it begins at controller ``share mod controllers``. Without the skew every region
+        would start at the same controller whenever the stride is a multiple of
+        ``interleave_bytes x controllers`` (all presets), and small shares would all hit one
+        controller (skewed / hashed interleaving is what memory systems do against this)."""
+        granule, parts = self.multicore.interleave_bytes, len(self.mc_nodes)
+        address = base_address + share * _CORE_STRIDE
+        return address + ((share - address // granule) % parts) * granule
+
     def _tiles(self, plan: OpPlan, base_address: int, op: dict[str, Any]):
         if not isinstance(plan, MeshPlan):
             yield from super()._tiles(plan, base_address, op)      # link ops: the chip ring
@@ -400,17 +410,184 @@ class MeshSimulation(Simulation):
         env = self.env
         part = plan.partition
         nodes = self.core_nodes[:len(plan.share_plans)]
-        procs = [env.process(self._core(nodes[i], p, base_address + i * _CORE_STRIDE, op))
+        procs = [env.process(self._core(nodes[i], p, self._share_address(base_address, i), op))
                  for i, p in enumerate(plan.share_plans)]
         reduced = part.reduced_shares
         lanes = [procs[i] for i in range(len(procs)) if i not in reduced]
         for g, members in enumerate(part.reduce_groups):
             add_ps = cycles_to_ps(plan.reduce_add_cycles[g], self.arch.clock_mhz)
             lanes.append(env.process(self._reduce(part, g, procs, nodes, add_ps,
-                                                  base_address + members[0] * _CORE_STRIDE)))
+                                                  self._share_address(base_address, members[0]))))
         yield simpy.AllOf(env, lanes)
         end, noc = max((lane.value for lane in lanes), key=lambda v: v[0])
         self._noc_op_ps_total += noc
         # NOTE: Simulation._operator appends this instance's record right after _tiles returns,
         # with no yield in between, so this list stays aligned with the records.
         self._noc_per_instance.append(noc)
+
+    # ------------------------------------------------------------------ analytical fidelity
+    def _run_analytical(self) -> MeshSimResult:
+        self._analytical_noc_ps: dict[int, int] = {}
+        res = super()._run_analytical()
+        noc = [self._analytical_noc_ps.get(id(self.plan(r.row)), 0) for r in res.records]
+        return MeshSimResult(**{f.name: getattr(res, f.name) for f in fields(res)},
+                             record_noc_ps=noc)
+
+    def _analytical_duration_ps(self, plan: OpPlan, memory) -> int:
+        """Closed form of one operator on the mesh (:meth:`_closed_form_ps`); its NoC share is
+        what an ideal mesh would remove, as in full fidelity."""
+        if not isinstance(plan, MeshPlan):
+            return super()._analytical_duration_ps(plan, memory)   # collectives: the ring
+        total = self._closed_form_ps(plan, memory, mesh=True)
+        self._analytical_noc_ps[id(plan)] = max(0, total - self._closed_form_ps(
+            plan, memory, mesh=False))
+        return total
+
+    def _op_traffic(self, plan: MeshPlan) -> dict[str, list]:
+        """Every message of one operator as ``(src, dst, bytes)`` lists, by phase, with the
+        addresses and interleaving the full engine uses: ``stream`` (the shares' loads,
+        controllers to cores, streamed contiguously from the share's address, and their tile
+        stores), ``steps`` (one list per reduction step: the partial sums of every K group)
+        and ``out`` (the K groups' roots storing their results)."""
+        part, plans = plan.partition, plan.share_plans
+        nodes = self.core_nodes[:len(plans)]
+        granule, mcs = self.multicore.interleave_bytes, self.mc_nodes
+
+        def move(into: list, core: int, address: int, nbytes: int, write: bool,
+                 times: int = 1) -> None:
+            for j, b in enumerate(interleave_split(address, nbytes, granule, len(mcs))):
+                if b:
+                    into.append((core, mcs[j], b * times) if write else (mcs[j], core, b * times))
+
+        stream: list[tuple[int, int, int]] = []
+        for i, p in enumerate(plans):
+            address = self._share_address(plan.base_address, i)
+            move(stream, nodes[i], address, int(p.load_bytes.sum()), False)
+            sizes, counts = np.unique(p.store_bytes[p.store_bytes > 0], return_counts=True)
+            for size, count in zip(sizes.tolist(), counts.tolist()):
+                move(stream, nodes[i], address + _STORE_OFFSET, size, True, count)
+        steps: list[list[tuple[int, int, int]]] = []
+        out: list[tuple[int, int, int]] = []
+        for g, members in enumerate(part.reduce_groups):
+            for k, step in enumerate(self._reduction_steps(members)):
+                if k == len(steps):
+                    steps.append([])
+                steps[k].extend((nodes[s], nodes[d], part.partial_bytes[g]) for s, d in step)
+            move(out, nodes[members[0]], self._share_address(plan.base_address, members[0])
+                 + _STORE_OFFSET, part.out_bytes[g], True)
+        return {"stream": stream, "steps": steps, "out": out}
+
+    def _busiest_link_ps(self, messages: list[tuple[int, int, int]]) -> int:
+        """Channel-load bound: the time the busiest directed link (injection and ejection
+        channels included) needs for its share of ``messages`` under XY routing."""
+        if not messages:
+            return 0
+        src, dst, amount = zip(*messages)
+        busiest = float(route_loads(self.mesh, src, dst, amount).max())
+        return cycles_to_ps(-(-int(busiest) // self.mesh.flit_bytes), self.mesh.clock_mhz)
+
+    def _reduction_steps(self, members: tuple[int, ...]) -> list[list[tuple[int, int]]]:
+        """The (source, destination) share pairs of each sequential step of a reduction, in
+        the order ``_reduce`` sends them."""
+        if self.multicore.reduction == "direct":
+            return [[(i, members[0])] for i in members[1:]]
+        steps, step = [], 1
+        while step < len(members):
+            steps.append([(members[j + step], members[j])
+                          for j in range(0, len(members) - step, 2 * step)])
+            step *= 2
+        return steps
+
+    def _closed_form_ps(self, plan: MeshPlan, memory, *, mesh: bool) -> int:
+        """Duration of one operator, in three phases.
+
+        1. Every share runs its tiles as a two-stage pipeline, ``l_1 + max(loads after the
+           first + stores before the last, compute before the last) + c_n + w_n``, taking the
+           bottleneck's share of the bandwidth: the shares' bytes move in ``S = max(DRAM bytes
+           / memory bandwidth, busiest mesh link's bytes / link bandwidth)`` (the channel-load
+           bound of their XY routes, injection and ejection channels included), each share's
+           bytes spread over ``S``. A transfer never beats its unloaded time: memory latency
+           plus the last chunk's zero-load mesh latency (the full engine's rule).
+        2. A K group then reduces: each step takes the larger of the farthest pair's zero-load
+           latency and the channel-load bound of that step's partial sums (all groups reduce
+           at once), plus one vector add.
+        3. The roots store the results: the larger of one store's unloaded time and the
+           memory and channel-load bounds of all the roots' stores.
+
+        ``mesh=False``: the same with an ideal mesh (the NoC share is the difference).
+        """
+        cfg = self.mesh
+        part, plans = plan.partition, plan.share_plans
+        nodes = self.core_nodes[:len(plans)]
+        granule, mcs = self.multicore.interleave_bytes, self.mc_nodes
+        bandwidth = memory.sustained_bandwidth_gbps()
+        out_bytes = sum(part.out_bytes)
+        traffic = plan.dram_read_bytes + plan.dram_write_bytes - out_bytes
+        stream = bytes_to_ps(traffic, bandwidth) if traffic else 0
+        phases = self._op_traffic(plan) if mesh else None
+        if mesh:
+            stream = max(stream, self._busiest_link_ps(phases["stream"]))
+
+        def zero_load_ps(src: int, dst: int, nbytes: int) -> int:
+            return cycles_to_ps(zero_load_latency_cycles(
+                cfg, hops=hop_count(cfg, src, dst), flits=packet_flits(nbytes, cfg.flit_bytes)),
+                cfg.clock_mhz)
+
+        def unloaded(core: int, address: int, nbytes: int, write: bool) -> int:
+            if not nbytes:
+                return 0
+            done = memory.unloaded_transfer_ps(nbytes, write=write)
+            if not mesh:
+                return done
+            fill = mesh_alone = 0
+            for j, b in enumerate(interleave_split(address, nbytes, granule, len(mcs))):
+                if b:
+                    s, d = (core, mcs[j]) if write else (mcs[j], core)
+                    fill = max(fill, self._fill_ps(s, d, b))
+                    mesh_alone = max(mesh_alone, zero_load_ps(s, d, b))
+            return max(done + fill, mesh_alone)
+
+        def lane(i: int) -> int:
+            p = plans[i]
+            loads, stores, compute = (p.load_bytes.tolist(), p.store_bytes.tolist(),
+                                      p.compute_ps.tolist())
+            own = sum(loads) + sum(stores)
+            per_byte = stream / own if own else 0.0
+            address = self._share_address(plan.base_address, i)
+            load_ps = []
+            for b in loads:
+                load_ps.append(max(int(b * per_byte), unloaded(nodes[i], address, b, False)))
+                address += b
+            last_store = stores[-1]
+            store_ps = max(int(last_store * per_byte), unloaded(
+                nodes[i], self._share_address(plan.base_address, i) + _STORE_OFFSET,
+                last_store, True))
+            middle = sum(load_ps[1:]) + int(sum(stores[:-1]) * per_byte)
+            return load_ps[0] + max(middle, sum(compute[:-1])) + compute[-1] + store_ps
+
+        times = {}
+        by_plan: dict[int, int] = {}
+        for i, p in enumerate(plans):      # one evaluation per distinct share plan
+            if id(p) not in by_plan:
+                by_plan[id(p)] = lane(i)
+            times[i] = by_plan[id(p)]
+        reduced = part.reduced_shares
+        end = max([times[i] for i in range(len(plans)) if i not in reduced], default=0)
+        if part.reduce_groups:
+            t = max(times[i] for i in reduced)
+            add_ps = max(cycles_to_ps(c, self.arch.clock_mhz) for c in plan.reduce_add_cycles)
+            for k in range(max(len(self._reduction_steps(g)) for g in part.reduce_groups)):
+                send = 0
+                if mesh:
+                    step = phases["steps"][k]
+                    send = max(max(zero_load_ps(s, d, b) for s, d, b in step),
+                               self._busiest_link_ps(step))
+                t += send + add_ps
+            roots = [unloaded(nodes[g[0]], self._share_address(plan.base_address, g[0])
+                              + _STORE_OFFSET, part.out_bytes[g_i], True)
+                     for g_i, g in enumerate(part.reduce_groups)]
+            store = max(max(roots), bytes_to_ps(out_bytes, bandwidth) if out_bytes else 0)
+            if mesh:
+                store = max(store, self._busiest_link_ps(phases["out"]))
+            end = max(end, t + store)
+        return end

@@ -26,10 +26,13 @@ Two ways to drive it:
    Packet latency is creation to tail ejection, source queueing included.
 2. **SimPy** (the workload mode): ``noc = build_noc(raw); noc.bind(env)`` then
    ``yield env.process(noc.send(src, dst, nbytes))``. A message is cut into chunks of
-   ``chunk_bytes``; each chunk holds each directed link of its XY path (a ``simpy.Resource``) for its
+   ``chunk_bytes``, each one packet: at every stop it takes a VC of the next input port (credit
+   flow control: ``num_vcs`` per port, a VC returned ``credit_delay_cycles`` after the tail left
+   it), the directed link (a FIFO ``simpy.Resource``) and its crossbar input, each for its
    serialization time, while its head moves on after one router + link delay (wormhole
-   pipelining), so hot links delay the traffic crossing them. Events per chunk: about three per hop,
-   never one per flit or cycle.
+   pipelining), so hot links and full ports delay the traffic behind them. Checked against the
+   kernel on the same traces (``link_model_done_cycles``, ``tests/hw/test_noc_link_model.py``).
+   Events per chunk: about four per hop, never one per flit or cycle.
 
 Node ids are ``y * columns + x``. Ports: 0 local (injection in / ejection out), 1 east (+x),
 2 west (-x), 3 north (+y), 4 south (-y). ``link_utilization`` arrays have shape
@@ -47,7 +50,7 @@ from __future__ import annotations
 
 import abc
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generator, Iterable
 
@@ -62,20 +65,13 @@ from ..units import cycles_to_ps
 NOCS: Registry[type["NoCModel"]] = Registry("noc")
 
 PORT_NAMES = ("local", "east", "west", "north", "south")
+#: Input port a flit arrives on after leaving through an output port (5 = injection: local).
+_INPUT_OF = (0, 2, 1, 4, 3, 0)
 TRAFFIC_PATTERNS = ("uniform", "transpose", "hotspot")
 MC_PLACEMENTS = ("none", "edges", "corners", "columns", "explicit")
 
 
 # --------------------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class InterChipLink:
-    """A link from a gateway node of this chip to a node of another chip (data only for now)."""
-
-    node: int
-    peer_chip: int
-    peer_node: int
-
-
 @dataclass(frozen=True)
 class MeshConfig:
     """Validated ``noc:`` section of impl ``mesh``. Defaults are BookSim 2's stock meshconfig."""
@@ -89,6 +85,8 @@ class MeshConfig:
     injection_latency_cycles: int = 1
     ejection_latency_cycles: int = 1
     ni_latency_cycles: int = 1
+    # Input buffers and credits (also the workload link model's): BookSim 2 runfiles/meshconfig
+    # num_vcs = 16, vc_buf_size = 8, credit_delay = 2 (Jiang et al., ISPASS 2013).
     num_vcs: int = 16
     vc_buffer_flits: int = 8
     credit_delay_cycles: int = 2
@@ -97,9 +95,6 @@ class MeshConfig:
     chunk_bytes: int = 4096
     routing: str = "xy"
     memory_controllers: tuple[int, ...] = ()
-    inter_chip_links: tuple[InterChipLink, ...] = ()
-    inter_chip_latency_cycles: int = 0
-    inter_chip_flit_bytes: int = 0
     #: Raw ``multicore:`` mapping (workload mode: how operators are split over the cores). Kept
     #: raw here because hardware never imports the mapping layer; validated by
     #: ``accelsim.mapping.partition.build_multicore``.
@@ -208,24 +203,13 @@ def mesh_config_from_section(sec: Section) -> MeshConfig:
     else:
         sec.any("memory_controllers", default=None)
     if sec.has("inter_chip"):
-        ic = sec.section("inter_chip")
-        kw["inter_chip_latency_cycles"] = ic.int("latency_cycles", minimum=0, maximum=1 << 20)
-        kw["inter_chip_flit_bytes"] = ic.int("flit_bytes", default=kw["flit_bytes"], minimum=1)
-        raw_links = ic.any("links")
-        if not isinstance(raw_links, list) or not raw_links:
-            raise ic.error("links", f"expected a non-empty list of links, got {raw_links!r:.60}")
-        links = []
-        for i, raw_link in enumerate(raw_links):
-            ls = Section(raw_link, file=sec.file, path=f"{ic.key_path('links')}[{i}]")
-            node = _parse_nodes(Section({"node": [ls.any("node")]}, file=sec.file,
-                                        path=ls.path), "node", columns, rows)[0]
-            links.append(InterChipLink(node=node, peer_chip=ls.int("peer_chip", minimum=0),
-                                       peer_node=ls.int("peer_node", minimum=0)))
-            ls.done()
-        ic.done()
-        kw["inter_chip_links"] = tuple(links)
-    else:
-        sec.any("inter_chip", default=None)
+        # Chip-to-chip links are the top-level ``interconnect`` section (ring collectives on the
+        # ``link`` unit, engine/multicore.py); gateway links on the mesh are not simulated, so
+        # the key is rejected rather than silently ignored (issue 17).
+        raise sec.error("inter_chip", "chip-to-chip links are not simulated on the mesh; remove "
+                                      "noc.inter_chip and describe them with the top-level "
+                                      "interconnect: {link_bandwidth_gbps, link_latency_ns} "
+                                      "(tensor-parallel collectives run over it)")
     multicore = sec.any("multicore", default=None)
     if multicore is not None and not isinstance(multicore, dict):
         raise sec.error("multicore", f"expected a mapping, got {multicore!r:.60}")
@@ -329,12 +313,41 @@ def channel_loads(cfg: MeshConfig, matrix: np.ndarray) -> np.ndarray:
     Multiply by the injection rate (flits/node/cycle) to get link loads; the largest entry gives
     the ideal saturation throughput ``1 / max``.
     """
-    loads = np.zeros((cfg.nodes, 5))
-    for s in range(cfg.nodes):
-        for d in range(cfg.nodes):
-            if matrix[s, d] > 0:
-                for router, port in xy_route(cfg, s, d):
-                    loads[router, port] += matrix[s, d]
+    src, dst = np.nonzero(matrix > 0)
+    return route_loads(cfg, src, dst, matrix[src, dst])[:, :5]
+
+
+def route_loads(cfg: MeshConfig, src, dst, amount) -> np.ndarray:
+    """What each directed link carries when ``amount[i]`` goes from ``src[i]`` to ``dst[i]`` by
+    XY routing: shape ``(nodes, 6)``, output ports 0-4 (0 = ejection) and 5 = the injection
+    channel. Vectorised (difference arrays along each row and column), the same routes as
+    :func:`xy_route`; the analytical fidelity's channel-load term uses it."""
+    src = np.asarray(src, np.int64)
+    dst = np.asarray(dst, np.int64)
+    amount = np.asarray(amount, np.float64)
+    k, n = cfg.columns, cfg.nodes
+    sx, sy, dx, dy = src % k, src // k, dst % k, dst // k
+    loads = np.zeros((n, 6))
+    np.add.at(loads[:, 0], dst, amount)
+    np.add.at(loads[:, 5], src, amount)
+
+    def span(port, line, lo, hi, along_x):
+        """Add ``amount`` to routers ``lo..hi-1`` of each row (along_x) or column."""
+        sel = lo < hi
+        size = k if along_x else cfg.rows
+        diff = np.zeros((cfg.rows if along_x else k, size + 1))
+        np.add.at(diff, (line[sel], lo[sel]), amount[sel])
+        np.add.at(diff, (line[sel], hi[sel]), -amount[sel])
+        run = np.cumsum(diff[:, :size], axis=1)        # [line, position]
+        if along_x:
+            loads[:, port] += run.reshape(-1)           # node = y * k + x
+        else:
+            loads[:, port] += run.T.reshape(-1)         # run[x, y] -> node y * k + x
+
+    span(1, sy, sx, dx, True)              # east: routers x = sx .. dx-1 of row sy
+    span(2, sy, dx + 1, sx + 1, True)      # west: routers x = dx+1 .. sx
+    span(3, dx, sy, dy, False)             # north: routers y = sy .. dy-1 of column dx
+    span(4, dx, dy + 1, sy + 1, False)     # south: routers y = dy+1 .. sy
     return loads
 
 
@@ -460,6 +473,28 @@ def packet_latencies(cfg: MeshConfig, packets: list[tuple[int, int, int, int]]) 
     for j, i in enumerate(order):
         lat[i] = int(done[j] - packets[i][0])
     return lat
+
+
+def link_model_done_cycles(cfg: MeshConfig, src, dst, ctime, flits) -> np.ndarray:
+    """Tail-arrival cycle of each packet of a trace through the *workload* link model
+    (:class:`MeshNoC`'s SimPy ``send``, one chunk per packet), for comparison with the kernel on
+    the same trace (``tests/hw/test_noc_link_model.py``)."""
+    noc = MeshNoC(cfg if cfg.chunk_bytes >= int(np.max(flits, initial=1)) * cfg.flit_bytes
+                  else replace(cfg, chunk_bytes=int(np.max(flits)) * cfg.flit_bytes))
+    env = simpy.Environment()
+    noc.bind(env)
+    ps_per_cycle = cycles_to_ps(1, cfg.clock_mhz)
+    done = np.full(len(src), -1, np.int64)
+
+    def packet(i: int):
+        yield env.timeout(int(ctime[i]) * ps_per_cycle)
+        yield env.process(noc.send(int(src[i]), int(dst[i]), int(flits[i]) * cfg.flit_bytes))
+        done[i] = env.now // ps_per_cycle
+
+    for i in np.argsort(ctime, kind="stable").tolist():   # creation order: FIFO source queues
+        env.process(packet(i))
+    env.run()
+    return done
 
 
 def run_synthetic(cfg: MeshConfig, *, traffic: str = "uniform", rate: float, packet_flits: int = 1,
@@ -625,7 +660,8 @@ class MeshNoC(NoCModel):
     """The mesh behind the SimPy API; :func:`run_synthetic` drives the same config in the kernel.
 
     States of a link resource: free, or held by one chunk for its serialization time. A chunk
-    moves ``request link -> hold (released by a timer) -> head advances one hop``.
+    moves ``request VC -> request link -> crossbar input free -> hold (released by a timer) ->
+    head advances one hop``; a VC pool entry is held from the head's request until the tail left.
     """
 
     def __init__(self, cfg: MeshConfig):
@@ -643,6 +679,12 @@ class MeshNoC(NoCModel):
         n = self.cfg.nodes
         # output ports (0 = ejection) plus one injection channel per node
         self._links = [[simpy.Resource(env, capacity=1) for _ in range(6)] for _ in range(n)]
+
+        # VC pools of the input ports, [router][input port] (0 = local; _INPUT_OF numbering)
+        self._vcs = [[simpy.Resource(env, capacity=self.cfg.num_vcs) for _ in range(5)]
+                     for _ in range(n)]
+        # when each crossbar input is next free (speedup 1: one flit a cycle), [router][input]
+        self._xbar_free_ps = [[0] * 5 for _ in range(n)]
         self._busy_cycles = np.zeros((n, 6), np.int64)
         self.packets = 0               # chunks delivered (the SimPy API's packets)
         self.packet_latency_ps = 0     # their summed latency, send call to tail arrival
@@ -668,33 +710,88 @@ class MeshNoC(NoCModel):
         self.bytes_sent += nbytes
         return nbytes
 
+    def _input_vcs(self, router: int, port: int) -> simpy.Resource | None:
+        """The VC pool a link out of ``router``'s ``port`` (5 = injection) feeds; ``None`` for
+        ejection (the network interface sinks a flit per cycle)."""
+        if port == 0:
+            return None
+        if port == 5:
+            return self._vcs[router][0]
+        x, y = node_xy(self.cfg, router)
+        dx, dy = ((1, 0), (-1, 0), (0, 1), (0, -1))[port - 1]
+        return self._vcs[(y + dy) * self.cfg.columns + x + dx][_INPUT_OF[port]]
+
     def _send_chunk(self, src: int, route: list[tuple[int, int]], nbytes: int):
-        cfg = self.cfg
+        """One chunk (a packet of ``P`` flits) with credit flow control, as BookSim's routers.
+
+        At each stop the chunk first takes a VC of the next router's input port: one packet
+        per VC (``wait_for_tail_credit``), ``num_vcs`` per port, so a full port stops the
+        packets behind it upstream (backpressure). Then the output link (one flit a cycle:
+        busy ``P`` cycles; the VCs of a port share it) and the crossbar input it sits in
+        (speedup 1: also one flit a cycle). A VC returns to its pool ``credit_delay_cycles``
+        after the packet's tail has left it; a packet longer than its VC (``P >
+        vc_buffer_flits = B``) cannot drain into a blocked head, so its tail leaves a VC no
+        earlier than ``P - B`` cycles after the head got the next link.
+        """
+        cfg, env = self.cfg, self.env
         flits = packet_flits(nbytes, cfg.flit_bytes)
         hold_ps = self._cycles_ps(serialization_cycles(flits))
+        wormhole = flits > cfg.vc_buffer_flits     # the packet cannot sit in one VC
+        lag_ps = self._cycles_ps(flits - cfg.vc_buffer_flits) if wormhole else 0
+        credit_ps = self._cycles_ps(cfg.credit_delay_cycles)
         stops = [(src, 5, cfg.ni_latency_cycles + cfg.injection_latency_cycles)]
-        for i, (router, port) in enumerate(route):
+        for router, port in route:
             wire = cfg.ejection_latency_cycles if port == 0 else cfg.link_latency_cycles
             stops.append((router, port, cfg.router_pipeline_cycles + wire))
-        created = self.env.now
+        created = env.now
         if cfg.ni_latency_cycles:
-            yield self.env.timeout(self._cycles_ps(cfg.ni_latency_cycles))
+            yield env.timeout(self._cycles_ps(cfg.ni_latency_cycles))
+        vcs = [None, None]   # the VCs taken at the previous two stops: (pool, request) or None
+        granted = 0          # when the previous stop got its link
+        in_port = 0
         for j, (router, port, head_cycles) in enumerate(stops):
+            pool = self._input_vcs(router, port)
+            vc = None
+            if pool is not None:
+                vc = pool.request()
+                yield vc
             link = self._links[router][port]
             grant = link.request()
             yield grant
+            now = env.now
+            if j:   # then the crossbar input the packet sits in (granted in link-grant order)
+                # NOTE(perf): a free-at time, not a second simpy.Resource (no events)
+                xbar = self._xbar_free_ps[router]
+                now = max(now, xbar[in_port])
+                xbar[in_port] = now + hold_ps
+            env.timeout(now + hold_ps - env.now).callbacks.append(
+                lambda _event, link=link, grant=grant: link.release(grant))
+            if wormhole and j:       # its tail leaves the VC two stops back over link j-1
+                self._free_vc(vcs[0], max(granted + hold_ps, now + lag_ps) + credit_ps)
+            vcs = [vcs[1], (pool, vc) if pool is not None else None]
+            if not wormhole:         # it fits in the VC: its tail leaves over this link
+                self._free_vc(vcs[0], now + hold_ps + credit_ps)
+            granted = now
+            in_port = _INPUT_OF[port]
             self._busy_cycles[router, port] += flits
             if self.recorder is not None:     # timeline: occupancy of this directed link
-                self.recorder(self._track(router, port), f"{nbytes} B", self.env.now,
-                              self.env.now + hold_ps, {"bytes": nbytes})
-            self.env.timeout(hold_ps).callbacks.append(
-                lambda _event, link=link, grant=grant: link.release(grant))
+                self.recorder(self._track(router, port), f"{nbytes} B", now, now + hold_ps,
+                              {"bytes": nbytes})
             delay = head_cycles - (cfg.ni_latency_cycles if j == 0 else 0)
-            yield self.env.timeout(self._cycles_ps(delay))
-        yield self.env.timeout(self._cycles_ps(flits - 1))   # the tail trails the head
+            yield env.timeout(now - env.now + self._cycles_ps(delay))
+        if wormhole:                 # ejected: the tail leaves the last VC
+            self._free_vc(vcs[0], granted + hold_ps + credit_ps)
+        yield env.timeout(self._cycles_ps(flits - 1))   # the tail trails the head
         self.packets += 1
-        self.packet_latency_ps += self.env.now - created
+        self.packet_latency_ps += env.now - created
         return nbytes
+
+    def _free_vc(self, held, at_ps: int) -> None:
+        """Return a VC ``(pool, request)`` to its pool at time ``at_ps`` (now if past)."""
+        if held is not None:
+            pool, request = held
+            self.env.timeout(max(0, at_ps - self.env.now)).callbacks.append(
+                lambda _event: pool.release(request))
 
     _PORT_NAMES = ("eject", "east", "west", "north", "south", "inject")
 

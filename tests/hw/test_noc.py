@@ -15,8 +15,8 @@ from accelsim.errors import AccelsimError, ConfigError, UnknownImplError
 from accelsim.hw.noc import (NOCS, IdealNoC, MeshConfig, MeshNoC, build_noc, channel_loads,
                              hop_count, ideal_saturation_rate, load_noc_config, mean_uniform_hops,
                              memory_controller_nodes, packet_flits, packet_latencies, parse_mesh,
-                             run_synthetic, serialization_cycles, traffic_matrix, xy_route,
-                             zero_load_latency_cycles)
+                             route_loads, run_synthetic, serialization_cycles, traffic_matrix,
+                             xy_route, zero_load_latency_cycles)
 from accelsim.hw.noc_kernel import xy_output_port
 
 BOOKSIM = MeshConfig(columns=4, rows=4)
@@ -62,6 +62,20 @@ def test_channel_load_bound_is_four_over_k_for_uniform_traffic():
             min(1.0, 4 / k))
     loads = channel_loads(BOOKSIM, traffic_matrix(BOOKSIM, "uniform"))
     assert loads[:, 0] == pytest.approx(np.ones(16))  # every node ejects its share
+
+
+def test_route_loads_equal_the_sum_over_xy_routes():
+    # the analytical fidelity's channel-load term: vectorised, same links as xy_route
+    cfg = MeshConfig(columns=5, rows=3)
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 15, 300), rng.integers(0, 15, 300)
+    amount = rng.integers(1, 1000, 300)
+    want = np.zeros((15, 6))
+    for s, d, b in zip(src.tolist(), dst.tolist(), amount.tolist()):
+        want[s, 5] += b
+        for router, port in xy_route(cfg, s, d):
+            want[router, port] += b
+    assert np.array_equal(route_loads(cfg, src, dst, amount), want)
 
 
 # ---------------------------------------------------------------------------- arithmetic
@@ -189,7 +203,7 @@ def test_registry_has_mesh_and_ideal():
     ({"columns": 4, "rows": 4, "memory_controllers": {"placement": "columns", "columns": [9]}},
      "noc.memory_controllers.columns", "column indices"),
     ({"columns": 4, "rows": 4, "inter_chip": {"latency_cycles": 20, "links": []}},
-     "noc.inter_chip.links", "non-empty"),
+     "noc.inter_chip", "interconnect"),
 ])
 def test_config_errors_name_file_key_expected_and_given(raw, key, fragment):
     with pytest.raises(ConfigError) as info:
@@ -199,17 +213,29 @@ def test_config_errors_name_file_key_expected_and_given(raw, key, fragment):
     assert fragment in message
 
 
-def test_memory_controller_placements_and_inter_chip_links():
+def test_memory_controller_placements():
     assert memory_controller_nodes("edges", 3, 2) == [0, 2, 3, 5]
     assert memory_controller_nodes("columns", 4, 2, mc_columns=[1]) == [1, 5]
     noc = build_noc({"impl": "mesh", "columns": 4, "rows": 4,
-                     "memory_controllers": {"placement": "explicit", "nodes": [[3, 3], 1]},
-                     "inter_chip": {"latency_cycles": 20,
-                                    "links": [{"node": [3, 0], "peer_chip": 1, "peer_node": 0}]}})
+                     "memory_controllers": {"placement": "explicit", "nodes": [[3, 3], 1]}})
     assert noc.cfg.memory_controllers == (1, 15)
     assert noc.cfg.node_roles()[15] == "memory_controller"
-    assert noc.cfg.inter_chip_links[0].node == 3
-    assert noc.cfg.inter_chip_latency_cycles == 20
+
+
+def test_inter_chip_key_is_rejected_at_load_with_the_replacement_named(tmp_path, capsys,
+                                                                     repo_root):
+    # noc.inter_chip used to be parsed and ignored (issue 17): a 100k-cycle link changed nothing.
+    # Chip-to-chip links are the top-level interconnect; the key is an error naming it.
+    raw = yaml.safe_load((repo_root / "arch_configs" / "mesh4x4_npu_hbm.yaml").read_text())
+    raw["noc"]["inter_chip"] = {"latency_cycles": 100000,
+                                "links": [{"node": [3, 0], "peer_chip": 1, "peer_node": 0}]}
+    path = tmp_path / "chips.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert cli_main(["simulate", "--arch", str(path), "--model", "tiny-llama-gqa-test", "--phase",
+                 "decode", "--batch", "2", "--context", "32", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "chips.yaml: noc.inter_chip:" in err and "interconnect" in err
+    assert "Traceback" not in err
 
 
 def test_preset_file_with_unknown_top_level_key_is_an_error(tmp_path):
