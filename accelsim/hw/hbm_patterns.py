@@ -1,0 +1,246 @@
+"""Strided transfers on the bank-level HBM model: exact window, extrapolated tail, memo per pattern.
+
+``HbmMemory.transfer_pattern`` (this mixin) moves a tile given as ``Strided`` segments (rows of
+contiguous bytes at a stride, e.g. a weight tile ``[Nt, Kt]`` of a row-major ``[N, K]`` matrix):
+
+* **Access order.** Segment by segment, row by row, ``tx_bytes`` accesses in address order; the
+  address mapping (``MAPPINGS``) sends each to its channel / bank / row.
+* **Bounded window.** At most ``max_simulated_requests`` accesses (``W``) go through the numba
+  kernel. The rest moves at the rate the window itself reached over its second half, derated by
+  the refresh duty ``tRFC / tREFI`` (the window is usually shorter than tREFI), and the device
+  clocks are shifted by the extrapolated time. **Error bound** of one transfer: the relative
+  difference of the window's third- and fourth-quarter rates, times the extrapolated share of its
+  time (a pattern whose rate still drifts at the end of the window gets a wide bound);
+  ``stats()["extrapolation_error_bound_frac"]`` is the sum of those bounds over the simulated
+  memory time. ``tests/hw/test_hbm_patterns.py`` checks the extrapolated time against a full
+  simulation of the same transfer.
+* **Memo per transfer pattern.** The key is what decides the kernel's result on a device whose
+  earlier traffic has drained: the segments relative to the first address, the first address
+  modulo the mapping period (``accesses_per_row x banks x channels x tx_bytes``: addresses that
+  far apart map to the same channel, bank and column, only the row differs), the direction, and
+  the concurrency at start (idle, or busy with a read / a write transfer). A repeated pattern
+  costs no kernel call: its recorded time, counters and latency histogram are replayed. What the
+  key leaves out -- which rows are open at start, how far the previous transfer still has to go
+  -- is the approximation; the first instance of each pattern is exact.
+
+States: idle -> transferring (inside ``transfer_pattern``) -> idle; ``bind`` clears the memo.
+Units: ticks of tCK inside, ps to the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import dram_kernel as K
+
+#: chst columns that are not additive per transfer (refresh is counted by the kernel's catch-up
+#: when the device resumes; the last tick is a time, not a count).
+_NOT_REPLAYED = (K.S_REFS, K.S_LAST_TICK)
+
+
+@dataclass
+class _PatternMemo:
+    duration_ticks: int              # start -> last access done
+    inject_ticks: int                # start -> the frontend frees
+    chst: np.ndarray                 # per-channel statistics added (refresh / last tick zeroed)
+    lat_bins: np.ndarray             # read-latency histogram delta, sparse
+    lat_counts: np.ndarray
+    lat_sum: int
+    reads: int
+    extrapolated: int
+    refresh_ticks: int
+    bound_ticks: float
+
+
+def pattern_lines(segments, tx_bytes: int, limit: int) -> tuple[np.ndarray, int]:
+    """(the first ``limit`` access indices of ``segments`` in order, the total access count)."""
+    parts: list[np.ndarray] = []
+    total = have = 0
+    for seg in segments:
+        if seg.rows <= 0 or seg.row_bytes <= 0:
+            continue
+        starts = seg.address + np.arange(seg.rows, dtype=np.int64) * seg.stride_bytes
+        first = starts // tx_bytes
+        counts = (starts + seg.row_bytes - 1) // tx_bytes - first + 1
+        total += int(counts.sum())
+        if have >= limit:
+            continue
+        # rows needed to reach the window: a prefix of this segment
+        upto = int(np.searchsorted(np.cumsum(counts), limit - have)) + 1
+        first, counts = first[:upto], counts[:upto]
+        n = int(counts.sum())
+        offsets = np.repeat(first - np.cumsum(counts) + counts, counts)
+        lines = offsets + np.arange(n, dtype=np.int64)
+        parts.append(lines[:limit - have])
+        have += len(parts[-1])
+    lines = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return lines, total
+
+
+def pattern_key(segments, period_bytes: int) -> tuple:
+    base = segments[0].address
+    return (base % period_bytes,) + tuple(
+        (s.address - base, s.row_bytes, s.stride_bytes, s.rows) for s in segments)
+
+
+class PatternTransfers:
+    """Mixin of ``HbmMemory``: ``transfer_pattern`` with the window, extrapolation and memo."""
+
+    def bind(self, env) -> None:
+        super().bind(env)
+        self._pattern_memo: dict[tuple, _PatternMemo] = {}
+        self._pattern_hits = 0
+        self._pattern_exact = 0
+        self._bound_ticks = 0.0
+        self._pattern_ticks = 0
+        self._busy_until_tick = 0
+        self._busy_write = False
+
+    def mapping_period_bytes(self) -> int:
+        """Bytes after which the mapping repeats its channel, bank and column (only the row moves)."""
+        s = self.spec
+        return s.accesses_per_row * s.banks_per_channel * s.channels * s.tx_bytes
+
+    # ---- the transfer
+    def transfer_pattern(self, segments, *, write: bool = False):
+        nbytes = sum(s.nbytes for s in segments)
+        now_ps = self.env.now
+        end_ps = self._pattern_transfer(tuple(segments), nbytes, write, now_ps) if nbytes \
+            else now_ps
+        if write:
+            self.bytes_written += nbytes
+        else:
+            self.bytes_read += nbytes
+        yield self.env.timeout(end_ps - now_ps)
+        return nbytes
+
+    def _pattern_transfer(self, segments, nbytes: int, write: bool, now_ps: int) -> int:
+        spec = self.spec
+        start = max(self._tick_of(now_ps), self._frontend_free_tick)
+        busy = 0 if start >= self._busy_until_tick else 1 + int(self._busy_write)
+        key = (pattern_key(segments, self.mapping_period_bytes()), write, busy)
+        memo = self._pattern_memo.get(key)
+        if memo is None:
+            memo = self._pattern_memo[key] = self._simulate_pattern(segments, write, start)
+            self._pattern_exact += 1
+        else:
+            self._replay_pattern(memo, start)
+            self._pattern_hits += 1
+        end_tick = start + memo.duration_ticks
+        free_tick = start + memo.inject_ticks
+        self._frontend_free_tick = free_tick
+        self._last_tick = max(self._last_tick, end_tick)
+        if self._first_tick is None:
+            self._first_tick = start
+        if end_tick >= self._busy_until_tick:
+            self._busy_until_tick, self._busy_write = end_tick, write
+        self._bound_ticks += memo.bound_ticks
+        self._pattern_ticks += memo.duration_ticks
+        self.busy_ps += memo.duration_ticks * spec.tCK_ps
+        if self.recorder is not None:
+            self.recorder("memory (hbm frontend)", "write" if write else "read",
+                          start * spec.tCK_ps, free_tick * spec.tCK_ps,
+                          {"bytes": nbytes, "requests": -(-nbytes // spec.tx_bytes)})
+            self.recorder("memory bandwidth", "GB/s", start * spec.tCK_ps, end_tick * spec.tCK_ps,
+                          {"GB/s": nbytes / max(spec.cycles_to_ns(memo.duration_ticks), 1e-9)})
+        floor_ps = now_ps + self.unloaded_transfer_ps(nbytes, write=write)
+        return max(end_tick * spec.tCK_ps, floor_ps)
+
+    def _simulate_pattern(self, segments, write: bool, start: int) -> _PatternMemo:
+        from .hbm import run_batch
+
+        spec = self.spec
+        window = spec.max_simulated_requests
+        lines, n = pattern_lines(segments, spec.tx_bytes, window)
+        lines %= spec.capacity_bytes() // spec.tx_bytes
+        chst0 = self.state["chst"].copy()
+        hist0, lat0, reads0 = self._lat_hist.copy(), self._lat_sum, self._reads
+        res = run_batch(spec, self.state, lines, np.full(len(lines), write), start_tick=start)
+        self._record(res, write)
+        end, free = res.last_tick, int(res.arrive[-1]) + 1
+        extrapolated, refresh_ticks, bound = 0, 0, 0.0
+        if n > len(lines):
+            rate, spread = _window_rate(res.done)
+            c = spec.cycles
+            rate *= 1.0 - c["tRFC"] / c["tREFI"]          # refresh duty of the extrapolated tail
+            extrapolated = n - len(lines)
+            delta = int(math.ceil(extrapolated / rate))
+            self._shift_state(delta)
+            end, free = end + delta, free + delta
+            refresh_ticks = (delta // c["tREFI"]) * c["tRFC"] * spec.channels \
+                * spec.pseudo_channels
+            self._refresh_ticks_extra += refresh_ticks
+            self._extrapolated += extrapolated
+            bound = spread * delta
+            # the tail's accesses land on the channels / outcomes as the window's did
+            window_delta = self.state["chst"] - chst0
+            window_delta[:, list(_NOT_REPLAYED)] = 0
+            self.state["chst"] += np.rint(window_delta * (extrapolated / len(lines))).astype(
+                np.int64)
+        chst = self.state["chst"] - chst0
+        chst[:, list(_NOT_REPLAYED)] = 0
+        hist = self._lat_hist - hist0
+        bins = np.flatnonzero(hist)
+        return _PatternMemo(end - start, free - start, chst, bins, hist[bins],
+                            self._lat_sum - lat0, self._reads - reads0, extrapolated,
+                            refresh_ticks, bound)
+
+    def _replay_pattern(self, memo: _PatternMemo, start: int) -> None:
+        self.state["chst"] += memo.chst
+        self._lat_hist[memo.lat_bins] += memo.lat_counts
+        self._lat_sum += memo.lat_sum
+        self._reads += memo.reads
+        self._extrapolated += memo.extrapolated
+        self._refresh_ticks_extra += memo.refresh_ticks
+
+    # ---- counters for the engine's operator replay (every statistic the report shows)
+    def counters(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: int(getattr(self, name)) for name in self.counter_names}
+        chst = self.state["chst"].copy()
+        chst[:, list(_NOT_REPLAYED)] = 0
+        out.update({"chst": chst, "_lat_hist": self._lat_hist.copy(), "_lat_sum": self._lat_sum,
+                    "_reads": self._reads, "_extrapolated": self._extrapolated,
+                    "_refresh_ticks_extra": self._refresh_ticks_extra,
+                    "_bound_ticks": self._bound_ticks, "_pattern_ticks": self._pattern_ticks,
+                    "_pattern_hits": self._pattern_hits})
+        return out
+
+    def add_counters(self, delta: dict[str, Any]) -> None:
+        for name, value in delta.items():
+            if name == "chst":
+                self.state["chst"] += value
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+    def pattern_stats(self) -> dict[str, Any]:
+        """Window / memo figures for the report (merged into ``stats()``)."""
+        return {"pattern_transfers_simulated": self._pattern_exact,
+                "pattern_transfers_replayed": self._pattern_hits,
+                "extrapolation_error_bound_frac": self._bound_ticks / self._pattern_ticks
+                if self._pattern_ticks else 0.0}
+
+    def stats(self) -> dict[str, Any]:
+        out = super().stats()
+        if hasattr(self, "_pattern_memo"):
+            out.update(self.pattern_stats())
+        return out
+
+
+def _window_rate(done: np.ndarray) -> tuple[float, float]:
+    """(accesses per tick over the window's second half, |rate q3 - rate q4| / rate)."""
+    done = np.sort(done)
+    n = len(done)
+    q2, q3 = n // 2, (3 * n) // 4
+
+    def rate(a: int, b: int) -> float:
+        return (b - a) / max(int(done[b - 1]) - int(done[a - 1]), 1) if b > a > 0 else 0.0
+
+    r = rate(max(q2, 1), n)
+    if r <= 0:
+        return max(n / max(int(done[-1]) - int(done[0]), 1), 1e-9), 1.0
+    r3, r4 = rate(max(q2, 1), q3), rate(q3, n)
+    return r, abs(r3 - r4) / r
