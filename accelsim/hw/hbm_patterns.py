@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import dram_kernel as K
+from .memory import BANDWIDTH_TRACK
 
 #: Largest relative error of one extrapolated transfer's time against its full simulation, over
 #: the transfer patterns of LLM layers (weight tiles, attention K/V chunks, strided activation and
@@ -151,8 +152,9 @@ class PatternTransfers:
             self.recorder("memory (hbm frontend)", "write" if write else "read",
                           start * spec.tCK_ps, free_tick * spec.tCK_ps,
                           {"bytes": nbytes, "requests": -(-nbytes // spec.tx_bytes)})
-            self.recorder("memory bandwidth", "GB/s", start * spec.tCK_ps, end_tick * spec.tCK_ps,
-                          {"GB/s": nbytes / max(spec.cycles_to_ns(memo.duration_ticks), 1e-9)})
+            # a counter track in the Perfetto timeline (report/timeline.py sums overlaps)
+            self.recorder(BANDWIDTH_TRACK, "write" if write else "read", start * spec.tCK_ps,
+                          end_tick * spec.tCK_ps, {"bytes": nbytes})
         floor_ps = now_ps + self.unloaded_transfer_ps(nbytes, write=write)
         return max(end_tick * spec.tCK_ps, floor_ps)
 

@@ -24,6 +24,10 @@ from ..units import bytes_to_ps, ns_to_ps
 
 MEMORIES: Registry[type["MemoryModel"]] = Registry("memory")
 
+#: Timeline track whose slices ``(name: "read"/"write", args: {"bytes": n})`` the Perfetto export
+#: turns into a bandwidth counter (each transfer's bytes spread evenly over its duration).
+BANDWIDTH_TRACK = "memory bandwidth"
+
 
 class Strided(NamedTuple):
     """``rows`` runs of ``row_bytes`` contiguous bytes, run ``i`` at ``address + i * stride_bytes``
