@@ -6,15 +6,18 @@ contiguous bytes at a stride, e.g. a weight tile ``[Nt, Kt]`` of a row-major ``[
 * **Access order.** Segment by segment, row by row, ``tx_bytes`` accesses in address order; the
   address mapping (``MAPPINGS``) sends each to its channel / bank / row.
 * **Bounded window.** At most a quarter of ``max_simulated_requests`` accesses (4096 by default;
-  a decode step has a few hundred distinct patterns) go through the numba kernel. The rest moves
-  at the rate the window itself reached over its second half, times the share of a stream's rate
-  that refresh leaves (``refresh_factor``: measured once per device over whole tREFI windows; the
-  window is usually shorter than tREFI), and the device clocks are shifted by the extrapolated
-  time. **Error bound:** ``PATTERN_ERROR_BOUND`` (12 %) of the time of each extrapolated
-  transfer, above the largest error of the windowed time against a full simulation over the LLM tile patterns of
-  ``tests/hw/test_hbm_patterns.py``; ``stats()["extrapolation_error_bound_frac"]`` is that bound
-  summed over transfers, over the summed transfer time (an upper bound on the relative error
-  of the memory time, not an estimate of it).
+  a decode step has a few hundred distinct patterns) go through the numba kernel: the first
+  quarter of them (the start on the device as earlier transfers left it) and a sample from the
+  middle of the transfer (rows as they change in the steady state). The rest moves at the
+  sample's rate over its middle half, except accesses in runs of at least a quarter of the
+  mapping period, which move at the memoized rate of a long stream (``stream_rates``: a stream's
+  rate cycles with the banks it walks, over more accesses than a window holds); refreshes due in
+  the tail come from the device's own schedule and each costs what one costs a stream.
+  **Error bound:** ``PATTERN_ERROR_BOUND`` (8 %) of the time of each extrapolated transfer, above
+  the largest error of the windowed time against a full simulation over the LLM tile patterns
+  of ``tests/hw/test_hbm_patterns.py`` on HBM2 (both mappings) and HBM3;
+  ``stats()["extrapolation_error_bound_frac"]`` is that bound summed over transfers, over the
+  summed transfer time (a bound on the relative error of the memory time, not an estimate).
 * **Memo per transfer pattern.** The key is what decides the kernel's result on a device whose
   earlier traffic has drained: the segments relative to the first address, the first address
   modulo the mapping period (``accesses_per_row x banks x channels x tx_bytes``: addresses that
@@ -42,7 +45,7 @@ from .memory import BANDWIDTH_TRACK
 #: Largest relative error of one extrapolated transfer's time against its full simulation, over
 #: the transfer patterns of LLM layers (weight tiles, attention K/V chunks, strided activation and
 #: KV-append tiles) at the default window: ``tests/hw/test_hbm_patterns.py`` measures it.
-PATTERN_ERROR_BOUND = 0.12
+PATTERN_ERROR_BOUND = 0.08
 
 #: chst columns that are not additive per transfer (refresh is counted by the kernel's catch-up
 #: when the device resumes; the last tick is a time, not a count).
@@ -63,27 +66,29 @@ class _PatternMemo:
     bound_ticks: float
 
 
-def pattern_lines(segments, tx_bytes: int, limit: int) -> tuple[np.ndarray, int]:
-    """(the first ``limit`` access indices of ``segments`` in order, the total access count)."""
+def pattern_lines(segments, tx_bytes: int, limit: int, skip: int = 0) -> tuple[np.ndarray, int]:
+    """(access indices number ``skip`` .. ``skip + limit - 1`` of ``segments`` in order, the
+    total access count)."""
     parts: list[np.ndarray] = []
-    total = have = 0
+    total = 0
+    lo, hi = skip, skip + limit
     for seg in segments:
         if seg.rows <= 0 or seg.row_bytes <= 0:
             continue
         starts = seg.address + np.arange(seg.rows, dtype=np.int64) * seg.stride_bytes
         first = starts // tx_bytes
         counts = (starts + seg.row_bytes - 1) // tx_bytes - first + 1
-        total += int(counts.sum())
-        if have >= limit:
+        ends = np.cumsum(counts) + total              # ordinal after each row's last access
+        begins = ends - counts
+        total = int(ends[-1])
+        take = (ends > lo) & (begins < hi)
+        if not take.any():
             continue
-        # rows needed to reach the window: a prefix of this segment
-        upto = int(np.searchsorted(np.cumsum(counts), limit - have)) + 1
-        first, counts = first[:upto], counts[:upto]
-        n = int(counts.sum())
-        offsets = np.repeat(first - np.cumsum(counts) + counts, counts)
-        lines = offsets + np.arange(n, dtype=np.int64)
-        parts.append(lines[:limit - have])
-        have += len(parts[-1])
+        b, e, f = begins[take], ends[take], first[take]
+        f = f + np.maximum(lo - b, 0)                 # trim the first and last rows taken
+        n_row = np.minimum(e, hi) - np.maximum(b, lo)
+        offsets = np.repeat(f - np.cumsum(n_row) + n_row, n_row)
+        parts.append(offsets + np.arange(int(n_row.sum()), dtype=np.int64))
     lines = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return lines, total
 
@@ -164,6 +169,10 @@ class PatternTransfers:
         spec = self.spec
         window = max(spec.max_simulated_requests // 4, 64)
         lines, n = pattern_lines(segments, spec.tx_bytes, window)
+        head = window // 4
+        if n > window:          # the start exactly, then a sample from the middle (steady rows)
+            middle, _ = pattern_lines(segments, spec.tx_bytes, window - head, n // 2)
+            lines = np.concatenate([lines[:head], middle])
         lines %= spec.capacity_bytes() // spec.tx_bytes
         chst0 = self.state["chst"].copy()
         hist0, lat0, reads0 = self._lat_hist.copy(), self._lat_sum, self._reads
@@ -172,14 +181,15 @@ class PatternTransfers:
         end, free = res.last_tick, int(res.arrive[-1]) + 1
         extrapolated, refresh_ticks, bound = 0, 0, 0.0
         if n > len(lines):
-            rate = _window_rate(res.done) * refresh_factor(spec, write)
-            c = spec.cycles
             extrapolated = n - len(lines)
-            delta = int(math.ceil(extrapolated / rate))
-            self._shift_state(delta)
+            period = self.mapping_period_bytes()
+            long_frac = sum(g.nbytes for g in segments if g.row_bytes >= period // 4) \
+                / (n * spec.tx_bytes)
+            delta, refreshes = self._tail_ticks(res.done[head:], extrapolated, end, write,
+                                                min(long_frac, 1.0))
+            self._advance(delta, refreshes)
             end, free = end + delta, free + delta
-            refresh_ticks = (delta // c["tREFI"]) * c["tRFC"] * spec.channels \
-                * spec.pseudo_channels
+            refresh_ticks = int(refreshes.sum()) * spec.cycles["tRFC"] * spec.pseudo_channels
             self._refresh_ticks_extra += refresh_ticks
             self._extrapolated += extrapolated
             bound = PATTERN_ERROR_BOUND * (end - start)
@@ -195,6 +205,43 @@ class PatternTransfers:
         return _PatternMemo(end - start, free - start, chst, bins, hist[bins],
                             self._lat_sum - lat0, self._reads - reads0, extrapolated,
                             refresh_ticks, bound)
+
+    def _tail_ticks(self, done: np.ndarray, count: int, end: int, write: bool,
+                    long_frac: float) -> tuple[int, np.ndarray]:
+        """(ticks the ``count`` accesses after the window take, refreshes per channel in them).
+
+        Accesses in runs of at least a mapping period (``long_frac`` of them) move at the
+        memoized stream rate (``stream_rates``); the others at the sample's rate over its middle
+        half, with the refreshes that fell inside it taken out. Each refresh due in the tail
+        (the device's own schedule, ``next_ref``) then costs what one costs a stream:
+        ``tREFI x (1 / factor - 1)`` ticks.
+        """
+        refi = self.spec.cycles["tREFI"]
+        stream_rate, factor = stream_rates(self.spec, write)
+        loss = refi * (1.0 / factor - 1.0)
+        next_ref = self.state["next_ref"]
+        done = np.sort(done)
+        a, b = len(done) // 4, (3 * len(done)) // 4
+        if b - a < 2:
+            a, b = 0, len(done) - 1
+        t_a, t_b = int(done[a]), int(done[b])
+        inside = float(np.mean(_instants(next_ref, refi, t_a, t_b)))
+        rate = (b - a) / max(t_b - t_a - inside * loss, 1.0)
+        rate = 1.0 / (long_frac / stream_rate + (1.0 - long_frac) / rate)
+        ticks = count / rate
+        for _ in range(3):                      # refreshes due in the tail lengthen it
+            refreshes = _instants(next_ref, refi, end, end + int(math.ceil(ticks)))
+            ticks = count / rate + float(np.mean(refreshes)) * loss
+        return int(math.ceil(ticks)), _instants(next_ref, refi, end, end + int(math.ceil(ticks)))
+
+    def _advance(self, delta: int, refreshes: np.ndarray) -> None:
+        """The device after ``delta`` extrapolated ticks: timing clocks later by ``delta``, the
+        refreshes that fell due in them done (the next one due after the tail)."""
+        st = self.state
+        for key in ("ready", "hist"):
+            arr = st[key]
+            arr[arr > K.NEVER] += delta
+        st["next_ref"] += refreshes * self.spec.cycles["tREFI"]
 
     def _replay_pattern(self, memo: _PatternMemo, start: int) -> None:
         self.state["chst"] += memo.chst
@@ -237,27 +284,28 @@ class PatternTransfers:
         return out
 
 
-def _window_rate(done: np.ndarray) -> float:
-    """Accesses per tick over the second half of a window (its start-up left out)."""
-    done = np.sort(done)
-    half = max(len(done) // 2, 1)
-    return (len(done) - half) / max(int(done[-1]) - int(done[half - 1]), 1)
+def _instants(next_ref: np.ndarray, refi: int, t0: int, t1: int) -> np.ndarray:
+    """Per channel: refresh instants ``next_ref + m * refi`` (any integer m) in ``(t0, t1]``."""
+    return np.maximum((t1 - next_ref) // refi - (t0 - next_ref) // refi, 0)
 
 
-_REFRESH_FACTORS: dict[tuple, float] = {}
+_STREAM_RATES: dict[tuple, tuple[float, float]] = {}
 
 
-def refresh_factor(spec, write: bool) -> float:
-    """Rate of a long sequential transfer with refresh / without it (idle device, whole tREFI
-    windows): the share of the tail's rate refresh leaves, stalls and re-opened rows included.
-    Measured once per (organization, timings, mapping, direction)."""
+def stream_rates(spec, write: bool) -> tuple[float, float]:
+    """(accesses per tick of a long sequential transfer without refresh, its rate with refresh /
+    without): idle device, whole tREFI windows after the first quarter, at least four mapping
+    periods long (a stream's rate cycles with the banks it walks: RoBaRaCoCh on HBM2 x 8 repeats
+    every 16384 accesses). Measured once per (organization, timings, mapping, direction)."""
     from .hbm import run_batch
 
     key = (tuple(spec.kernel_params()), tuple(sorted(spec.cycles.items())), spec.mapping,
            spec.rows, spec.columns, write)
-    if key not in _REFRESH_FACTORS:
+    if key not in _STREAM_RATES:
         refi = spec.cycles["tREFI"]
-        n = int(spec.channels * spec.pseudo_channels / spec.cycles["tBL"] * refi * 2.5) + 4096
+        period = spec.accesses_per_row * spec.banks_per_channel * spec.channels
+        n = max(int(spec.channels * spec.pseudo_channels / spec.cycles["tBL"] * refi * 2.5),
+                4 * period) + 4096
         rates = []
         for refresh in (True, False):
             state = spec.new_state()
@@ -269,5 +317,5 @@ def refresh_factor(spec, write: bool) -> float:
             k = max(1, (int(done[-1]) - t0) // refi)
             count = int(np.searchsorted(done, t0 + k * refi, side="right")) - (n // 4 + 1)
             rates.append(max(count, 1) / (k * refi))
-        _REFRESH_FACTORS[key] = min(1.0, rates[0] / rates[1])
-    return _REFRESH_FACTORS[key]
+        _STREAM_RATES[key] = (rates[1], min(1.0, rates[0] / rates[1]))
+    return _STREAM_RATES[key]
