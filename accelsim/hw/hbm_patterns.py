@@ -105,7 +105,7 @@ class PatternTransfers:
     def bind(self, env) -> None:
         super().bind(env)
         self._pattern_memo: dict[tuple, _PatternMemo] = {}
-        self._pattern_hits = 0
+        self._pattern_total = 0
         self._pattern_exact = 0
         self._bound_ticks = 0.0
         self._pattern_ticks = 0
@@ -141,7 +141,7 @@ class PatternTransfers:
             self._pattern_exact += 1
         else:
             self._replay_pattern(memo, start)
-            self._pattern_hits += 1
+        self._pattern_total += 1
         end_tick = start + memo.duration_ticks
         free_tick = start + memo.inject_ticks
         self._frontend_free_tick = free_tick
@@ -260,7 +260,7 @@ class PatternTransfers:
                     "_reads": self._reads, "_extrapolated": self._extrapolated,
                     "_refresh_ticks_extra": self._refresh_ticks_extra,
                     "_bound_ticks": self._bound_ticks, "_pattern_ticks": self._pattern_ticks,
-                    "_pattern_hits": self._pattern_hits})
+                    "_pattern_total": self._pattern_total})
         return out
 
     def add_counters(self, delta: dict[str, Any]) -> None:
@@ -273,7 +273,8 @@ class PatternTransfers:
     def pattern_stats(self) -> dict[str, Any]:
         """Window / memo figures for the report (merged into ``stats()``)."""
         return {"pattern_transfers_simulated": self._pattern_exact,
-                "pattern_transfers_replayed": self._pattern_hits,
+                # replayed from the pattern memo, or with their operator (engine shape reuse)
+                "pattern_transfers_replayed": self._pattern_total - self._pattern_exact,
                 "extrapolation_error_bound_frac": self._bound_ticks / self._pattern_ticks
                 if self._pattern_ticks else 0.0}
 
