@@ -25,7 +25,7 @@ contiguous bytes at a stride, e.g. a weight tile ``[Nt, Kt]`` of a row-major ``[
   the concurrency at start (idle, or busy with a read / a write transfer). A repeated pattern
   costs no kernel call: its recorded time, counters and latency histogram are replayed. What the
   key leaves out -- which rows are open at start, how far the previous transfer still has to go
-  -- is the approximation; the first instance of each pattern is exact.
+  -- is the approximation; the first instance of each pattern runs on the real device state.
 
 States: idle -> transferring (inside ``transfer_pattern``) -> idle; ``bind`` clears the memo.
 Units: ticks of tCK inside, ps to the engine.
