@@ -16,23 +16,25 @@ region aligned to ``ALIGN_BYTES``:
 
 ``TensorLayout.transfers(op, plan)`` turns a tile plan into per-tile ``Strided`` segments:
 
-* a ``gemm``/``gemv`` planned by the ``tiled`` mapper (one instance, tiles not merged) walks the
-  plan's own tile order (``tiling.tile_schedule``: ``mn`` or ``nm``, K innermost): tile ``(m, k,
-  n)`` loads the A tile ``[Mt, Kt]`` (``Mt`` rows of ``Kt`` elements, stride ``K``), the weight
-  tile ``[Nt, Kt]`` (``Nt`` rows, stride ``K``) when the plan loads them, and writes the output
-  tile ``[Mt, Nt]`` (stride ``N``) after its last k step;
+* a ``gemm``/``gemv`` planned by the ``tiled`` mapper (one instance; merged tiles grouped as
+  the plan merged them) walks the plan's own tile order (``tiling.tile_schedule``: ``mn`` or
+  ``nm``, K innermost): tile ``(m, k, n)`` loads the A tile ``[Mt, Kt]`` (``Mt`` rows of ``Kt``
+  elements, stride ``K``) and the weight tile ``[Nt, Kt]`` (``Nt`` rows, stride ``K``) when the
+  plan loads them, and writes the output tile ``[Mt, Nt]`` (stride ``N``) after its last k step;
 * every other plan streams its operands in order -- activation input, weight, KV rows -- and cuts
   that stream at the plan's per-tile load sizes (a plan reading more than the stream holds, e.g.
   re-reads, wraps around); write-backs likewise over output, then appended KV rows.
 
-A plan whose tile bytes do not match the tensors (merged tiles, batched instances, sub-byte
-types) falls back to the stream form, so the bytes moved are always the plan's.
+A plan whose tile bytes do not match the tensors (batched instances, sub-byte types, other
+mappers) falls back to the stream form, so the bytes moved are always the plan's.
 Units: bytes and byte addresses.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ..arch.dtypes import DTYPE_BYTES
 from ..hw.memory import Strided
@@ -178,33 +180,44 @@ def _gemm_tiles(op, plan: OpPlan, a_base: int, c_base: int, b_base: int | None,
         return None
     ea, eb = int(ea), int(eb)
     M, K, N = int(op["M"]), int(op["K"]), int(op["N"])
-    a_load, _, store = tile_schedule(M, K, N, t, a_bytes=ea, b_bytes=eb, c_bytes=ea)
+    load, _, store = tile_schedule(M, K, N, t, a_bytes=ea, b_bytes=eb, c_bytes=ea)
     nM, nK, nN = -(-M // t.Mt), -(-K // t.Kt), -(-N // t.Nt)
-    if len(a_load) != len(loads) or nM * nK * nN != len(loads):
+    if nM * nK * nN != len(load) or len(load) < len(loads):
         return None
     if t.order == "mn":
         order = [(m, n, k) for m in range(nM) for n in range(nN) for k in range(nK)]
     else:
         order = [(m, n, k) for n in range(nN) for m in range(nM) for k in range(nK)]
     load_segs, store_segs = [], []
+    prev = (-1, -1)
     for idx, (m, n, k) in enumerate(order):
         m0, k0, n0 = m * t.Mt, k * t.Kt, n * t.Nt
         mt, kt, nt = min(t.Mt, M - m0), min(t.Kt, K - k0), min(t.Nt, N - n0)
-        segs = []
         a = _rows(a_base + (m0 * K + k0) * ea, kt * ea, K * ea, mt)
         b = _rows(b_base + (n0 * K + k0) * eb, kt * eb, K * eb, nt)
-        if a_load[idx]:
-            segs.append(a)
-        rest = loads[idx] - (a.nbytes if a_load[idx] else 0)
-        if rest == b.nbytes:
-            segs.append(b)
-        elif rest != 0:
-            return None
-        load_segs.append(tuple(segs))
+        # which operand tiles this step loads: tile_schedule's rule (a panel stays resident
+        # while its block index does not change, when K is one tile)
+        load_a = load_b = True
+        if nK == 1:
+            if t.order == "mn":
+                load_a = m != prev[0]
+                load_b = nN > 1 or n != prev[1]
+            else:
+                load_b = n != prev[1]
+                load_a = nM > 1 or m != prev[0]
+        prev = (m, n)
+        load_segs.append(tuple(x for x, used in ((a, load_a), (b, load_b)) if used))
         c = _rows(c_base + (m0 * N + n0) * ea, nt * ea, N * ea, mt)
-        if stores[idx] not in (0, c.nbytes) or (stores[idx] == 0) != (store[idx] == 0):
+        store_segs.append((c,) if store[idx] else ())
+    if len(load) > len(loads):
+        # the plan merged consecutive tiles as lower._merge does: group them the same way
+        starts = np.linspace(0, len(load), len(loads), endpoint=False).astype(np.int64).tolist()
+        bounds = list(zip(starts, starts[1:] + [len(load)]))
+        load_segs = [sum(load_segs[a:b], ()) for a, b in bounds]
+        store_segs = [sum(store_segs[a:b], ()) for a, b in bounds]
+    for segs, want in zip(load_segs + store_segs, loads + stores):
+        if sum(x.nbytes for x in segs) != want:
             return None
-        store_segs.append((c,) if stores[idx] else ())
     return load_segs, store_segs
 
 

@@ -113,7 +113,7 @@ class PatternTransfers:
         self._busy_write = False
 
     def mapping_period_bytes(self) -> int:
-        """Bytes after which the mapping repeats its channel, bank and column (only the row moves)."""
+        """Bytes after which the mapping repeats channel, bank and column (only the row moves)."""
         s = self.spec
         return s.accesses_per_row * s.banks_per_channel * s.channels * s.tx_bytes
 

@@ -3,10 +3,10 @@
 One process ("accelsim"), one thread (track) per unit — ``systolic``, ``vector``, ``dma``,
 ``link`` — and per memory track the memory model reports (e.g. ``memory``, or one per HBM
 channel). A memory model's ``memory bandwidth`` slices (``hbm``) become a counter track of
-read and write GB/s. On a unit's track each operator is a complete (``"X"``) slice, its tiles' compute
-slices nested inside it; memory tracks carry occupancy slices. Timestamps are microseconds (the
-format's unit) with picosecond resolution. Open the file at https://ui.perfetto.dev or
-chrome://tracing.
+read and write GB/s. On a unit's track each operator is a complete (``"X"``) slice, its
+tiles' compute slices nested inside it; memory tracks carry occupancy slices. Timestamps are
+microseconds (the format's unit) with picosecond resolution. Open the file at
+https://ui.perfetto.dev or chrome://tracing.
 """
 
 from __future__ import annotations

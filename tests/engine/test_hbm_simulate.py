@@ -95,3 +95,33 @@ def test_analytical_presets_do_not_build_a_layout():
     sim = Simulation(load_arch("npu_128x128_bf16_hbm2"), trace, progress=False)
     sim.run()
     assert sim.layout is None
+
+
+@pytest.mark.parametrize("phase", ["decode", "prefill"])
+def test_tiles_move_the_plans_bytes_and_gemms_follow_their_tile_order(phase):
+    from accelsim.engine.core import Simulation
+    from accelsim.engine.layout import _gemm_tiles
+
+    trace = accelsim.generate_trace("llama2-7b", phase, batch=4, context=512, seq_len=256,
+                                    layers=1)
+    sim = Simulation(hbm_arch(), trace, progress=False)
+    sim._setup()
+    tiled = 0
+    for i, op in enumerate(sim.rows):
+        plan = sim.plan(i)
+        if plan.fixed_ps:
+            continue
+        loads, stores, _ = plan.tile_lists
+        reads, writes = sim.layout.transfers(op, plan, loads, stores)
+        assert [sum(s.nbytes for s in t) for t in reads] == loads
+        assert [sum(s.nbytes for s in t) for t in writes] == stores
+        if op["op_class"] == "gemm":
+            assert _gemm_tiles(op, plan, sim.layout.input[i], sim.layout.output[i],
+                               sim.layout.weight[(op["layer"], op["name"])], loads, stores)
+            tiled += 1
+            K = int(op["K"])
+            t = plan.details["gemm_tiling"]
+            for seg in (s for tile in reads for s in tile):      # A and weight tiles: rows of Kt
+                assert seg.rows == 1 or (seg.row_bytes == t.Kt * 2 and seg.stride_bytes == K * 2)
+            assert all(s.address >= sim.layout.output[i] for tile in writes for s in tile)
+    assert tiled >= 5

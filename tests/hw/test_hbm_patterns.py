@@ -1,6 +1,5 @@
 """Strided transfers on the bank-level HBM model: access order, window + extrapolation, memo."""
 
-import numpy as np
 import pytest
 import simpy
 
