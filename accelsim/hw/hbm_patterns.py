@@ -107,6 +107,7 @@ class PatternTransfers:
         self._pattern_memo: dict[tuple, _PatternMemo] = {}
         self._pattern_total = 0
         self._pattern_exact = 0
+        self._kernel_requests = 0
         self._bound_ticks = 0.0
         self._pattern_ticks = 0
         self._busy_until_tick = 0
@@ -178,6 +179,7 @@ class PatternTransfers:
         hist0, lat0, reads0 = self._lat_hist.copy(), self._lat_sum, self._reads
         res = run_batch(spec, self.state, lines, np.full(len(lines), write), start_tick=start)
         self._record(res, write)
+        self._kernel_requests += len(lines)
         end, free = res.last_tick, int(res.arrive[-1]) + 1
         extrapolated, refresh_ticks, bound = 0, 0, 0.0
         if n > len(lines):
@@ -273,6 +275,7 @@ class PatternTransfers:
     def pattern_stats(self) -> dict[str, Any]:
         """Window / memo figures for the report (merged into ``stats()``)."""
         return {"pattern_transfers_simulated": self._pattern_exact,
+                "pattern_kernel_requests": self._kernel_requests,   # accesses through the kernel
                 # replayed from the pattern memo, or with their operator (engine shape reuse)
                 "pattern_transfers_replayed": self._pattern_total - self._pattern_exact,
                 "extrapolation_error_bound_frac": self._bound_ticks / self._pattern_ticks
