@@ -40,6 +40,7 @@ import simpy
 
 from ..arch.config import Arch
 from ..errors import SimulationError
+from ..hw.memory import MemoryModel
 from ..mapping.lower import KEY_COLUMNS, OpPlan, lower
 from ..units import cycles_to_ps, cycles_to_ps_array, ns_to_ps
 from ..workload.trace import OpTrace, parse_deps
@@ -249,6 +250,12 @@ class Simulation:
         self.env = env
         self.memory = self.arch.build_memory()
         self.memory.bind(env)
+        # Models that use addresses (hbm) get each tile's operand segments (engine/layout.py).
+        self.layout = None
+        if type(self.memory).transfer_pattern is not MemoryModel.transfer_pattern:
+            from .layout import TensorLayout
+
+            self.layout = TensorLayout(self.rows, self._dependencies())
         if self.timeline is not None:
             self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
@@ -460,12 +467,15 @@ class Simulation:
         loaded = [env.event() for _ in range(n)]
         computed = [env.event() for _ in range(n)]
         address = [base_address]
+        segments = self.layout.transfers(op, plan, loads, stores) if self.layout else None
 
         def loader():
             for i in range(n):
                 if i >= 2:
                     yield computed[i - 2]          # the buffer half is free again
-                if loads[i]:
+                if segments is not None and loads[i]:
+                    yield from memory.transfer_pattern(segments[0][i], write=False)
+                elif loads[i]:
                     yield from memory.transfer(loads[i], write=False, address=address[0])
                     address[0] += loads[i]
                 loaded[i].succeed()
@@ -482,7 +492,9 @@ class Simulation:
                 if tl is not None and tl.detail():
                     tl.add(plan.unit, f"tile {i}", t0, env.now, {"op_id": int(op["op_id"])})
             computed[i].succeed()
-            if stores[i]:
+            if stores[i] and segments is not None:     # where the output tensor lives
+                writebacks[i] = env.process(memory.transfer_pattern(segments[1][i], write=True))
+            elif stores[i]:
                 writebacks[i] = env.process(memory.transfer(stores[i], write=True,
                                                             address=base_address + (1 << 33)))
         pending = [w for w in writebacks if w is not None and not w.processed]

@@ -38,6 +38,7 @@ from ..arch.fields import Section
 from ..errors import ConfigError, unknown_name
 from ..units import bytes_to_ps, ns_to_cycles
 from . import dram_kernel as K
+from .hbm_patterns import PatternTransfers
 from .memory import MEMORIES, MemoryModel
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "arch_configs" / "memory"
@@ -622,7 +623,7 @@ _LAT_BINS = 1 << 14   # latency histogram bins (ticks); the last bin collects th
 
 
 @MEMORIES.register("hbm", "bank-level HBM2/2E/3: FR-FCFS, row buffers, refresh, numba scheduler")
-class HbmMemory(MemoryModel):
+class HbmMemory(PatternTransfers, MemoryModel):
     """Bank-level HBM behind the ``MemoryModel`` contract.
 
     A ``transfer`` (one DMA of a tile) is split into ``tx_bytes`` accesses at consecutive

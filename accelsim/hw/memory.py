@@ -14,7 +14,7 @@ Units: engine time in integer picoseconds, bandwidth in GB/s (= bytes/ns), laten
 from __future__ import annotations
 
 import abc
-from typing import Any, Generator
+from typing import Any, Generator, NamedTuple
 
 import simpy
 
@@ -23,6 +23,24 @@ from ..registry import Registry
 from ..units import bytes_to_ps, ns_to_ps
 
 MEMORIES: Registry[type["MemoryModel"]] = Registry("memory")
+
+#: Timeline track whose slices ``(name: "read"/"write", args: {"bytes": n})`` the Perfetto export
+#: turns into a bandwidth counter (each transfer's bytes spread evenly over its duration).
+BANDWIDTH_TRACK = "memory bandwidth"
+
+
+class Strided(NamedTuple):
+    """``rows`` runs of ``row_bytes`` contiguous bytes, run ``i`` at ``address + i * stride_bytes``
+    (one operand tile of a row-major tensor; ``rows == 1`` is a contiguous extent)."""
+
+    address: int
+    row_bytes: int
+    stride_bytes: int
+    rows: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.row_bytes * self.rows
 
 
 class MemoryModel(abc.ABC):
@@ -55,6 +73,17 @@ class MemoryModel(abc.ABC):
     def transfer(self, nbytes: int, *, write: bool = False, address: int = 0
                  ) -> Generator[simpy.Event, Any, int]:
         """SimPy process body: move ``nbytes`` starting at byte ``address``; returns ``nbytes``."""
+
+    def transfer_pattern(self, segments: tuple[Strided, ...], *, write: bool = False
+                         ) -> Generator[simpy.Event, Any, int]:
+        """SimPy process body: move the bytes of ``segments`` (in order) as one transfer.
+
+        Models without addresses (ideal, analytical) see one transfer of the total size; the
+        bank-level model (``hbm``) replays the segments' own access order.
+        """
+        nbytes = sum(s.nbytes for s in segments)
+        return (yield from self.transfer(nbytes, write=write,
+                                         address=segments[0].address if segments else 0))
 
     @abc.abstractmethod
     def peak_bandwidth_gbps(self) -> float:

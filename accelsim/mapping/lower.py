@@ -166,7 +166,7 @@ def _lower_matmul(op: dict[str, Any], arch: Arch, totals_only: bool = False) -> 
             f"{tiling.tiles:,} SRAM tiles (limit {MAX_TILES_PER_INSTANCE:,}); enlarge the SRAM "
             "or check the trace's shapes")
     details = {"tiling": f"{tiling.order} Mt={tiling.Mt} Kt={tiling.Kt} Nt={tiling.Nt}",
-               "folds": per_array.folds}
+               "folds": per_array.folds, "gemm_tiling": tiling}   # tile order: engine/layout.py
     if totals_only:
         compute_total = _sram_bound(op, arch, M, K, N, batch, a_b, b_b, compute_total)
         first = int(math.ceil(tiling.Mt * tiling.Kt * a_b + tiling.Kt * tiling.Nt * b_b))

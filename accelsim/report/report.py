@@ -243,6 +243,7 @@ class Report:
             "unit busy: " + ", ".join(f"{u} {d['busy_fraction']:.1%}"
                                       for u, d in self._units().items()
                                       if d["busy_cycles"]),
+            *memory_lines(res.memory_stats),
             *(f"WARNING: {w}" for w in self.warnings),
             "",
             "by operator class:",
@@ -264,6 +265,20 @@ class Report:
     def __repr__(self) -> str:
         return (f"<Report {self.arch.name} x {self.trace.name}: {self.total_cycles:,} cycles, "
                 f"{len(self.ops)} ops>")
+
+
+def memory_lines(stats: dict[str, Any]) -> list[str]:
+    """Bank-level memory figures for the console (``hbm``: row hits, turnarounds, channels)."""
+    if "row_hit_frac" not in stats:
+        return []
+    channels = stats.get("channel_bandwidth_gbps") or [0.0]
+    return [f"memory: {stats.get('bandwidth_gbps', 0.0):,.1f} GB/s of "
+            f"{stats.get('peak_bandwidth_gbps', 0.0):,.1f} peak | row hits "
+            f"{stats['row_hit_frac']:.1%} (misses {stats.get('row_misses', 0):,}, conflicts "
+            f"{stats.get('row_conflicts', 0):,}) | read/write turnarounds "
+            f"{stats.get('rw_turnarounds', 0):,} | per channel {min(channels):,.1f}-"
+            f"{max(channels):,.1f} GB/s | extrapolation error bound "
+            f"{stats.get('extrapolation_error_bound_frac', 0.0):.1%}"]
 
 
 def class_summary(ops: pd.DataFrame) -> pd.DataFrame:
@@ -500,6 +515,7 @@ def report_table(report: dict[str, Any], top: int = 12) -> str:
         f"instances reused ({reuse.get('distinct_shapes', 0)} distinct shapes)",
         "unit busy: " + ", ".join(f"{u} {units[u]['busy_fraction']:.1%}"
                                   for u in order if units[u]["busy_cycles"]),
+        *memory_lines(report.get("memory", {})),
         *(f"WARNING: {w}" for w in report.get("warnings", [])),
         "",
         "by operator class:",
