@@ -34,6 +34,8 @@ from ..workload.models import ModelConfig
 from ..workload.trace import DEFAULTS
 
 DTYPES = {"act": "bf16", "weight": "bf16", "kv": "bf16"}
+#: decode context lengths learned past a missing one (one engine run for the next steps)
+DECODE_PREFETCH = 64
 
 
 class _RowsTrace(PreparedTrace):
@@ -96,17 +98,31 @@ class IterationTimer:
         for s in seqs:
             T += s.q_len
             n_sample += s.sample
-            g = (s.prefill, s.q_len, s.kv_len)
+            g = (bool(s.prefill), s.q_len, s.kv_len)
             groups[g] = groups.get(g, 0) + 1
-        tkey = (T, n_sample)
-        akeys = [(*g, n) for g, n in groups.items()]
-        if tkey not in self._tokens or any(k not in self._attention for k in akeys):
-            self._learn(seqs, tkey, akeys)
-        total = self.dispatch_ps + self._tokens[tkey][0]
+        return self.time_groups(T, n_sample, groups)
+
+    def time_groups(self, tokens: int, n_sample: int, groups: dict[tuple, int]) -> int:
+        """Picoseconds of an iteration of ``tokens`` tokens, ``n_sample`` sampling slices and
+        attention ``groups`` (``{(prefill, q_len, kv_len): slices}``)."""
+        # NOTE(perf): the serving hot path; dict lookups only (scripts/bench_serve.py)
+        tkey = (tokens, n_sample)
+        entry = self._tokens.get(tkey)
+        if entry is None:
+            self._learn_tokens(tokens, n_sample)
+            entry = self._tokens[tkey]
+        total = self.dispatch_ps + entry[0]
         self._token_uses[tkey] += 1
-        for k in akeys:
-            total += self._attention[k][0]
-            self._attention_uses[k] += 1
+        attention, uses = self._attention, self._attention_uses
+        for g, n in groups.items():
+            key = g if n == 1 else (g, n)      # NOTE(perf): no tuple built for lone slices
+            entry = attention.get(key)
+            if entry is None:
+                self._learn_attention([(*g, n) for g, n in groups.items()
+                                       if (g if n == 1 else (g, n)) not in attention])
+                entry = attention[key]
+            total += entry[0]
+            uses[key] += 1
         return total
 
     def counted_shapes(self) -> Counter:
@@ -125,27 +141,49 @@ class IterationTimer:
         emit_forward(b, self.cfg, seqs, tp=self.tp, layers=1, req_ids=False)
         return [{**DEFAULTS, **row} for row in b.rows]
 
-    def _learn(self, seqs: Sequence[Seq], tkey: tuple, akeys: list[tuple]) -> None:
-        rows = self._rows(seqs)
+    def _learn_tokens(self, tokens: int, n_sample: int) -> None:
+        """Token rows depend on ``(T, n_sample)`` only: time them on any slices with those."""
+        if n_sample == 0:
+            seqs = [Seq(0, tokens, tokens, True, False)]
+        else:
+            first = tokens - (n_sample - 1)
+            seqs = [Seq(0, first, first, True, True)] + [Seq.decode(i, 2)
+                                                          for i in range(1, n_sample)]
+        rows = [r for r in self._rows(seqs) if r["op_class"] != "attention"]
+        keys = [shape_key(r) for r in rows]
+        self._time_new_shapes(rows, keys)
+        ps, shapes = 0, Counter()
+        for row, key in zip(rows, keys):
+            times = self.cfg.layers if row["layer"] >= 0 else 1
+            ps += times * self._shape_ps[key]
+            shapes[key] += times
+        self._tokens[(tokens, n_sample)] = (ps, tuple(shapes.items()))
+
+    def _learn_attention(self, missing: list[tuple]) -> None:
+        """Attention rows of the ``missing`` groups ``(prefill, q_len, kv_len, n)``; a decode
+        group also learns the next ``DECODE_PREFETCH`` context lengths (decodes grow by one)."""
+        wanted: dict[tuple, None] = {}
+        for pre, q, kv, n in missing:
+            wanted[(pre, q, kv, n)] = None
+            if not pre:
+                for k in range(kv + 1, min(kv + DECODE_PREFETCH, self.cfg.max_ctx + 1)):
+                    if ((pre, q, k) if n == 1 else ((pre, q, k), n)) not in self._attention:
+                        wanted[(pre, q, k, n)] = None
+        by_n: dict[int, list[tuple]] = {}
+        for key in wanted:
+            by_n.setdefault(key[3], []).append(key)
+        rows: list[dict[str, Any]] = []
+        for n, keys in by_n.items():       # one pass per group size: groups keep their n
+            seqs = [Seq(i * n + j, q, kv, pre, True)
+                    for i, (pre, q, kv, _) in enumerate(keys) for j in range(n)]
+            rows += [r for r in self._rows(seqs) if r["op_class"] == "attention"]
         keys = [shape_key(r) for r in rows]
         self._time_new_shapes(rows, keys)
         L = self.cfg.layers
-        token_ps, token_shapes = 0, Counter()
-        attention: dict[tuple, list] = {}
-        akey_of = {k[:3]: k for k in akeys}
         for row, key in zip(rows, keys):
-            times = L if row["layer"] >= 0 else 1
-            if row["op_class"] == "attention":      # fused: one row per group (emit_forward)
-                g = akey_of[(bool(row["causal"]), row["q_len"], row["kv_len"])]
-                entry = attention.setdefault(g, [0, Counter()])
-                entry[0] += times * self._shape_ps[key]
-                entry[1][key] += times
-            else:
-                token_ps += times * self._shape_ps[key]
-                token_shapes[key] += times
-        self._tokens.setdefault(tkey, (token_ps, tuple(token_shapes.items())))
-        for g, (ps, shapes) in attention.items():
-            self._attention.setdefault(g, (ps, tuple(shapes.items())))
+            n = row["batch"] // row["kv_heads"]
+            g = (bool(row["causal"]), row["q_len"], row["kv_len"])
+            self._attention[g if n == 1 else (g, n)] = (L * self._shape_ps[key], ((key, L),))
 
     def _time_new_shapes(self, rows: list[dict[str, Any]], keys: list[tuple]) -> None:
         new: dict[tuple, dict[str, Any]] = {}
