@@ -33,6 +33,7 @@ class Replica:
     busy_until_ps: int = -1
     batch: list = field(default_factory=list)
     log: dict[str, array] = field(default_factory=lambda: {c: array("q") for c in LOG_COLUMNS})
+    recorded: list | None = None     # each iteration's slices, when a trace dump is asked for
 
     @property
     def idle(self) -> bool:
@@ -61,6 +62,8 @@ class Replica:
             n_sample += sample
             prefill += pre
         duration = int(self.timer.time_groups(tokens, n_sample, groups))
+        if self.recorded is not None:
+            self.recorded.append(tuple(s.seqs(batch)))
         log = self.log
         log["t_start_ps"].append(now_ps)
         log["duration_ps"].append(duration)

@@ -54,6 +54,7 @@ class Settings:
     fidelity: str = "analytical"
     iteration_ms: float | None = None       # fixed iteration time instead of the engine
     progress: bool | None = None
+    record_iterations: bool = False         # keep each iteration's slices (--dump-trace)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ServeResult:
     iterations: pd.DataFrame
     summary: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    recorded: dict[str, list] = field(default_factory=dict)   # pool -> [(replica, slices)]
 
 
 @dataclass
@@ -77,6 +79,7 @@ class PoolRun:
     energy: PoolEnergy
     kv: KvSpace
     simulations: int
+    recorded: list = field(default_factory=list)
 
 
 def to_requests(trace: RequestTrace | pd.DataFrame) -> list[Request]:
@@ -98,6 +101,9 @@ def run_one_pool(pool: Pool, cfg: ModelConfig, requests: list[Request], settings
     count = pool.replicas if replicas is None else replicas
     reps = [Replica(i, Scheduler(settings.scheduler, kv, max_model_len=cfg.max_ctx), timer)
             for i in range(count)]
+    if settings.record_iterations:
+        for rep in reps:
+            rep.recorded = []
     end = run_pool(reps, requests, router=settings.router, progress=settings.progress,
                    desc=f"serving {pool.name}")
     logs = []
@@ -110,8 +116,10 @@ def run_one_pool(pool: Pool, cfg: ModelConfig, requests: list[Request], settings
         r.replica += first_replica
     energy = (pool_energy(arch, timer, devices_per_replica=pool.tp, fidelity=settings.fidelity)
               if settings.iteration_ms is None else PoolEnergy(0.0, 0.0))
+    recorded = [(first_replica + rep.index, seqs) for rep in reps for seqs in rep.recorded or ()]
     return PoolRun(requests, pd.concat(logs, ignore_index=True), end,
-                   sum(rep.scheduler.preemptions for rep in reps), energy, kv, timer.simulations)
+                   sum(rep.scheduler.preemptions for rep in reps), energy, kv, timer.simulations,
+                   recorded)
 
 
 def _run_ray(pool: Pool, cfg: ModelConfig, requests: list[Request],
@@ -139,7 +147,8 @@ def _run_ray(pool: Pool, cfg: ModelConfig, requests: list[Request],
     return PoolRun(merged, pd.concat([run.log for run in runs], ignore_index=True),
                    max(run.end_ps for run in runs), sum(run.preemptions for run in runs),
                    PoolEnergy(dyn, runs[0].energy.static_w), runs[0].kv,
-                   sum(run.simulations for run in runs))
+                   sum(run.simulations for run in runs),
+                   [x for run in runs for x in run.recorded])
 
 
 def _ray_task(pool: Pool, cfg: ModelConfig, requests: list[Request], settings: Settings,
@@ -216,7 +225,8 @@ def serve(requests: RequestTrace | pd.DataFrame, model: str | ModelConfig, *,
             "memory_utilization": settings.memory_utilization,
             "iteration_ms": settings.iteration_ms}
     summary["config"] = meta
-    return ServeResult(table, iters, summary, meta)
+    return ServeResult(table, iters, summary, meta,
+                       {p.name: r.recorded for p, r in zip(pools, runs) if r.recorded})
 
 
 def _row(r: Request, **extra: Any) -> dict[str, Any]:
