@@ -35,7 +35,9 @@ def pool_energy(arch: Arch, timer, *, devices_per_replica: int = 1,
     if not rows:            # a fixed timer, or nothing ran
         return PoolEnergy(0.0, _static_w(arch))
     trace = from_records(rows, {"name": "serve_shapes"})
-    result = Simulation(arch, trace, fidelity=fidelity, progress=False).run()
+    sim = Simulation(arch, trace, fidelity=fidelity, progress=False)
+    sim.plans = dict(getattr(timer, "plans", {}))     # planned once, while timing
+    result = sim.run()
     cost = estimate(Report(arch, trace, result, fidelity=fidelity))
     dyn = [c for c in ENERGY_COMPONENTS if c != "leakage" and c in cost.ops.columns]
     per_row_pj = cost.ops[dyn].sum(axis=1).to_numpy()[: len(rows)]

@@ -83,6 +83,8 @@ class IterationTimer:
         self.dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._tokens: dict[tuple[int, int], tuple[int, tuple]] = {}
         self._attention: dict[tuple, tuple[int, tuple]] = {}
+        self._attention_ps: dict[tuple, int] = {}
+        self.plans: dict[tuple, Any] = {}                   # the engine's plans, by shape
         self._shape_ps: dict[tuple, int] = {}
         self.shape_rows: dict[tuple, dict[str, Any]] = {}   # one row per shape (energy pricing)
         self.shape_counts: Counter = Counter()                # operator instances per shape
@@ -113,16 +115,16 @@ class IterationTimer:
             entry = self._tokens[tkey]
         total = self.dispatch_ps + entry[0]
         self._token_uses[tkey] += 1
-        attention, uses = self._attention, self._attention_uses
-        for g, n in groups.items():
-            key = g if n == 1 else (g, n)      # NOTE(perf): no tuple built for lone slices
-            entry = attention.get(key)
-            if entry is None:
-                self._learn_attention([(*g, n) for g, n in groups.items()
-                                       if (g if n == 1 else (g, n)) not in attention])
-                entry = attention[key]
-            total += entry[0]
-            uses[key] += 1
+        # NOTE(perf): sums and counts in C (map, Counter.update) over the group keys; a lone
+        # slice's key is its (prefill, q_len, kv_len) tuple as built by the caller
+        keys = [g if n == 1 else (g, n) for g, n in groups.items()]
+        try:
+            total += sum(map(self._attention_ps.__getitem__, keys))
+        except KeyError:
+            self._learn_attention([(*g, n) for g, n in groups.items()
+                                   if (g if n == 1 else (g, n)) not in self._attention])
+            total += sum(map(self._attention_ps.__getitem__, keys))
+        self._attention_uses.update(keys)
         return total
 
     def counted_shapes(self) -> Counter:
@@ -184,6 +186,7 @@ class IterationTimer:
             n = row["batch"] // row["kv_heads"]
             g = (bool(row["causal"]), row["q_len"], row["kv_len"])
             self._attention[g if n == 1 else (g, n)] = (L * self._shape_ps[key], ((key, L),))
+            self._attention_ps[g if n == 1 else (g, n)] = L * self._shape_ps[key]
 
     def _time_new_shapes(self, rows: list[dict[str, Any]], keys: list[tuple]) -> None:
         new: dict[tuple, dict[str, Any]] = {}
@@ -197,6 +200,7 @@ class IterationTimer:
         result = Simulation(self.arch, _RowsTrace(batch), fidelity=self.fidelity,
                             progress=False).run()
         self.simulations += 1
+        self.plans.update(result.plans)
         durations = [0] * len(batch)
         for rec in result.records:
             durations[rec.row] += rec.end_ps - rec.start_ps
