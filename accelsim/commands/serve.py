@@ -60,6 +60,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--decode-replicas", type=int, default=1)
     d.add_argument("--prefill-tp", type=int, default=None, help="default: --tp")
     d.add_argument("--decode-tp", type=int, default=None, help="default: --tp")
+    d.add_argument("--kv-link-gbps", type=float, default=None,
+                   help="GB/s per device for the KV hand-over (default: the prefill arch's "
+                        "interconnect)")
     p.add_argument("--slo", default="", help="goodput SLOs, e.g. ttft_ms=200,tpot_ms=50")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="ray: independent (round-robin) replicas run as Ray tasks")
@@ -93,7 +96,7 @@ def _check(args) -> None:
     from ..serve.metrics import parse_slo
     from ..serve.output import FILES
 
-    _positive(args, "rate", "duration", "cv", "iteration_ms")
+    _positive(args, "rate", "duration", "cv", "iteration_ms", "kv_link_gbps")
     _positive(args, "tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "block_size",
               "prefill_replicas", "decode_replicas", "prefill_tp", "decode_tp", integer=True)
     if not 0 < args.gpu_memory_utilization <= 1:
@@ -101,7 +104,8 @@ def _check(args) -> None:
                             f"{args.gpu_memory_utilization:g}")
     guards.check_seed(args.seed)
     parse_slo(args.slo)
-    disagg_flags = [f for f in ("decode_arch", "prefill_tp", "decode_tp") if getattr(args, f)]
+    disagg_flags = [f for f in ("decode_arch", "prefill_tp", "decode_tp", "kv_link_gbps")
+                    if getattr(args, f)]
     if disagg_flags and not args.prefill_arch:
         raise AccelsimError(f"--{disagg_flags[0].replace('_', '-')} applies to disaggregated "
                             "serving: give --prefill-arch too")
@@ -142,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
                                     max_total_tokens=cfg.max_ctx)
     if args.prefill_arch:
         pools = [Pool(load_arch(args.prefill_arch, overrides=args.overrides),
-                      args.prefill_replicas, args.prefill_tp or args.tp, "prefill"),
+                      args.prefill_replicas, args.prefill_tp or args.tp, "prefill",
+                      args.kv_link_gbps),
                  Pool(load_arch(args.decode_arch or args.arch, overrides=args.overrides),
                       args.decode_replicas, args.decode_tp or args.tp, "decode")]
     else:

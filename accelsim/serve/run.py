@@ -41,6 +41,7 @@ class Pool:
     replicas: int = 1
     tp: int = 1
     name: str = "serve"
+    kv_link_gbps: float | None = None   # per-device link for KV hand-over (default: interconnect)
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,23 @@ def _pool_run(pool: Pool, cfg: ModelConfig, requests: list[Request], settings: S
     return run_one_pool(pool, cfg, requests, settings)
 
 
-def kv_transfer_ps(arch: Arch, kv: KvSpace, tokens: int) -> int:
-    """Time to send ``tokens`` tokens of K/V from a prefill device over its interconnect."""
+def kv_transfer_ps(prefill: Pool, decode: Pool, kv: KvSpace, tokens: int) -> int:
+    """Time to send ``tokens`` tokens of K/V from a prefill device to a decode device: one send
+    over the slower of the two pools' ``kv_link_gbps`` when given (e.g. the machines' InfiniBand),
+    else over the prefill arch's ``interconnect``; each of the ``tp`` devices sends its share."""
+    from ..arch.config import InterconnectConfig
+
+    arch = prefill.arch
+    links = [p.kv_link_gbps for p in (prefill, decode) if p.kv_link_gbps]
+    if links:
+        latency = arch.interconnect.link_latency_ns if arch.interconnect else 0.0
+        return InterconnectConfig(min(links), latency).collective_ps(
+            "send", tokens * kv.kv_bytes_per_token, 2)
     if arch.interconnect is None:
         raise ConfigError(f"disaggregated serving sends the KV cache over the prefill arch's "
-                          f"chip-to-chip links: arch {arch.name} has no 'interconnect' section",
-                          file=arch.file, key="interconnect")
+                          f"chip-to-chip links: arch {arch.name} has no 'interconnect' section "
+                          "(add one, e.g. --set interconnect.link_bandwidth_gbps=50, or give "
+                          "--kv-link-gbps)", file=arch.file, key="interconnect")
     return arch.interconnect.collective_ps("send", tokens * kv.kv_bytes_per_token, 2)
 
 
@@ -195,7 +207,7 @@ def serve(requests: RequestTrace | pd.DataFrame, model: str | ModelConfig, *,
             raise ConfigError(f"expected a positive integer, got {p.replicas!r}",
                               key=f"{p.name}.replicas")
     pools = [Pool(p.arch if isinstance(p.arch, Arch) else load_arch(p.arch), p.replicas, p.tp,
-                  p.name) for p in pools]
+                  p.name, p.kv_link_gbps) for p in pools]
     reqs = to_requests(requests)
     if len(pools) == 1:
         run = _pool_run(pools[0], cfg, reqs, settings, backend)
@@ -248,7 +260,7 @@ def _disaggregated(pools: list[Pool], cfg: ModelConfig, reqs: list[Request], set
     link: dict[int, int] = {}
     for r in pre.requests:
         if r.finished and r.output > 1:
-            link[r.req_id] = kv_transfer_ps(prefill_pool.arch, pre.kv, r.prompt)
+            link[r.req_id] = kv_transfer_ps(prefill_pool, decode_pool, pre.kv, r.prompt)
             handed.append(Request(r.req_id, r.finish_ps + link[r.req_id], r.prompt, r.output,
                                   computed=r.prompt, generated=1, first_token_ps=r.finish_ps,
                                   first_scheduled_ps=-1))
