@@ -92,8 +92,9 @@ def serve(arch: Arch | str = "h100_like", model: str = "llama3-8b", requests=Non
                  Pool(**{"arch": arch, "tp": tp, **(decode or {}), "name": "decode"})]
     else:
         pools = [Pool(arch, replicas, tp, "serve")]
-    settings = Settings(scheduler or SchedulerConfig(), block_size, memory_utilization, router,
-                        fidelity, None, progress)
+    settings = Settings(scheduler=scheduler or SchedulerConfig(), block_size=block_size,
+                        memory_utilization=memory_utilization, router=router, fidelity=fidelity,
+                        progress=progress)
     return run_serve(requests, cfg, pools=pools, settings=settings, slo=slo, backend=backend)
 
 

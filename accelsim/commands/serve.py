@@ -6,7 +6,6 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
 from .. import guards
 from ..errors import AccelsimError

@@ -98,7 +98,8 @@ def run_pool(replicas: Sequence[Replica], requests: Sequence[Request], *,
              desc: str = "serving") -> int:
     """Serve ``requests`` (sorted by arrival) on ``replicas``; return the end time (ps)."""
     if router not in ROUTERS:
-        route(router, replicas, 0)
+        raise ConfigError(f"unknown router {router!r}; expected one of {', '.join(ROUTERS)}",
+                          key="router")
     heap: list[tuple[int, int]] = []
     n = len(requests)
     idx = routed = finished = 0

@@ -280,8 +280,6 @@ def _disaggregated(pools: list[Pool], cfg: ModelConfig, reqs: list[Request], set
             elif not d.finished:
                 row["status"] = "unfinished"
         elif row["status"] == "finished" and r.output > 1:
-            row["status"] = "unfinished"
-        if row["status"] == "finished" and r.output > 1 and d is None:
-            row["status"] = "unfinished"
+            row["status"] = "unfinished"        # prefilled, never handed over (cannot happen)
         rows.append(row)
     return rows, [pre, dec], max(pre.end_ps, dec.end_ps)

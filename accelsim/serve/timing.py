@@ -14,10 +14,12 @@ Every decoder layer has the same rows, and an iteration is one dependency chain,
 reuse argument, ``engine/core.py``): ``tokens[(T, n)] + sum(attention[group])``, exact.
 ``tests/serve/test_timing.py`` checks it against ``simulate`` of the same iteration trace.
 
-A miss emits the iteration's rows for one layer (``layers=1``, cheap) and times the shapes not
-seen before by running them through ``engine.core.Simulation`` (either fidelity), without
-building a pandas trace. Energy: each row's shape is counted (``shape_counts``); the cost model
-prices the counted shapes once at the end (``serve/energy.py``).
+A miss emits rows for one layer (``layers=1``): for a new ``(T, n_sample)`` those of any slices
+with that token and sample count, for new attention groups those of the groups alone (a decode
+group also learns its next ``DECODE_PREFETCH`` context lengths), and times the shapes not seen
+before by running them through ``engine.core.Simulation`` (either fidelity) without building a
+pandas trace. Energy: the timer counts operator instances per shape (``counted_shapes``); the
+cost model prices each shape once at the end (``serve/energy.py``).
 """
 
 from __future__ import annotations
@@ -87,7 +89,6 @@ class IterationTimer:
         self.plans: dict[tuple, Any] = {}                   # the engine's plans, by shape
         self._shape_ps: dict[tuple, int] = {}
         self.shape_rows: dict[tuple, dict[str, Any]] = {}   # one row per shape (energy pricing)
-        self.shape_counts: Counter = Counter()                # operator instances per shape
         self._token_uses: Counter = Counter()
         self._attention_uses: Counter = Counter()
         self.simulations = 0

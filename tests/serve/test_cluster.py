@@ -1,13 +1,11 @@
 """Replicas behind a router, disaggregated prefill/decode pools, and the Ray backend."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from accelsim.arch.config import load_arch
 from accelsim.errors import ConfigError
 from accelsim.serve import Pool, Settings, serve
-from accelsim.serve.run import kv_transfer_ps
 from accelsim.workload.requests import synthesize_requests
 
 LINKS = {"interconnect.link_bandwidth_gbps": 50.0, "interconnect.link_latency_ns": 5000.0}
