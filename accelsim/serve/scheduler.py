@@ -232,18 +232,21 @@ class Scheduler:
 
     def complete(self, batch: list[tuple[Request, int]], end_ps: int) -> list[Request]:
         """Apply an iteration that ended at ``end_ps``; return the requests it finished."""
+        # NOTE(perf): attributes read once per request, no properties (scripts/bench_serve.py)
         done: list[Request] = []
         for r, n in batch:
-            r.computed += n
-            if r.computed == r.known:
-                r.generated += 1
+            computed = r.computed + n
+            r.computed = computed
+            if computed == r.prompt + r.generated:
+                generated = r.generated + 1
+                r.generated = generated
                 if r.first_token_ps < 0:
                     r.first_token_ps = end_ps
-                if r.generated >= r.output or r.stop_after_first:
+                if generated >= r.output or r.stop_after_first:
                     r.finish_ps = end_ps
                     done.append(r)
         if done:
-            self.running = [r for r in self.running if not r.finished]
+            self.running = [r for r in self.running if r.finish_ps < 0]
             for r in done:
                 self._free(r)
         return done
