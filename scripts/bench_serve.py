@@ -7,6 +7,8 @@ shape. Prints the wall time, the peak RSS and the serving figures. Goals (issue 
 wall time on one core, <= 1 GB of RSS.
 
 Usage: python scripts/bench_serve.py [--duration 3600] [--rate 10] [--profile] [--json PATH]
+       python scripts/bench_serve.py --replicas 8 --rate 80 --backend ray   # a cluster
+(the RSS figure is this process's; Ray workers have their own).
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=3600.0)
     parser.add_argument("--fidelity", choices=("analytical", "full"), default="analytical")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="replicas behind a round-robin router (scale --rate with them)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="ray: replicas in parallel (lifts the one-core pinning)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
+    if hasattr(os, "sched_setaffinity") and args.backend == "local":
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})     # one core
 
     from accelsim.serve import Pool, Settings, serve
@@ -47,9 +53,9 @@ def main() -> int:
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    result = serve(requests, cfg, pools=[Pool(args.arch)],
+    result = serve(requests, cfg, pools=[Pool(args.arch, args.replicas)],
                    settings=Settings(fidelity=args.fidelity, progress=False),
-                   slo="ttft_ms=200,tpot_ms=50")
+                   slo="ttft_ms=200,tpot_ms=50", backend=args.backend)
     if profiler:
         profiler.disable()
     wall_s = time.perf_counter() - t0
@@ -58,7 +64,8 @@ def main() -> int:
     s = result.summary
     pool = s["pools"][0]
     print(f"{args.duration:g} s of {args.dataset} at {args.rate:g} req/s, {args.model} on "
-          f"{args.arch} ({args.fidelity}): {s['requests']:,} requests, {pool['iterations']:,} "
+          f"{args.replicas} x {args.arch} ({args.fidelity}, {args.backend}): "
+          f"{s['requests']:,} requests, {pool['iterations']:,} "
           f"iterations, {pool['engine_runs']:,} engine runs for new shapes")
     print(f"wall {wall_s:.1f} s (goal <= 60 s, one core; CPU {cpu_s:.1f} s), peak RSS "
           f"{rss_mb:,.0f} MB (goal <= 1024 MB)")
