@@ -223,6 +223,8 @@ def serve(requests: RequestTrace | pd.DataFrame, model: str | ModelConfig, *,
     span_s = end / 1e12
     energy_j = sum(r.energy.total_j(span_s, p.replicas * p.tp) for r, p in zip(runs, pools))
     summary["energy_j"] = energy_j
+    summary["energy_dynamic_j"] = sum(r.energy.dynamic_j for r in runs)
+    summary["energy_static_j"] = energy_j - summary["energy_dynamic_j"]
     summary["energy_per_token_j"] = (energy_j / summary["output_tokens"]
                                      if summary["output_tokens"] else None)
     summary["avg_power_w"] = energy_j / span_s if span_s > 0 else 0.0
