@@ -136,12 +136,18 @@ def _run_ray(pool: Pool, cfg: ModelConfig, requests: list[Request],
                           "queues); --backend ray runs only independent round-robin replicas",
                           key="backend")
     shares = [requests[i::pool.replicas] for i in range(pool.replicas)]
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:                   # a cluster the caller set up is used as it is
         ray.init(num_cpus=min(pool.replicas, 8), include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     quiet = Settings(**{**settings.__dict__, "progress": False})
     task = ray.remote(_ray_task)
-    runs = ray.get([task.remote(pool, cfg, share, quiet, i) for i, share in enumerate(shares)])
+    try:
+        runs = ray.get([task.remote(pool, cfg, share, quiet, i)
+                        for i, share in enumerate(shares)])
+    finally:
+        if started:
+            ray.shutdown()
     merged = sorted((r for run in runs for r in run.requests),
                     key=lambda r: (r.arrival_ps, r.req_id))
     dyn = sum(run.energy.dynamic_j for run in runs)
