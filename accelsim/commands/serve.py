@@ -105,9 +105,23 @@ def _check(args) -> None:
     parse_slo(args.slo)
     disagg_flags = [f for f in ("decode_arch", "prefill_tp", "decode_tp", "kv_link_gbps")
                     if getattr(args, f)]
+    disagg_flags += [f for f in ("prefill_replicas", "decode_replicas") if getattr(args, f) != 1]
     if disagg_flags and not args.prefill_arch:
         raise AccelsimError(f"--{disagg_flags[0].replace('_', '-')} applies to disaggregated "
                             "serving: give --prefill-arch too")
+    if args.prefill_arch and args.replicas != 1:
+        raise AccelsimError("--replicas applies to co-located serving; with --prefill-arch give "
+                            "--prefill-replicas and --decode-replicas")
+    if args.no_plots and not args.output:
+        raise AccelsimError("--no-plots applies to -o DIR (plots are written only there)")
+    if args.cv != 2.0 and args.arrivals != "bursty":
+        raise AccelsimError("--cv applies to --arrivals bursty")
+    if args.requests:
+        given = [f for f, default in (("rate", 5.0), ("duration", 60.0), ("arrivals", "poisson"),
+                                      ("seed", 0)) if getattr(args, f) != default]
+        if given:
+            raise AccelsimError(f"--{given[0]} applies to synthesized requests, not to "
+                                f"--requests {args.requests}")
     if args.output:
         check_output_dir(args.output, FILES, force=args.force)
     for flag in ("json", "dump_trace"):

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from accelsim.cli import main
 
@@ -54,3 +55,19 @@ def test_unknown_slo_key_is_exit_2(capsys):
 def test_model_that_does_not_fit_is_exit_2(capsys):
     assert main(["serve", "--arch", "a100_like", "--model", "llama2-70b"]) == 2
     assert "does not fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["--decode-replicas", "2"], "--decode-replicas"),
+    (["--prefill-arch", "h100_like", "--replicas", "2"], "--replicas"),
+    (["--no-plots"], "--no-plots"),
+    (["--cv", "3"], "--cv"),
+    (["--requests", "examples/none.csv", "--rate", "3"], "--rate"),
+    (["--rate", "0"], "--rate"),
+    (["--block-size", "0"], "--block-size"),
+    (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization"),
+])
+def test_flags_that_would_not_count_are_refused(argv, flag, capsys):
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and len(err.strip().splitlines()) == 1
