@@ -106,7 +106,7 @@ def run_one_pool(pool: Pool, cfg: ModelConfig, requests: list[Request], settings
         for rep in reps:
             rep.recorded = []
     end = run_pool(reps, requests, router=settings.router, progress=settings.progress,
-                   desc=f"serving {pool.name}")
+                   desc="serving" if pool.name == "serve" else f"serving ({pool.name} pool)")
     logs = []
     for rep in reps:
         frame = pd.DataFrame({c: rep.log[c] for c in LOG_COLUMNS})
