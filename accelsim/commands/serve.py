@@ -21,10 +21,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "(memoized by operator shape), and per-request latencies, throughput, "
                     "goodput and energy come out. No operator trace is written unless "
                     "--dump-trace asks for one.")
-    p.add_argument("--arch", default="h100_like", help="device preset or YAML (default %(default)s)")
+    p.add_argument("--arch", default="h100_like",
+                   help="device preset or YAML (default %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an arch key of every pool, e.g. --set clock_mhz=1000")
-    p.add_argument("--model", default="llama3-8b", help="zoo name or model YAML (default %(default)s)")
+    p.add_argument("--model", default="llama3-8b",
+                   help="zoo name or model YAML (default %(default)s)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", default="sharegpt",
                      help="length preset (sharegpt, alpaca, lmsys, azure-conv, azure-code, arxiv)")
@@ -34,7 +36,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
     p.add_argument("--arrivals", choices=tuple(ARRIVALS), default="poisson",
                    help="poisson, bursty (gamma inter-arrivals, --cv) or onoff")
-    p.add_argument("--cv", type=float, default=2.0, help="bursty: inter-arrival coeff. of variation")
+    p.add_argument("--cv", type=float, default=2.0,
+                   help="bursty: inter-arrival coefficient of variation")
     p.add_argument("--seed", type=int, default=0)
     g = p.add_argument_group("replica and scheduler (vLLM names)")
     g.add_argument("--tp", type=int, default=1, help="tensor-parallel devices per replica")

@@ -69,7 +69,8 @@ class IterationTimer:
     Example:
         >>> from accelsim.arch.config import load_arch
         >>> from accelsim.workload.models import load_model
-        >>> t = IterationTimer(load_arch("npu_128x128_bf16_hbm2"), load_model("tiny-llama-gqa-test"))
+        >>> arch = load_arch("npu_128x128_bf16_hbm2")
+        >>> t = IterationTimer(arch, load_model("tiny-llama-gqa-test"))
         >>> t([Seq.decode(0, 64), Seq.decode(1, 64)]) > 0
         True
     """

@@ -50,7 +50,8 @@ def test_requests_that_never_fit_are_rejected_with_a_reason():
     kv = kv_space(arch, load_model("llama3-8b"))
     too_long = kv.tokens + 100
     reqs = pd.DataFrame({"req_id": [0, 1, 2], "arrival_ns": [0, 1, 2],
-                         "input_tokens": [100, too_long - 10, 300_000], "output_tokens": [10, 20, 10]})
+                         "input_tokens": [100, too_long - 10, 300_000],
+                         "output_tokens": [10, 20, 10]})
     res = serve(reqs, "llama3-8b", pools=[Pool(arch)], settings=Settings(progress=False))
     df = res.requests.set_index("req_id")
     assert df.loc[0, "status"] == "finished"
@@ -91,6 +92,7 @@ def test_prefix_caching_skips_cached_prompt_tokens():
 
 
 def test_same_inputs_same_results():
-    a = serve(_requests(), "llama3-8b", pools=[Pool("h100_like")], settings=Settings(progress=False))
-    b = serve(_requests(), "llama3-8b", pools=[Pool("h100_like")], settings=Settings(progress=False))
+    quiet = Settings(progress=False)
+    a = serve(_requests(), "llama3-8b", pools=[Pool("h100_like")], settings=quiet)
+    b = serve(_requests(), "llama3-8b", pools=[Pool("h100_like")], settings=quiet)
     assert a.requests.equals(b.requests) and a.summary == b.summary
