@@ -38,4 +38,65 @@ def simulate(arch: Arch | str, trace: OpTrace | str, *, fidelity: str = "full",
     return Report(arch, trace, result, fidelity=fidelity)
 
 
-__all__ = ["load_arch", "load_trace", "generate_trace", "simulate", "Report", "Arch", "OpTrace"]
+def serve(arch: Arch | str = "h100_like", model: str = "llama3-8b", requests=None, *,
+          dataset: str = "sharegpt", rate: float = 5.0, duration_s: float = 60.0,
+          arrivals: str = "poisson", seed: int = 0, tp: int = 1, replicas: int = 1,
+          router: str = "round-robin", prefill: dict | None = None, decode: dict | None = None,
+          scheduler=None, block_size: int = 16, memory_utilization: float = 0.9,
+          fidelity: str = "analytical", slo: str | dict | None = None, backend: str = "local",
+          progress: bool | None = None):
+    """Serve requests on simulated hardware; what ``accelsim serve`` does (docs/serving.md).
+
+    Args:
+        arch, model: the device and the model of every replica.
+        requests: a ``RequestTrace``, a DataFrame with its columns, or a CSV path; default: drawn
+            from ``dataset`` at ``rate`` req/s for ``duration_s`` s (``arrivals``: ``poisson``,
+            ``bursty`` or ``onoff``; ``seed``).
+        tp, replicas, router: replicas of ``tp`` devices behind a router (``round-robin``,
+            ``least-loaded``).
+        prefill, decode: disaggregated pools instead, e.g. ``{"arch": "h100_like",
+            "replicas": 2, "tp": 1}`` each.
+        scheduler: a ``accelsim.serve.SchedulerConfig`` (vLLM's ``max_num_seqs``, ...).
+        block_size, memory_utilization: the paged KV cache.
+        fidelity: ``analytical`` (default) or ``full`` engine timing of each iteration.
+        slo: ``"ttft_ms=200,tpot_ms=50"`` for goodput.
+        backend: ``local`` or ``ray`` (independent replicas as Ray tasks).
+
+    Returns:
+        ``accelsim.serve.ServeResult``: ``.requests``, ``.iterations``, ``.summary``.
+
+    Example:
+        >>> r = serve("h100_like", "tiny-llama-gqa-test", rate=10, duration_s=1, progress=False)
+        >>> r.summary["requests_finished"] == r.summary["requests"] > 0
+        True
+    """
+    from .serve.run import Pool, Settings, serve as run_serve
+    from .serve.scheduler import SchedulerConfig
+    from .workload.models import load_model
+    from .workload.requests import RequestTrace, load_requests, synthesize_requests
+
+    cfg = load_model(model)
+    if requests is None:
+        kinds = {"poisson": "poisson", "bursty": "gamma", "onoff": "onoff"}
+        if arrivals not in kinds:
+            from .errors import unknown_name
+
+            raise unknown_name("arrival process", arrivals, kinds, key="arrivals")
+        requests = synthesize_requests(dataset, rate=rate, duration_s=duration_s,
+                                       arrival=kinds[arrivals], seed=seed,
+                                       max_total_tokens=cfg.max_ctx)
+    elif not isinstance(requests, RequestTrace) and not hasattr(requests, "columns"):
+        requests = load_requests(requests)
+    if prefill is not None or decode is not None:
+        pools = [Pool(**{"arch": arch, "tp": tp, **(prefill or {}), "name": "prefill"}),
+                 Pool(**{"arch": arch, "tp": tp, **(decode or {}), "name": "decode"})]
+    else:
+        pools = [Pool(arch, replicas, tp, "serve")]
+    settings = Settings(scheduler=scheduler or SchedulerConfig(), block_size=block_size,
+                        memory_utilization=memory_utilization, router=router, fidelity=fidelity,
+                        progress=progress)
+    return run_serve(requests, cfg, pools=pools, settings=settings, slo=slo, backend=backend)
+
+
+__all__ = ["load_arch", "load_trace", "generate_trace", "simulate", "serve", "Report", "Arch",
+           "OpTrace"]

@@ -15,7 +15,7 @@ import sys
 from .errors import AccelsimError
 
 # Order is the order of ``accelsim --help``. A module that does not exist yet is skipped.
-COMMANDS = ("simulate", "report", "trace", "cost", "dse", "validate", "memtest", "noctest", "list")
+COMMANDS = ("simulate", "serve", "report", "trace", "cost", "dse", "validate", "memtest", "noctest", "list")
 
 
 def build_parser() -> argparse.ArgumentParser:

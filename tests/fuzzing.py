@@ -503,6 +503,35 @@ def _trace_serve():
                                    "--max-iters": st.just("2"), "-o": output_path()}))
 
 
+def _serve():
+    flags = {
+        "--arch": st.one_of(_word(["h100_like", "a100_like", "npu_128x128_bf16_hbm2"]),
+                            input_file("arch")),
+        "--set": SET, "--model": COMMON_MODEL["--model"], "--tp": COMMON_MODEL["--tp"],
+        "--dataset": _word(["sharegpt", "alpaca"]),
+        "--requests": input_file("requests", ".csv"),
+        "--rate": _num(["2", "5"], huge=["1e12"]),
+        "--duration": _num(["1", "2"], huge=["1e12"]),
+        "--arrivals": _word(["poisson", "bursty", "onoff"]), "--cv": _num(["1", "3"]),
+        "--seed": SEED, "--replicas": _num(["1", "2"], huge=["1000000000"]),
+        "--router": _word(["round-robin", "least-loaded"]),
+        "--max-num-seqs": _num(["4", "8"], huge=["1000000000"]),
+        "--max-num-batched-tokens": _num(["256"], huge=["1000000000"]),
+        "--no-chunked-prefill": None, "--prefix-caching": None,
+        "--block-size": _num(["16", "1"], huge=["1000000000"]),
+        "--gpu-memory-utilization": _num(["0.5", "0.9"]),
+        "--iteration-ms": _num(["1"]), "--prefill-arch": _word(["h100_like"]),
+        "--kv-link-gbps": _num(["25"]), "--slo": _word(["ttft_ms=100", "tpot_ms=5,e2e_ms=9",
+                                                         "ttft=1", "ttft_ms=-1", "x"]),
+        "--json": output_path(".json"), "-o": output_path(), "--dump-trace": output_path(".csv"),
+        "--force": None,
+    }
+    return st.builds(lambda a: ["serve", "--no-progress", "--no-plots"] + a,
+                     _args(flags, {"--model": st.just("tiny-llama-gqa-test"),
+                                   "--duration": st.just("1"), "--rate": st.just("4"),
+                                   "-o": output_path()}))
+
+
 def _trace_capture():
     flags = {"--phase": STEP["--phase"], "--batch": STEP["--batch"],
              "--context": STEP["--context"], "--seq-len": STEP["--seq-len"],
@@ -619,6 +648,7 @@ def _list():
 CLI_COMMANDS: dict[str, Callable[[], st.SearchStrategy]] = {
     "simulate": _simulate, "report": _report, "trace gen": _trace_gen,
     "trace serve": _trace_serve, "trace capture": _trace_capture, "cost": _cost,
+    "serve": _serve,
     "dse run": _dse_run, "dse check": _dse_check, "dse eval": _dse_eval,
     "validate": _validate, "memtest": _memtest, "noctest": _noctest, "list": _list,
 }

@@ -80,8 +80,8 @@ def test_trace_serve_bad_rate_refused(capsys, tmp_path, flag):
 def test_trace_serve_million_output_tokens_refused(capsys, tmp_path):
     req = tmp_path / "req.csv"
     req.write_text("req_id,arrival_ns,input_tokens,output_tokens\n0,0,10,1000000\n")
-    refused(capsys, ["trace", "serve", "--requests", str(req), "-o", str(tmp_path / "s")],
-            "token steps", "--max-iters")
+    refused(capsys, ["trace", "serve", "--requests", str(req), "--max-iters", "2000000",
+                     "-o", str(tmp_path / "s")], "token steps", "--max-iters")
 
 
 def test_noctest_big_mesh_refused(capsys):

@@ -32,7 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     guards.add_flags(g)
     g.set_defaults(run=run_gen)
 
-    s = sub.add_parser("serve", help="a serving run: request trace + continuous batching",
+    s = sub.add_parser("serve", help="export the operator trace of a serving run "
+                                     "(metrics: accelsim serve)",
                        description="Synthesize (or import) a request trace, schedule it with "
                                    "vLLM-style continuous batching and write DIR/requests.csv, "
                                    "DIR/ops.csv (one iter per iteration) and DIR/iterations.csv, "
@@ -45,7 +46,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--requests", metavar="CSV",
                      help="replay this request trace instead (ours, Azure, NeuPIMs or Vidur CSV)")
     s.add_argument("--rate", type=float, default=5.0, help="mean arrivals per second")
-    s.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
+    s.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals")
     s.add_argument("--arrival", choices=("poisson", "gamma", "onoff"), default="poisson")
     s.add_argument("--cv", type=float, default=2.0, help="gamma: inter-arrival coeff. of variation")
     s.add_argument("--on-s", type=float, default=1.0, help="onoff: mean ON period (s)")
@@ -56,9 +57,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="tokens per iteration (max_num_batched_tokens)")
     s.add_argument("--chunked-prefill", action="store_true",
                    help="mix prompt chunks with decodes (vLLM v1 / Sarathi)")
-    s.add_argument("--max-iters", type=int, default=None,
-                   help="emit operators for the first N iterations only (the schedule and "
-                        "iterations.csv still cover the whole run)")
+    s.add_argument("--max-iters", type=int, default=200,
+                   help="emit operators for N iterations (default %(default)s; the schedule and "
+                        "iterations.csv still cover the whole run); serving metrics on "
+                        "simulated hardware come from 'accelsim serve'")
     s.add_argument("--skip-iters", type=int, default=0, help="emit operators from iteration K on")
     s.add_argument("--peak-tflops", type=float, default=312.0,
                    help="roofline clock that decides arrivals per iteration (default A100-class)")

@@ -42,7 +42,14 @@ METRICS: dict[str, tuple[str, str, str, bool]] = {
     "area": ("area_mm2", "mm2", "minimize", True),
     "power": ("power_w", "W", "minimize", True),
     "edp": ("edp_pj_ns", "pJ*ns", "minimize", True),
+    # serving metrics (``workload.serve``: ``accelsim.serve`` on the design, docs/serving.md)
+    "goodput": ("goodput_rps", "req/s", "maximize", False),
+    "ttft_p99": ("ttft_p99_ms", "ms", "minimize", False),
+    "tpot_p99": ("tpot_p99_ms", "ms", "minimize", False),
+    "energy_per_token": ("energy_per_token_j", "J/token", "minimize", False),
 }
+#: Metrics only a ``workload.serve`` env reports.
+SERVE_METRICS = ("goodput", "ttft_p99", "tpot_p99", "energy_per_token")
 DIRECTIONS = ("minimize", "maximize")
 REWARD_KINDS = ("log_ratio", "target_hinge")
 FIDELITIES = ("analytical", "full")
@@ -131,6 +138,10 @@ class Workload:
     #: NeuPIMs decode batch of PIM designs: ``lengths`` (``PIM_LENGTHS``), ``seed``,
     #: ``warmup_steps``, ``pp``; model, batch, context and tp come from ``generate``.
     pim: Mapping[str, Any] | None = None
+    #: serving run of ``generate.model`` on each design (``accelsim.serve``): ``dataset``,
+    #: ``rate``, ``duration_s``, ``seed``, ``slo``, ``tp``, ``replicas``, ``max_num_seqs``,
+    #: ``max_num_batched_tokens``; the ``generate`` step stays the observation workload.
+    serve: Mapping[str, Any] | None = None
 
     def describe(self) -> str:
         if self.trace:
@@ -138,6 +149,8 @@ class Workload:
         out = "generate(" + ", ".join(f"{k}={v}" for k, v in self.generate.items()) + ")"
         if self.pim:
             out += "; pim(" + ", ".join(f"{k}={v}" for k, v in self.pim.items()) + ")"
+        if self.serve:
+            out += "; serve(" + ", ".join(f"{k}={v}" for k, v in self.serve.items()) + ")"
         return out
 
 
@@ -180,13 +193,15 @@ class EnvDef:
         wanted = {o.metric for o in self.objectives} | {c.metric for c in self.constraints}
         if self.needs_energy:
             wanted |= {"energy", "area", "power", "edp"}
-        return [m for m in METRICS if m in wanted or not METRICS[m][3]]
+        serving = self.workload.serve is not None
+        return [m for m in METRICS if m in wanted or (
+            not METRICS[m][3] and (serving or m not in SERVE_METRICS))]
 
     def fingerprint(self) -> str:
         """Hash of what determines raw metrics (base arch, knobs, workload spec, tech)."""
         blob = json.dumps({"arch": self.arch_raw, "knobs": self.space.describe(),
                            "workload": [self.workload.trace, self.workload.generate,
-                                        self.workload.pim],
+                                        self.workload.pim, self.workload.serve],
                            "tech": self.tech}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -332,10 +347,19 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
                                              maximum=1 << 20),
                       "pp": ps.int("pp", default=1, minimum=1, maximum=1024)}
             ps.done()
-        workload = Workload(generate=gen_args, pim=pim_wl)
+        serve_wl = _parse_serve(ws.section("serve")) if ws.has("serve") else None
+        workload = Workload(generate=gen_args, pim=pim_wl, serve=serve_wl)
     ws.done()
 
     # ---- objectives
+    if workload.serve is None:
+        used = [m.get("metric") if isinstance(m, Mapping) else m
+                for key in ("objectives", "constraints") for m in (top.raw.get(key) or [])
+                if isinstance(top.raw.get(key), list)]
+        serving = [m for m in used if m in SERVE_METRICS]
+        if serving:
+            raise top.error("workload", f"metric {serving[0]!r} is a serving metric: expected a "
+                                        "workload.serve section (dataset, rate, duration_s, slo)")
     obj_raw = top.any("objectives")
     if not isinstance(obj_raw, list) or not obj_raw:
         raise top.error("objectives", f"expected a non-empty list like [{{metric: latency}}], "
@@ -436,6 +460,28 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
                   fidelity=fidelity, tweak_horizon=horizon, timeout_s=timeout_s,
                   requires=requires, unavailable=unavailable, tech=tech,
                   raw=copy.deepcopy(dict(raw)))
+
+
+def _parse_serve(ss: Section) -> dict[str, Any]:
+    """``workload.serve``: what ``accelsim.serve`` runs on every design."""
+    from ..serve.metrics import parse_slo
+
+    out = {"dataset": ss.str("dataset", default="sharegpt"),
+           "rate": ss.float("rate", minimum=1e-6, maximum=1e6),
+           "duration_s": ss.float("duration_s", minimum=1e-3, maximum=86400.0),
+           "seed": ss.int("seed", default=0, minimum=0),
+           "tp": ss.int("tp", default=1, minimum=1, maximum=1024),
+           "replicas": ss.int("replicas", default=1, minimum=1, maximum=1024),
+           "max_num_seqs": ss.int("max_num_seqs", default=256, minimum=1, maximum=1 << 20),
+           "max_num_batched_tokens": ss.int("max_num_batched_tokens", default=8192, minimum=1,
+                                            maximum=1 << 24)}
+    slo = ss.any("slo", default={})
+    try:
+        out["slo"] = parse_slo(slo)
+    except ConfigError as exc:
+        raise ss.error("slo", str(exc)) from None
+    ss.done()
+    return out
 
 
 def _check_pim_env(top: Section, base_system, space: DesignSpace, arch_raw, workload: Workload,

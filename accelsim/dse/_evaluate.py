@@ -117,6 +117,7 @@ class Evaluator:
         self._template = None
         self._fresh: list[str] = []
         self._pim_batches: dict[tuple, Any] = {}
+        self._serve_requests = None
         self.workload_hash = ""
         self.tokens = 1
         self._metric_cols = [METRICS[m][0] for m in self.env.metric_names]
@@ -126,6 +127,7 @@ class Evaluator:
         state = self.__dict__.copy()
         state["_trace"] = state["_rows"] = state["_template"] = None
         state["_pim_batches"] = {}
+        state["_serve_requests"] = None
         return state
 
     # ------------------------------------------------------------------ workload
@@ -173,6 +175,7 @@ class Evaluator:
         self.trace  # noqa: B018  (sets workload_hash)
         blob = json.dumps({"arch": self.arch_raw(design), "workload": self.workload_hash,
                            "pim_workload": self.env.workload.pim,
+                           "serve_workload": self.env.workload.serve,
                            "fidelity": self.fidelity, "version": __version__,
                            "metrics": self._metric_key, "tech": self.env.tech},
                           sort_keys=True, default=str)
@@ -232,6 +235,8 @@ class Evaluator:
         arch = parse_arch(arch_raw, file=self.env.arch)
         if uses_pim_system(raw):
             return self._simulate_pim(arch, system_raw)
+        if self.env.workload.serve is not None:
+            return self._simulate_serve(arch)
         trace = self.trace
         needs_cost = self.env.needs_cost
         # NOTE(perf): reuse the trace rows prepared once per workload and skip building the
@@ -250,6 +255,46 @@ class Evaluator:
 
             report = Report(arch, trace, result, fidelity=self.fidelity)
             metrics.update(cost_metrics(report, self.env.tech))
+            metrics["edp_pj_ns"] = metrics["energy_pj"] * metrics["latency_ns"]
+        return {c: float(metrics[c]) for c in self._metric_cols}
+
+    def _simulate_serve(self, arch) -> dict[str, float]:
+        """Serving metrics of ``arch`` (``workload.serve``, ``accelsim.serve``); ``latency_ns`` is
+        the mean end-to-end latency, ``throughput_tok_s`` the output tokens per second."""
+        from ..serve.run import Pool, Settings, serve
+        from ..serve.scheduler import SchedulerConfig
+        from ..workload.requests import synthesize_requests
+
+        spec = self.env.workload.serve
+        model = self.env.workload.generate["model"]
+        if self._serve_requests is None:
+            from ..workload.models import load_model
+
+            self._serve_requests = synthesize_requests(
+                spec["dataset"], rate=spec["rate"], duration_s=spec["duration_s"],
+                seed=spec["seed"], max_total_tokens=load_model(model).max_ctx)
+        result = serve(self._serve_requests, model,
+                       pools=[Pool(arch, spec["replicas"], spec["tp"])], slo=spec["slo"],
+                       settings=Settings(SchedulerConfig(spec["max_num_seqs"],
+                                                         spec["max_num_batched_tokens"]),
+                                         fidelity=self.fidelity, progress=False))
+        s = result.summary
+        nan = float("nan")
+
+        def num(value) -> float:
+            return nan if value is None else float(value)
+
+        metrics = {"latency_ns": num(s["e2e_ms"]["mean"]) * 1e6,
+                   "throughput_tok_s": float(s["throughput_tokens_per_s"]),
+                   "goodput_rps": float(s["goodput_requests_per_s"]),
+                   "ttft_p99_ms": num(s["ttft_ms"]["p99"]), "tpot_p99_ms": num(s["tpot_ms"]["p99"]),
+                   "energy_per_token_j": num(s["energy_per_token_j"]),
+                   "power_w": float(s["avg_power_w"]), "energy_pj": float(s["energy_j"]) * 1e12}
+        if "area_mm2" in self._metric_cols:
+            from ._metrics import area_metrics
+
+            metrics.update(area_metrics(arch, self.env.tech))
+        if "edp_pj_ns" in self._metric_cols:
             metrics["edp_pj_ns"] = metrics["energy_pj"] * metrics["latency_ns"]
         return {c: float(metrics[c]) for c in self._metric_cols}
 

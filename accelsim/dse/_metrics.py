@@ -87,4 +87,5 @@ def finite(metrics: Mapping[str, float]) -> bool:
 
 
 UNITS = {"latency_ns": "ns", "throughput_tok_s": "tokens/s", "energy_pj": "pJ", "area_mm2": "mm2",
-         "power_w": "W", "edp_pj_ns": "pJ*ns"}
+         "power_w": "W", "edp_pj_ns": "pJ*ns", "goodput_rps": "req/s", "ttft_p99_ms": "ms",
+         "tpot_p99_ms": "ms", "energy_per_token_j": "J/token"}
