@@ -251,16 +251,6 @@ def _apply_windowed(ready, hist, node, cmd, t, k0, k1, fast):
             ready[j] = max(ready[j], past + fast[k + 1])
 
 
-@_jit()
-def _apply_windowed_path(ready, hist, cmd, t, n0, n1, n2, n3, fast):
-    """The windowed rules (tFAW) of ``cmd`` on its node path (called: only ACT has them)."""
-    w = F_WPTR + cmd * N_LEVELS
-    _apply_windowed(ready, hist, n0, cmd, t, fast[w], fast[w + 1], fast)
-    _apply_windowed(ready, hist, n1, cmd, t, fast[w + 1], fast[w + 2], fast)
-    _apply_windowed(ready, hist, n2, cmd, t, fast[w + 2], fast[w + 3], fast)
-    _apply_windowed(ready, hist, n3, cmd, t, fast[w + 3], fast[w + 4], fast)
-
-
 @_jit(inline="always")
 def _apply_dense(ready, node, t, fast, k0):
     """One key's dense row ``fast[k0:k0 + N_COMMANDS]``: ``ready = max(ready, t + latency)`` for
@@ -289,7 +279,11 @@ def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs,
     _apply_dense(ready, n2, t, fast, d + 2 * N_COMMANDS)
     _apply_dense(ready, n3, t, fast, d + 3 * N_COMMANDS)
     if fast[F_WINDOWED + cmd] != 0:
-        _apply_windowed_path(ready, hist, cmd, t, n0, n1, n2, n3, fast)
+        w = F_WPTR + base
+        _apply_windowed(ready, hist, n0, cmd, t, fast[w], fast[w + 1], fast)
+        _apply_windowed(ready, hist, n1, cmd, t, fast[w + 1], fast[w + 2], fast)
+        _apply_windowed(ready, hist, n2, cmd, t, fast[w + 2], fast[w + 3], fast)
+        _apply_windowed(ready, hist, n3, cmd, t, fast[w + 3], fast[w + 4], fast)
     b = n3 - offs[3]
     if cmd == ACT:
         open_row[b] = row
