@@ -121,9 +121,9 @@ def _jit(**options):
 
     The cache (``cache=True``) lives in ``__pycache__`` next to this file (an editable install or
     a clone: git ignores it), else in the user-wide cache directory, or in ``NUMBA_CACHE_DIR``
-    when set; it is keyed by this file's modification time, so an edit recompiles. Only the
-    first process after an install or an edit pays the compilation (``scripts/bench_dram.py``
-    prints both times). Where no cache directory is writable numba refuses ``cache=True``; the
+    when set; it is keyed by this file (numba 0.68: a hash of its content), so an edit
+    recompiles. Only the first process after an install or an edit pays the compilation
+    (``scripts/bench_dram.py`` prints both times). Where no cache directory is writable numba refuses ``cache=True``; the
     kernel then compiles in every process instead of failing to import.
 
     NOTE(perf): see scripts/bench_dram.py -- every kernel function is compiled without the numba

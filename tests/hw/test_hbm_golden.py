@@ -1,7 +1,8 @@
 """The HBM scheduler's results stay bit-identical across speed work: per-request arrive / done /
 outcome ticks and the final device state of randomized request streams, against digests taken
-with the scan-based kernel of commit 9446563 (before the per-bank candidate lists and ring
-queues of issue 16).
+with the kernel of commit 9446563 (before the issue-16 speed work; only ``write_low_watermark: 0``,
+which never finished there, counts its low mark as one entry -- ``hbm.HbmSpec.kernel_params``).
+A change that moves any tick of any request, any row-buffer outcome or any final clock fails.
 
 The cases vary everything the kernel branches on: preset (HBM2 / 2E / 3), channels, mapping,
 page policy, queue depths and write watermarks, frontend width, traffic (stream, uniform,
