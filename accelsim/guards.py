@@ -144,11 +144,11 @@ def check_seed(seed: int, flag: str = "--seed") -> None:
 
 
 # ------------------------------------------------------------------ estimates
-def check_step(command: str, *, batch: int, args=None) -> None:
+def check_step(command: str, *, batch: int, args=None, knob: str = "reduce --batch") -> None:
     """Before generating one step: work and memory grow with the sequences of the batch."""
     batch = max(0, int(batch))
     check(command, batch * UNITS_PER_SEQUENCE, what=f"a step of {batch:,} sequences",
-          knob="reduce --batch", args=args, memory_bytes=batch * BYTES_PER_SEQUENCE)
+          knob=knob, args=args, memory_bytes=batch * BYTES_PER_SEQUENCE)
 
 
 def check_trace_file(command: str, path, *, args=None) -> None:

@@ -16,7 +16,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from fuzzing import CLI_COMMANDS, HOSTILE_BYTES, FileSpec, cli_case, run_template
+from fuzzing import CLI_COMMANDS, HOSTILE_BYTES, REPO, FileSpec, cli_case, run_template
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin",
                                 reason="the CLI fuzzer forks one child per case (Linux)")
@@ -88,6 +88,14 @@ REGRESSIONS = [
         ("env", ["dse", "check", FileSpec("fifo", "env.yaml")]),
         ("report", ["report", FileSpec("fifo", "r.json")]),
     ]],
+    # seed 5: a generated env workload was built at any batch; a too-long --out name
+    pytest.param(["dse", "eval", "--fidelity", "analytical", "--set",
+                  "workload.generate.batch=1000000000", FileSpec("bytes", "env.yaml", (
+                      REPO / "tests/dse/data/tiny-latency.yaml").read_bytes())],
+                 id="dse-eval-huge-generated-batch"),
+    pytest.param(["dse", "run", "--no-progress", "--budget", "2", "--out", "n" * 300,
+                  FileSpec("bytes", "env.yaml", (REPO / "tests/dse/data/tiny-latency.yaml")
+                           .read_bytes())], id="dse-run-out-name-too-long"),
     pytest.param(["report", "--plots", FileSpec("out_new", "p"),
                   FileSpec("bytes", "r.json", b'{"ops": [], "arch": {"name": "x"}, '
                            b'"clock_mhz": 1000, "total_cycles": 1, "memory": {}, '

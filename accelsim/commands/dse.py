@@ -55,9 +55,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     e.add_argument("--design", action="append", default=[], metavar="KNOB=VALUE")
     e.add_argument("--fidelity", choices=("analytical", "full"))
     e.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
+    guards.add_flags(e)
     e.set_defaults(run=eval_cmd)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
     return p
+
+
+def _check_workload(command: str, env, args) -> None:
+    """A generated workload is built for every evaluation: guard its batch before the first."""
+    batch = dict(env.workload.generate or {}).get("batch", 1)
+    if isinstance(batch, int) and not isinstance(batch, bool):
+        guards.check_step(command, batch=batch, args=args,
+                          knob="reduce the env's workload.generate.batch")
 
 
 def _overrides(items):
@@ -80,6 +89,7 @@ def run_study_cmd(args: argparse.Namespace) -> int:
                  what=f"{args.budget:,} evaluations", knob="reduce --budget", args=args,
                  memory_bytes=args.budget * 2000)
     env = load_env(args.env, _overrides(args.set))
+    _check_workload("dse run", env, args)
     res = run_study(env, optimizer=args.optimizer, budget=args.budget, seed=args.seed,
                     out=args.out, backend=args.backend, address=args.address, force=args.force,
                     fidelity=args.fidelity, n_workers=args.workers, batch=args.batch,
@@ -120,6 +130,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
     from ..yamlio import parse_value
 
     env = load_env(args.env, _overrides(args.set))
+    _check_workload("dse eval", env, args)
     design = {}
     for item in args.design:
         k, _, v = item.partition("=")

@@ -45,6 +45,9 @@ class StudyLock:
         except (FileExistsError, NotADirectoryError):
             raise AccelsimError(f"--out {self.path.parent}: expected a directory, but a file "
                                 f"of that name exists; choose another --out") from None
+        except OSError as exc:          # a name too long, a read-only parent, ...
+            raise AccelsimError(f"--out {str(self.path.parent)[:200]}: cannot make this folder "
+                                f"({exc.strerror or exc}); choose another --out") from None
         if self.path.is_dir() or (self.path.exists() and not self.path.is_file()):
             raise AccelsimError(f"{self.path}: accelsim keeps its study lock here, but this is "
                                 f"not a regular file; move it away or choose another --out")

@@ -45,6 +45,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import AccelsimError, ConfigError
+from ..io import check_path_names
 from ._envdef import EnvDef, load_env
 from ._evaluate import Evaluator, Result, check_workers, pool_executor, _worker_compute
 from ._pareto import pareto_mask, plot_front
@@ -147,9 +148,16 @@ class RayExecutor:
             kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             if address:
                 _check_reachable(address)
-                ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=max(1, int(n_workers)), **kwargs)
+            try:
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    ray.init(num_cpus=max(1, int(n_workers)), **kwargs)
+            except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception on startup timeouts
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise AccelsimError(f"--backend ray: could not start {where}: {first}; try again "
+                                    "on a less busy machine or use --backend local") from None
             self._owns = True
         self._task = ray.remote(num_cpus=1)(_ray_compute)
         self._ident = f"{evaluator.env.fingerprint()}:{evaluator.fidelity}"
@@ -546,6 +554,7 @@ def run_study(env_def: EnvDef | str, *, optimizer: str = "random", budget: int =
     evaluator = Evaluator(env, fidelity, cache=ResultCache(cache_path))
     evaluator.check_available()
     out = Path(out or f"dse-{env.name}-{optimizer}-s{seed}")
+    check_path_names(out)
     header = {"env": env.name, "env_file": env.file, "env_fingerprint": env.fingerprint(),
               "env_raw": json.loads(json.dumps(env.raw, default=str)),
               "optimizer": optimizer, "budget": budget, "seed": seed,
