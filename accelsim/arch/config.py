@@ -362,11 +362,10 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
     top.done()
     arch.build_memory()          # validates the memory section now, not mid-simulation
     _check_mesh_roles(arch.build_noc(), file)
-    if arch.pim is not None:      # PIM without HBM is rejected here, not mid-simulation
-        from ..hw.pim import build_pim
+    if arch.pim is not None:      # PIM without HBM, a bad scheduler: rejected here
+        from ..mapping.pim import check_pim_section
 
-        build_pim(dict(arch.pim) if isinstance(arch.pim, Mapping) else arch.pim, file=file,
-                  memory=memory_raw if isinstance(memory_raw, Mapping) else None)
+        check_pim_section(arch.pim, memory_raw, file=file)
     return arch
 
 

@@ -106,6 +106,7 @@ class SimResult:
     memory_stats: dict[str, Any]
     reuse: dict[str, int] = field(default_factory=dict)
     timeline: "Timeline | None" = None
+    pim: dict[str, Any] | None = None        # PIM channel statistics (engine/pim.py)
 
 
 def row_dicts(frame) -> list[dict[str, Any]]:
@@ -187,6 +188,9 @@ class Simulation:
         self._dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._shapes_planned = 0
         self.records: list[OpRecord] = []
+        from .pim import make_pim_runner
+
+        self.pim = make_pim_runner(self)        # None unless decode attention runs on PIM
 
     # ------------------------------------------------------------------ planning
     def plan(self, row: int) -> OpPlan:
@@ -248,11 +252,15 @@ class Simulation:
         env = simpy.Environment()
         self.env = env
         self.memory = self.arch.build_memory()
+        if self.pim is not None:
+            self.memory = self.pim.bind(env, self.memory)
         self.memory.bind(env)
         if self.timeline is not None:
             self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
         self.unit_busy_ps = dict.fromkeys(UNITS, 0)
+        if self.pim is not None:
+            self.unit_busy_ps["pim"] = 0
         self.memo: LRUCache[_Memo] = LRUCache(self.max_cached_shapes)
         self.active = 0
         self.epoch = 0
@@ -272,7 +280,8 @@ class Simulation:
         if bar is not None:
             bar.close()
         return SimResult(self.records, self.plans, self.row_keys, int(env.now), self.unit_busy_ps,
-                         self.memory.stats(), self._reuse_stats(), self.timeline)
+                         self.memory.stats(), self._reuse_stats(), self.timeline,
+                         self.pim.stats(int(env.now)) if self.pim is not None else None)
 
     def _run_rows(self, rows: list[int], deps: list[list[int]], done: dict) -> None:
         """Start the operators ``rows`` and run until all are done (one iteration)."""
@@ -342,6 +351,9 @@ class Simulation:
         op = self.rows[row]
         key = self.row_keys[row]
         plan = self.plan(row)
+        if plan.unit == "pim":
+            yield from self.pim.instance(row, plan)
+            return
         self.active += 1
         self.epoch += 1
         epoch = self.epoch
@@ -507,6 +519,9 @@ class Simulation:
         end_of = [0] * len(self.rows)
         unit_free = dict.fromkeys(UNITS, 0)
         busy = dict.fromkeys(UNITS, 0)
+        pim_ps = self.pim.analytical_ps() if self.pim is not None else None
+        if pim_ps is not None:
+            unit_free["pim"] = busy["pim"] = 0
         records = self.records
         keep = self.keep_records
         read = written = 0
@@ -519,6 +534,8 @@ class Simulation:
             if not deps[i] and dispatch:
                 t = max(t, max(unit_free.values())) + dispatch   # host dispatch to an idle chip
             duration, unit = shape_durations[kids[i]], plan.unit
+            if unit == "pim":
+                duration = pim_ps.get(i, 0)
             for _ in range(op["repeat"]):
                 start = t if t > unit_free[unit] else unit_free[unit]
                 t = unit_free[unit] = start + duration
