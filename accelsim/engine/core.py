@@ -259,7 +259,7 @@ class Simulation:
             self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
         self.unit_busy_ps = dict.fromkeys(UNITS, 0)
-        if self.pim is not None:
+        if self.pim is not None and self.pim.on_pim:
             self.unit_busy_ps["pim"] = 0
         self.memo: LRUCache[_Memo] = LRUCache(self.max_cached_shapes)
         self.active = 0
@@ -351,7 +351,7 @@ class Simulation:
         op = self.rows[row]
         key = self.row_keys[row]
         plan = self.plan(row)
-        if plan.unit == "pim":
+        if self.pim is not None and row in self.pim.group_rows:
             yield from self.pim.instance(row, plan)
             return
         self.active += 1
@@ -521,7 +521,8 @@ class Simulation:
         busy = dict.fromkeys(UNITS, 0)
         pim_ps = self.pim.analytical_ps() if self.pim is not None else None
         if pim_ps is not None:
-            unit_free["pim"] = busy["pim"] = 0
+            unit_free.setdefault("pim", 0)
+            busy.setdefault("pim", 0)
         records = self.records
         keep = self.keep_records
         read = written = 0
@@ -534,8 +535,8 @@ class Simulation:
             if not deps[i] and dispatch:
                 t = max(t, max(unit_free.values())) + dispatch   # host dispatch to an idle chip
             duration, unit = shape_durations[kids[i]], plan.unit
-            if unit == "pim":
-                duration = pim_ps.get(i, 0)
+            if pim_ps is not None and i in pim_ps:
+                duration = pim_ps[i]
             for _ in range(op["repeat"]):
                 start = t if t > unit_free[unit] else unit_free[unit]
                 t = unit_free[unit] = start + duration

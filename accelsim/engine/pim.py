@@ -21,22 +21,105 @@ from ..mapping.pim import PimPlanner, pim_setup
 from ..units import cycles_to_ps
 
 
-def make_pim_runner(sim) -> "PimRunner | None":
+def make_pim_runner(sim) -> "PimRunner | GemvRunner | None":
     setup = pim_setup(sim.arch)
-    if setup is None or not setup.on_pim:
+    if setup is None or not (setup.on_pim or setup.on_npu_gemv):
         return None
     planner = PimPlanner(sim.arch, sim.rows, sim.trace.meta)
     if not planner.groups:
         return None
-    return PimRunner(sim, planner)
+    return (PimRunner if setup.on_pim else GemvRunner)(sim, planner)
+
+
+class GemvRunner:
+    """``npu-only``: the decode attention rows of a layer run as one GEMV kernel on the vector
+    unit (their plans back to back, on its first row), as a paged-attention kernel serves the
+    whole batch; the other rows of the group take no time."""
+
+    on_pim = False
+
+    def __init__(self, sim, planner: PimPlanner):
+        from ..mapping.pim import merge_plans
+
+        self.sim = sim
+        self.planner = planner
+        self.group_rows = set(planner.group_of)
+        self._merged: dict[tuple, Any] = {}
+        self._merge = merge_plans
+
+    def bind(self, env, memory):
+        self.env = env
+        return memory
+
+    def merged(self, g):
+        plan = self._merged.get(g.key)
+        if plan is None:
+            from ..units import cycles_to_ps_array
+
+            sim = self.sim
+            parts = [sim.plan(i) for i in g.rows]
+            plan = self._merge(parts, sim.arch.engine.max_tiles_per_op)
+            plan.compute_ps = cycles_to_ps_array(plan.compute_cycles, sim.arch.clock_mhz)
+            plan.launch_ps = parts[0].launch_ps
+            plan.tile_lists = (plan.load_bytes.tolist(), plan.store_bytes.tolist(),
+                               plan.compute_ps.tolist())
+            plan.base_address = parts[0].base_address
+            self._merged[g.key] = plan
+        return plan
+
+    def instance(self, row: int, plan):
+        sim, env = self.sim, self.env
+        g = self.planner.group_of[row]
+        if g.rows[0] != row:
+            sim._finished(row, _empty(plan), env.now, env.now, False)
+            return
+        merged = self.merged(g)
+        sim.active += 1
+        sim.epoch += 1
+        sim.state[row] = ("waiting", merged.unit)
+        with sim.units[merged.unit].request() as grant:
+            yield grant
+            sim.state[row] = ("running", merged.unit)
+            start = env.now
+            yield from sim._tiles(merged, merged.base_address, sim.rows[row])
+        sim.active -= 1
+        sim._finished(row, merged, start, env.now, False)
+
+    def analytical_ps(self) -> dict[int, int]:
+        from .core import _analytical_ps
+
+        memory = self.sim.arch.build_memory()
+        import simpy
+
+        memory.bind(simpy.Environment())
+        out = {}
+        for g in self.planner.groups.values():
+            out.update(dict.fromkeys(g.rows, 0))
+            out[g.rows[0]] = _analytical_ps(self.merged(g), memory, self.sim.arch.clock_mhz)
+        return out
+
+    def stats(self, end_ps: int) -> None:
+        return None
+
+
+def _empty(plan):
+    from ..mapping.lower import OpPlan
+    import numpy as np
+
+    z = np.zeros(1, dtype=np.int64)
+    return OpPlan(plan.unit, z, z.copy(), z.copy(), 0, work=0,
+                  peak_work_per_cycle=plan.peak_work_per_cycle)
 
 
 class PimRunner:
+    on_pim = True
+
     def __init__(self, sim, planner: PimPlanner):
         self.sim = sim
         self.planner = planner
         self.spec = planner.spec
         self.tck_ps = self.spec.tCK_ps
+        self.group_rows = set(planner.group_of)
         self._work: dict[tuple, dict[str, Any]] = {}
 
     def bind(self, env, memory):
@@ -86,6 +169,7 @@ class PimRunner:
             yield env.timeout(phase.end * tck - env.now)
         self.events["pim_macs"] += w["pim_macs"]
         self.events["pim_host_bytes"] += w["host_bytes"]
+        self.channels.count(w["pim_macs"], w["host_bytes"])
         tl = self.sim.timeline
         if tl is not None:
             op_id = int(self.sim.rows[row]["op_id"])
@@ -119,6 +203,7 @@ class PimRunner:
                 t = phase.end * tck
                 self.events["pim_macs"] += w["pim_macs"]
                 self.events["pim_host_bytes"] += w["host_bytes"]
+            out.update(dict.fromkeys(g.rows, 0))
             out[g.rows[0]] = t
         return out
 

@@ -30,6 +30,8 @@ import numpy as np
 
 from .pim import PimSpec, npu_service_cycles, walk_with_refresh
 
+PIM_BITS_PER_MAC = 16          # one fp16 KV element per MAC (pim.element_bytes = 2)
+
 
 @dataclass
 class PimPhase:
@@ -63,6 +65,13 @@ class PimChannels:
         n = spec.channels
         self.free = np.zeros(n, dtype=np.int64)
         self.phases: list[PimPhase] = []
+        self.macs = 0               # fp16 MACs in the banks (one per KV element read)
+        self.host_bytes = 0         # PIM operands in and results out over the host interface
+
+    def count(self, macs: int, host_bytes: int) -> None:
+        """Count a finished phase's MACs and host-interface bytes (for the cost model)."""
+        self.macs += int(macs)
+        self.host_bytes += int(host_bytes)
 
     @property
     def channels(self) -> int:
@@ -227,6 +236,10 @@ class PimMemory:
     def stats(self) -> dict[str, Any]:
         out = dict(self.inner.stats())
         out["pim_npu_extra_ps"] = self.npu_extra_ps
+        # what cost.model.extra_events prices: each MAC reads one fp16 element in its bank
+        out["pim"] = {"macs": self.pim.macs,
+                      "bits": {"bank": self.pim.macs * PIM_BITS_PER_MAC,
+                               "host": self.pim.host_bytes * 8}}
         return out
 
 

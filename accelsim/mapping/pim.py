@@ -122,7 +122,7 @@ def lower_decode_attention(op: dict[str, Any], arch, totals_only: bool):
     setup = pim_setup(arch)
     if setup is None or not is_decode_attention(op):
         return None
-    from .lower import OpPlan, _lower_vector
+    from .lower import OpPlan
 
     macs = int(op["flops"]) // 2
     if setup.on_pim:
@@ -132,11 +132,45 @@ def lower_decode_attention(op: dict[str, Any], arch, totals_only: bool):
                       peak_work_per_cycle=spec.peak_macs_per_cycle() * spec.channels,
                       details={"pim": f"{spec.name} {spec.mode}, {setup.scheduler.impl_name}"})
     if setup.on_npu_gemv:
-        # one MAC per vector lane per cycle; K and V stream from memory once
-        plan = _lower_vector({**op, "flops": macs}, arch, totals_only)
-        plan.details["npu_gemv"] = "decode attention as a GEMV on the vector units"
-        return plan
+        return _npu_gemv_plan(op, arch, macs, totals_only)
     return None
+
+
+def _npu_gemv_plan(op: dict[str, Any], arch, macs: int, totals_only: bool):
+    """Decode attention as the bandwidth-bound GEMV it is, on the NPU's vector units: one MAC
+    per lane per cycle, K and V streamed from memory once, in tiles of one request's K, then
+    its V, double-buffered against the MACs. The engine runs the decode attention rows of a
+    layer as one such kernel (``merge_plans``), as a paged-attention kernel serves a batch."""
+    from .lower import OpPlan, _apportion, _one
+
+    read = int(op["bytes_act_in"] + op["bytes_kv_read"])
+    write = int(op["bytes_act_out"])
+    lanes = arch.vector_ops_per_cycle
+    compute = -(-macs // lanes) + arch.vector.pipeline_latency_cycles
+    details = {"npu_gemv": "decode attention as a GEMV on the vector units"}
+    parts = 2 if op["op_class"] == "attention" else 1
+    tiles = max(1, min(arch.engine.max_tiles_per_op, requests_in_row(op) * parts))
+    if totals_only:
+        return OpPlan("vector", _one(read), _one(compute), _one(write), compute, work=macs,
+                      peak_work_per_cycle=lanes, details=details,
+                      first_load_bytes=-(-read // tiles))
+    even = np.ones(tiles)
+    return OpPlan("vector", _apportion(read, even), _apportion(compute, even),
+                  _apportion(write, even), compute, work=macs, peak_work_per_cycle=lanes,
+                  details=details)
+
+
+def merge_plans(plans: list, max_tiles: int) -> Any:
+    """One plan running ``plans`` back to back (their tiles in order, at most ``max_tiles``;
+    totals summed)."""
+    from .lower import OpPlan, _merge
+
+    first = plans[0]
+    cat = _merge(tuple(np.concatenate([getattr(p, a) for p in plans])
+                       for a in ("load_bytes", "compute_cycles", "store_bytes")), max_tiles)
+    return OpPlan(first.unit, *cat, sum(p.compute_cycles_total for p in plans),
+                  work=sum(p.work for p in plans), peak_work_per_cycle=first.peak_work_per_cycle,
+                  details=dict(first.details), first_load_bytes=first.first_load_bytes)
 
 
 # ------------------------------------------------------------------- groups and channel work
@@ -157,6 +191,7 @@ class PimPlanner:
         self.arch = arch
         self.setup = pim_setup(arch)
         self.spec = self.setup.spec
+        self.on_pim = self.setup.on_pim
         self.rows = rows
         self.meta = meta or {}
         self.group_of: dict[int, PimGroup] = {}
@@ -174,7 +209,8 @@ class PimPlanner:
             g.rows.append(i)
             self.group_of[i] = g
         self.channel: dict[Any, int] = {}
-        self._assign_channels()
+        if self.on_pim:
+            self._assign_channels()
 
     # -- requests
     def _requests(self, g: PimGroup) -> list[tuple[Any, int, AttentionShape]]:
@@ -288,9 +324,11 @@ class PimPlanner:
 # ------------------------------------------------------------------------- sub-batching
 
 def decode_sub_batches(arch, kv_lens: Iterable[int], *, kv_heads: int, heads: int,
-                       head_dim: int) -> list[list[int]] | None:
+                       head_dim: int, channels: Mapping[str, Any] | None = None
+                       ) -> list[list[int]] | None:
     """Request indices of each sub-batch when the arch's scheduler interleaves sub-batches
-    (paper Alg. 3 over the channel placement the scheduler makes), else ``None``."""
+    (paper Alg. 3 over the channel placement the scheduler makes, or over ``channels[policy]``
+    when the caller has the serving system's placement), else ``None``."""
     setup = pim_setup(arch)
     if setup is None or not setup.on_pim or not setup.scheduler.sub_batching:
         return None
@@ -299,18 +337,23 @@ def decode_sub_batches(arch, kv_lens: Iterable[int], *, kv_heads: int, heads: in
     spec = setup.spec
     est = (lambda s: estimate_mha_cycles(spec, s, embed=shape.embed, heads=shape.heads,
                                          head_dim=shape.head_dim, group=shape.group))
-    channels, _ = setup.scheduler.assign(lengths, np.zeros(spec.channels), est)
-    subs = setup.scheduler.sub_batches(channels)
+    given = (channels or {}).get(setup.scheduler.channel_policy)
+    if given is not None:
+        placed = np.asarray(given, dtype=np.int64)
+    else:
+        placed, _ = setup.scheduler.assign(lengths, np.zeros(spec.channels), est)
+    subs = setup.scheduler.sub_batches(placed)
     if len(subs) < 2:
         return None
     return [s.tolist() for s in subs]
 
 
-def sub_batches_for(arch, model, kv_lens: Iterable[int], *, tp: int = 1
-                    ) -> list[list[int]] | None:
+def sub_batches_for(arch, model, kv_lens: Iterable[int], *, tp: int = 1,
+                    channels: Mapping[str, Any] | None = None) -> list[list[int]] | None:
     """``decode_sub_batches`` for one device's share of ``model`` (a ``ModelConfig``)."""
     return decode_sub_batches(arch, kv_lens, kv_heads=max(1, model.kv_heads // tp),
-                              heads=model.q_heads // tp, head_dim=model.head_dim)
+                              heads=model.q_heads // tp, head_dim=model.head_dim,
+                              channels=channels)
 
 
 __all__ = ["sub_batches_for", "PIM_CLASSES", "PimSetup", "PimPlanner", "PimGroup", "pim_setup", "build_setup",
