@@ -243,7 +243,9 @@ class PimPlanner:
             for rid, s, shape in self._requests(g):
                 live.setdefault(rid, (s, shape))
         for _, live in by_iter.items():
-            new = [rid for rid in live if rid not in self.channel]
+            # requests in arrival order: by req_id (anonymous ones in trace order)
+            new = sorted((rid for rid in live if rid not in self.channel),
+                         key=lambda r: (0, r) if isinstance(r, int) else (1, 0))
             loads = np.zeros(nch)
             for rid, (s, shape) in live.items():
                 if rid in self.channel:
