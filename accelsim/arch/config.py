@@ -360,12 +360,13 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()
-    arch.build_memory()          # validates the memory section now, not mid-simulation
+    memory_model = arch.build_memory()   # validates the memory section now, not mid-simulation
     _check_mesh_roles(arch.build_noc(), file)
-    if arch.pim is not None:      # PIM without HBM, a bad scheduler: rejected here
-        from ..mapping.pim import check_pim_section
+    if arch.pim is not None:      # PIM without HBM, a bad scheduler, channel mismatch: here
+        from ..mapping.pim import check_pim_section, hbm_channel_count
 
-        check_pim_section(arch.pim, memory_raw, file=file)
+        check_pim_section(arch.pim, memory_raw, file=file,
+                          hbm_channels=hbm_channel_count(memory_model))
     return arch
 
 

@@ -50,7 +50,7 @@ FEATURES = ("cost", "pim", "mesh")
 #: Top-level sections of the design mapping that belong to the system, not the arch.
 SYSTEM_SECTIONS = ("scheduler",)
 #: ``workload.pim`` request-length sources: ``uniform`` (every request at ``context``) or a
-#: NeuPIMs steady-state snapshot of a dataset (``engine.neupims.NEUPIMS_DATASETS``).
+#: NeuPIMs steady-state snapshot of a dataset (``mapping.pim_batches.NEUPIMS_DATASETS``).
 PIM_LENGTHS = ("uniform", "sharegpt", "alpaca")
 
 
@@ -228,7 +228,7 @@ def _feature_available(feature: str) -> str | None:
             from ..engine.multicore import MeshSimulation  # noqa: F401
         elif feature == "pim":
             from ..hw.pim import build_pim  # noqa: F401
-            from ..engine.neupims import simulate_decode  # noqa: F401
+            from ..engine.pim import make_pim_runner  # noqa: F401
             from ..mapping.schedulers import build_scheduler  # noqa: F401
     except ImportError as exc:
         return f"this accelsim has no {feature} support ({exc})"

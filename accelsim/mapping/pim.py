@@ -63,12 +63,25 @@ class PimSetup:
         return self.scheduler.attention_on == "npu"
 
 
-def check_pim_section(raw: Any, memory: Any, *, file: str | None = None) -> None:
+def check_pim_section(raw: Any, memory: Any, *, file: str | None = None,
+                      hbm_channels: int | None = None) -> None:
     """Validate an arch's ``pim:`` mapping (unit keys + ``scheduler``) at load time."""
-    build_setup(raw, memory, file=file)
+    build_setup(raw, memory, file=file, hbm_channels=hbm_channels)
 
 
-def build_setup(raw: Any, memory: Any, *, file: str | None = None) -> PimSetup:
+def hbm_channel_count(memory_model) -> int | None:
+    """Channels of an ``hbm`` memory model (channels x stacks), else ``None``."""
+    desc = memory_model.describe()
+    if desc.get("impl") != "hbm":
+        return None
+    return int(desc.get("channels", 1)) * int(desc.get("stacks", 1) or 1)
+
+
+def build_setup(raw: Any, memory: Any, *, file: str | None = None,
+                hbm_channels: int | None = None) -> PimSetup:
+    """The PIM unit and scheduler of a ``pim:`` mapping. The PIM has one channel per HBM
+    channel: ``pim.channels`` follows the memory (``hbm_channels``) unless given, and must then
+    agree with it."""
     from ..hw.pim import build_pim
     from .schedulers import build_scheduler
 
@@ -77,6 +90,14 @@ def build_setup(raw: Any, memory: Any, *, file: str | None = None) -> PimSetup:
 
         Section(raw, file=file, path="pim")         # the error for a non-mapping
     unit_raw = {k: v for k, v in raw.items() if k != "scheduler"}
+    if hbm_channels and unit_raw.get("impl", "none") != "none":
+        given = unit_raw.get("channels")
+        if given is not None and given != hbm_channels:
+            raise ConfigError(f"PIM channels ({given}) must equal the HBM channels "
+                              f"({hbm_channels} = memory channels x stacks): PIM units sit in "
+                              "the HBM banks; leave pim.channels unset to follow memory",
+                              file=file, key="pim.channels")
+        unit_raw["channels"] = hbm_channels
     unit = build_pim(unit_raw, file=file, memory=memory if isinstance(memory, Mapping) else None)
     default = {"impl": "naive" if unit.enabled else "npu-only"}
     sched = build_scheduler(raw.get("scheduler", default), file=file, path="pim.scheduler")
@@ -93,7 +114,8 @@ def pim_setup(arch) -> PimSetup | None:
         return None
     cached = arch.__dict__.get("_pim_setup")
     if cached is None:
-        cached = build_setup(arch.pim, arch.memory, file=arch.file)
+        cached = build_setup(arch.pim, arch.memory, file=arch.file,
+                             hbm_channels=hbm_channel_count(arch.build_memory()))
         object.__setattr__(arch, "_pim_setup", cached)
     return cached
 

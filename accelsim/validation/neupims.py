@@ -5,14 +5,8 @@ Each system is the ``neupims_npu_hbm`` preset with its ``pim:`` settings changed
 (``SYSTEM_SETTINGS``): naive NPU+PIM (one row buffer, round-robin channels), + dual row buffer,
 + greedy min-load bin packing, + sub-batch interleaving (full NeuPIMs), and NPU-only (the same
 device, attention on the NPU). A decode step of a sampled steady-state batch
-(``mapping.pim_batches.steady_state_batch``) is generated as a trace (sub-batches as streams
-when the scheduler interleaves) and simulated by the one engine. As upstream, the trace holds
-the decoder layers only (no embedding / LM head, no tensor-parallel communication), and the
-iteration is extrapolated from ``LAYERS_SIMULATED`` simulated layers: the simulated time plus
-the remaining layers at the steady-state layer time of the middle layers (the first fills the
-sub-batch pipeline, the last drains it). Measured: GPT3-7B batch 512, seed 0, full NeuPIMs:
-13,727,417 cycles extrapolated from 4 layers vs 13,675,059 with all 32 simulated (+0.4 %);
-naive NPU+PIM exact.
+(``mapping.pim_batches.steady_state_batch``) is simulated by the one engine
+(``accelsim.pim_decode.simulate_decode_step``: decoder layers only, extrapolated from a few).
 
 Reference: ``../shared/reference/neupims/measured_upstream_runs.csv`` (GPT3-7B TP4, batch 512,
 ShareGPT trace #0: throughput of each ablation step relative to naive NPU+PIM) and
@@ -25,12 +19,12 @@ upstream runs, each step faster than the one before, NeuPIMs / NPU-only within 2
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from ..pim_decode import LAYERS_SIMULATED, DecodeStep, simulate_decode_step  # noqa: F401
 from . import Row, register_validation
 
 #: (system, label), in ablation order.
@@ -56,8 +50,6 @@ PAPER_NEUPIMS_OVER_NPU_ONLY = 2.4
 PAPER_UTILIZATION = {"npu": (0.28, 0.649), "pim": (0.17, 0.264)}
 RATIO_TOL = 0.15
 NPU_ONLY_TOL = 0.25
-LAYERS_SIMULATED = 4
-_LINK_CLASSES = ("allreduce", "allgather", "all2all", "send", "recv")
 
 
 def reference_ratios(reference_dir: Path) -> dict[str, float]:
@@ -72,89 +64,6 @@ def system_arch(name: str, base: str = BASE_ARCH, overrides: dict | None = None)
     from ..arch.config import load_arch
 
     return load_arch(base, overrides={**SYSTEM_SETTINGS[name], **(overrides or {})})
-
-
-@dataclass
-class DecodeStep:
-    """One decode iteration of a batch, simulated and extrapolated to the device's layers."""
-
-    iteration_cycles: float
-    layer_cycles: float
-    tokens_per_s: float
-    npu_mac_utilization: float     # systolic MACs / (peak MACs/cycle x simulated cycles)
-    pim_utilization: float         # COMP MAC-slot cycles / (channels x simulated cycles)
-    pim_busy_fraction: float       # channel cycles in PIM phases / (channels x cycles)
-    energy_per_token_j: float
-    memory_power_w: float          # host DRAM + PIM energy / time (the paper's memory power)
-    report: Any
-
-    @property
-    def summary(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in ("iteration_cycles", "layer_cycles", "tokens_per_s",
-                                              "npu_mac_utilization", "pim_utilization",
-                                              "pim_busy_fraction", "energy_per_token_j",
-                                              "memory_power_w")}
-
-
-def decode_trace(arch, model, batch, *, tp: int, layers: int):
-    """The decode step of ``batch`` as a trace: decoder layers only, no TP communication (as
-    upstream), sub-batches as streams when the arch's scheduler interleaves them."""
-    from ..mapping.pim import sub_batches_for
-    from ..workload.generate import decode_step_trace
-    from ..workload.trace import OpTrace
-
-    lens = [int(x) for x in batch.seq_lens]
-    channels = {k: [int(c) for c in v] for k, v in batch.channels.items()}
-    subs = sub_batches_for(arch, model, lens, tp=tp, channels=channels)
-    trace = decode_step_trace(model, lens, tp=tp, layers=layers, sub_batches=subs,
-                              meta={"pim_channels": channels})
-    ops = trace.ops
-    keep = (ops["layer"] >= 0) & ~ops["op_class"].isin(_LINK_CLASSES)
-    return OpTrace(ops[keep].reset_index(drop=True), trace.meta)
-
-
-def simulate_decode_step(arch, model, batch, *, tp: int = 4, pp: int = 1,
-                         layers_simulated: int = LAYERS_SIMULATED,
-                         timeline: bool = False) -> DecodeStep:
-    """Simulate ``layers_simulated`` decoder layers of one decode step of ``batch`` on
-    ``arch`` (``accelsim.simulate``, full fidelity) and extrapolate to ``ceil(layers / pp)``."""
-    from ..api import simulate
-    from ..cost import estimate
-    from ..workload.models import load_model
-
-    m = load_model(model) if isinstance(model, str) else model
-    layers = -(-m.layers // pp)
-    k = max(1, min(layers_simulated, layers))
-    report = simulate(arch, decode_trace(arch, m, batch, tp=tp, layers=k), progress=False,
-                      timeline=timeline)
-    ops = report.ops
-    end = (ops["start_cycle"] + ops["total_cycles"]).groupby(ops["layer"]).max()
-    total = float(report.total_cycles)
-    # steady state: the middle layers (the first fills the sub-batch pipeline, the last
-    # drains it)
-    if k >= 4:
-        per_layer = float(end.iloc[k - 2] - end.iloc[1]) / (k - 3)
-    else:
-        per_layer = float(end.iloc[-1] - end.iloc[0]) / (k - 1) if k > 1 else total
-    iteration = total + (layers - k) * per_layer
-    clock = arch.clock_mhz
-    n = len(batch.seq_lens)
-    systolic = ops["unit"] == "systolic"
-    macs = float((ops["flops"][systolic] / 2).sum())
-    pim = report.result.pim or {}
-    cost = estimate(report)
-    scale = iteration / total                       # every layer costs as the simulated ones
-    e = cost.energy_breakdown_pj
-    time_ns = iteration * 1e3 / clock
-    return DecodeStep(
-        iteration_cycles=iteration, layer_cycles=per_layer,
-        tokens_per_s=n / (iteration / (clock * 1e6)),
-        npu_mac_utilization=macs / (arch.peak_macs_per_cycle * total),
-        pim_utilization=float(pim.get("mean_utilization", 0.0)),
-        pim_busy_fraction=float(pim.get("mean_busy_fraction", 0.0)),
-        energy_per_token_j=cost.energy_pj * scale * 1e-12 / n,
-        memory_power_w=(e["dram"] + e["pim"]) * scale * 1e-3 / time_ns,
-        report=report)
 
 
 def sample_batches(*, batch: int = 512, seeds: Iterable[int] = range(3), trace: str | None = None,
