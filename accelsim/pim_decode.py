@@ -32,6 +32,8 @@ class DecodeStep:
     npu_mac_utilization: float     # systolic MACs / (peak MACs/cycle x simulated cycles)
     pim_utilization: float         # COMP MAC-slot cycles / (channels x simulated cycles)
     pim_busy_fraction: float       # channel cycles in PIM phases / (channels x cycles)
+    npu_busy_fraction: float       # systolic arrays busy / simulated cycles
+    channel_load_max_over_mean: float   # PIM channel busy cycles, max / mean (1 = balanced)
     energy_per_token_j: float
     memory_power_w: float          # host DRAM + PIM energy / time (the paper's memory power)
     energy_pj: float               # the iteration (cost model, scaled from the simulated layers)
@@ -103,10 +105,18 @@ def simulate_decode_step(arch, model, batch, *, tp: int = 4, pp: int = 1,
         npu_mac_utilization=macs / (arch.peak_macs_per_cycle * total),
         pim_utilization=float(pim.get("mean_utilization", 0.0)),
         pim_busy_fraction=float(pim.get("mean_busy_fraction", 0.0)),
+        npu_busy_fraction=report.result.unit_busy_ps["systolic"] / max(1, report.result.end_ps),
+        channel_load_max_over_mean=_max_over_mean(pim.get("busy_cycles")),
         energy_per_token_j=cost.energy_pj * scale * 1e-12 / n,
         memory_power_w=(e["dram"] + e["pim"]) * scale * 1e-3 / time_ns,
         energy_pj=cost.energy_pj * scale, power_w=cost.energy_pj * scale * 1e-3 / time_ns,
         iteration_ns=time_ns, report=report)
+
+
+def _max_over_mean(values) -> float:
+    if not values or not sum(values):
+        return 1.0
+    return max(values) * len(values) / sum(values)
 
 
 __all__ = ["DecodeStep", "decode_trace", "simulate_decode_step", "LAYERS_SIMULATED"]

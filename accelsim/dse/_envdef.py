@@ -9,12 +9,12 @@ Environments that need a simulator feature this checkout lacks (``requires: [pim
 validate everything that does not depend on that feature; ``EnvDef.unavailable`` then says why
 it cannot be evaluated, and ``evaluate`` raises that reason instead of a confusing error. The
 features (``FEATURES``): ``cost`` (``accelsim.cost``), ``mesh`` (an arch ``noc:`` section runs on
-``engine.multicore.MeshSimulation``), ``pim`` (an arch ``pim:`` section plus the evaluator-level
-``scheduler:`` section run on the NeuPIMs system simulation, ``engine.neupims``).
+``engine.multicore.MeshSimulation``), ``pim`` (an arch ``pim:`` section: a decode step through
+``simulate``, ``accelsim.pim_decode``).
 
-System-level sections (``SYSTEM_SECTIONS``: ``scheduler``) are not part of the architecture:
-``arch_overrides`` and knobs may set them (``key: scheduler.impl``), the evaluator strips them
-before ``parse_arch`` and hands them to the system simulation.
+System-level sections (``SYSTEM_SECTIONS``: ``scheduler``): ``arch_overrides`` and knobs may
+set them (``key: scheduler.impl``); the evaluator moves them to the arch's ``pim.scheduler``
+before ``parse_arch``.
 """
 
 from __future__ import annotations

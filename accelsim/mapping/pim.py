@@ -257,7 +257,8 @@ class PimPlanner:
         """Place each request when it first appears (iteration order); later iterations keep
         its channel, new requests see the estimated load of the live ones."""
         sched, nch = self.setup.scheduler, self.spec.channels
-        given = (self.meta.get("pim_channels") or {}).get(sched.channel_policy)
+        placed = self.meta.get("pim_channels") or {}
+        given = placed.get("trace", placed.get(sched.channel_policy))   # a trace's own first
         counter = 0
         by_iter: dict[Any, dict[Any, tuple[int, AttentionShape]]] = {}
         for g in self.groups.values():
@@ -361,7 +362,7 @@ def decode_sub_batches(arch, kv_lens: Iterable[int], *, kv_heads: int, heads: in
     spec = setup.spec
     est = (lambda s: estimate_mha_cycles(spec, s, embed=shape.embed, heads=shape.heads,
                                          head_dim=shape.head_dim, group=shape.group))
-    given = (channels or {}).get(setup.scheduler.channel_policy)
+    given = (channels or {}).get("trace", (channels or {}).get(setup.scheduler.channel_policy))
     if given is not None:
         placed = np.asarray(given, dtype=np.int64)
     else:
