@@ -549,10 +549,15 @@ class Simulation:
             end_of[i] = t
         memory.bytes_read, memory.bytes_written = read, written
         executed = sum(op["repeat"] for op in self.rows)
-        return SimResult(records, self.plans, self.row_keys, max(end_of, default=0), busy,
-                         memory.stats(), {"operators": executed, "distinct_shapes": len(self.plans),
+        end = max(end_of, default=0)
+        stats = memory.stats()
+        if self.pim is not None and self.pim.on_pim:
+            stats["pim"] = self.pim.channels.cost_counts()
+        return SimResult(records, self.plans, self.row_keys, end, busy,
+                         stats, {"operators": executed, "distinct_shapes": len(self.plans),
                                           "simulated": len(shapes),
-                                          "reused": executed - len(shapes)})
+                                          "reused": executed - len(shapes)},
+                         pim=self.pim.stats(end) if self.pim is not None else None)
 
 
 class _Done:

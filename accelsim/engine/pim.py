@@ -189,6 +189,7 @@ class PimRunner:
         out: dict[int, int] = {}
         tck, clock = self.tck_ps, self.sim.arch.clock_mhz
         self.events = {"pim_macs": 0, "pim_host_bytes": 0}
+        self.channels = PimChannels(self.spec)        # totals over the groups (statistics)
         for g in self.planner.groups.values():
             channels = PimChannels(self.spec)
             t = 0
@@ -203,6 +204,8 @@ class PimRunner:
                 t = phase.end * tck
                 self.events["pim_macs"] += w["pim_macs"]
                 self.events["pim_host_bytes"] += w["host_bytes"]
+                self.channels.count(w["pim_macs"], w["host_bytes"])
+            self.channels.phases.extend(channels.phases)
             out.update(dict.fromkeys(g.rows, 0))
             out[g.rows[0]] = t
         return out
@@ -211,7 +214,8 @@ class PimRunner:
         """Per-channel utilization, NPU/PIM overlap and event counts of the run."""
         tck = self.tck_ps
         out = self.channels.stats(-(-end_ps // tck))
-        pim_spans = [(a * tck, b * tck) for a, b in self.channels.busy_intervals()]
+        # PIM-active time: the spans of the PIM operators (a group runs on its first row)
+        pim_spans = _union([(r.start_ps, r.end_ps) for r in self.sim.records if r.unit == "pim"])
         npu_spans = _union([(r.start_ps, r.end_ps) for r in self.sim.records
                             if r.unit in ("systolic", "vector")])
         pim_ps = sum(b - a for a, b in pim_spans)

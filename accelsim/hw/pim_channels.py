@@ -112,6 +112,12 @@ class PimChannels:
         self.phases.append(phase)
         return phase
 
+    def cost_counts(self) -> dict[str, Any]:
+        """What ``cost.model.extra_events`` prices: each MAC reads one fp16 element in its bank;
+        operands and results cross the host interface."""
+        return {"macs": self.macs, "bits": {"bank": self.macs * PIM_BITS_PER_MAC,
+                                            "host": self.host_bytes * 8}}
+
     def _running(self, t: int) -> list[PimPhase]:
         return [p for p in self.phases[-4 * 2:] if (p.active & (p.starts <= t) & (p.ends > t)).any()]
 
@@ -236,10 +242,7 @@ class PimMemory:
     def stats(self) -> dict[str, Any]:
         out = dict(self.inner.stats())
         out["pim_npu_extra_ps"] = self.npu_extra_ps
-        # what cost.model.extra_events prices: each MAC reads one fp16 element in its bank
-        out["pim"] = {"macs": self.pim.macs,
-                      "bits": {"bank": self.pim.macs * PIM_BITS_PER_MAC,
-                               "host": self.pim.host_bytes * 8}}
+        out["pim"] = self.pim.cost_counts()
         return out
 
 

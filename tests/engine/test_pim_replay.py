@@ -107,6 +107,9 @@ def test_unfused_attention_rows_and_analytical_fidelity(with_pim):
     assert unfused.total_cycles == pytest.approx(with_pim.total_cycles, rel=0.15)
     fast = run(fidelity="analytical")
     assert fast.total_cycles == pytest.approx(with_pim.total_cycles, rel=0.25)
+    assert fast.result.pim["pim_macs"] == with_pim.result.pim["pim_macs"]   # a PIM section too
+    assert fast.to_dict()["energy_breakdown_pj"]["pim"] == pytest.approx(
+        with_pim.to_dict()["energy_breakdown_pj"]["pim"])
 
 
 def test_prefill_attention_stays_on_the_npu():
