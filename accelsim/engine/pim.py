@@ -21,17 +21,29 @@ from ..mapping.pim import PimPlanner, pim_setup
 from ..units import cycles_to_ps
 
 
-def make_pim_runner(sim) -> "PimRunner | GemvRunner | None":
+def make_pim_runner(sim, *, always: bool = False) -> "PimRunner | GemvRunner | None":
+    """The runner of ``sim``'s trace (``None`` without PIM work); ``always``: also for a trace
+    with no decode attention yet (a streamed run sets the rows per iteration, ``next_rows``)."""
     setup = pim_setup(sim.arch)
     if setup is None or not (setup.on_pim or setup.on_npu_gemv):
         return None
-    planner = PimPlanner(sim.arch, sim.rows, sim.trace.meta)
-    if not planner.groups:
+    trace = getattr(sim, "trace", None)
+    planner = PimPlanner(sim.arch, sim.rows, trace.meta if trace is not None else {})
+    if not planner.groups and not always:
         return None
     return (PimRunner if setup.on_pim else GemvRunner)(sim, planner)
 
 
-class GemvRunner:
+class _Rows:
+    def next_rows(self, rows, meta=None) -> None:
+        """A streamed run's next iteration: its rows; placed requests keep their channels."""
+        self.planner = PimPlanner(self.sim.arch, rows, meta or {}, previous=self.planner)
+        self.group_rows = set(self.planner.group_of)
+        self._work = {}
+        self._merged = {}
+
+
+class GemvRunner(_Rows):
     """``npu-only``: the decode attention rows of a layer run as one GEMV kernel on the vector
     unit (their plans back to back, on its first row), as a paged-attention kernel serves the
     whole batch; the other rows of the group take no time."""
@@ -111,7 +123,7 @@ def _empty(plan):
                   peak_work_per_cycle=plan.peak_work_per_cycle)
 
 
-class PimRunner:
+class PimRunner(_Rows):
     on_pim = True
 
     def __init__(self, sim, planner: PimPlanner):

@@ -209,7 +209,10 @@ class PimGroup:
 class PimPlanner:
     """Per simulation: PIM row groups, request -> channel placement, and per-channel work."""
 
-    def __init__(self, arch, rows: list[dict[str, Any]], meta: Mapping[str, Any] | None = None):
+    def __init__(self, arch, rows: list[dict[str, Any]], meta: Mapping[str, Any] | None = None,
+                 *, previous: "PimPlanner | None" = None):
+        """``previous``: the planner of the trace's earlier iterations (a streamed serving
+        run): requests keep the channels it placed them on."""
         self.arch = arch
         self.setup = pim_setup(arch)
         self.spec = self.setup.spec
@@ -230,7 +233,8 @@ class PimPlanner:
                 g = self.groups[key] = PimGroup(key, [], kind)
             g.rows.append(i)
             self.group_of[i] = g
-        self.channel: dict[Any, int] = {}
+        self.channel: dict[Any, int] = dict(previous.channel) if previous is not None else {}
+        self._counter = previous._counter if previous is not None else 0
         if self.on_pim:
             self._assign_channels()
 
@@ -259,7 +263,7 @@ class PimPlanner:
         sched, nch = self.setup.scheduler, self.spec.channels
         placed = self.meta.get("pim_channels") or {}
         given = placed.get("trace", placed.get(sched.channel_policy))   # a trace's own first
-        counter = 0
+        counter = self._counter
         by_iter: dict[Any, dict[Any, tuple[int, AttentionShape]]] = {}
         for g in self.groups.values():
             live = by_iter.setdefault(g.key[0], {})
@@ -288,6 +292,7 @@ class PimPlanner:
             chans, counter = sched.assign(lengths, loads, self._estimate(shape), counter=counter)
             for rid, ch in zip(new, chans):
                 self.channel[rid] = int(ch)
+        self._counter = counter
 
     # -- work
     def _op_list(self, kind: str, s: int, shape: AttentionShape) -> tuple[np.ndarray, np.ndarray]:

@@ -134,3 +134,15 @@ def test_bad_pim_settings_are_rejected_at_load():
     npu_only = load_arch(ARCH, overrides={"pim": {"impl": "none",
                                                   "scheduler": {"impl": "npu-only"}}})
     assert npu_only.pim["impl"] == "none"
+
+
+def test_streamed_serving_iterations_keep_request_channels():
+    from accelsim.engine.stream import StreamSimulation
+
+    arch = load_arch(ARCH, overrides={"pim.scheduler.impl": "gmlbp"})
+    steps = [decode_step_trace("gpt3-7b", [100 + i, 2000, 300, 40] * 8, layers=1)
+             for i in range(2)]
+    streamed = StreamSimulation(arch, progress=False).run(steps)
+    durations = streamed.iterations["duration_ns"].tolist()
+    assert durations[0] == pytest.approx(simulate(arch, steps[0]).total_time_ns)
+    assert durations[1] > 0
