@@ -48,7 +48,6 @@ CASES: dict[str, tuple] = {
                           {"shared_buffer.bandwidth_bytes_per_cycle": 2048}),
     "shared_buffer.kind": ("h100_like", {"shared_buffer.kind": "scratchpad"},
                            {"shared_buffer.kib": 24576}, "prefill-large"),
-    "memory.impl": ("npu_128x128_bf16_hbm2", {"memory.impl": "ideal"}, {}),
     "memory.page_policy": ("neupims_npu_hbm", {"memory.page_policy": "closed"}, {}),
     "memory.preset": ("neupims_npu_hbm", {"memory.preset": "hbm3_6400"}, {}),
     "memory.mapping": ("neupims_npu_hbm", {"memory.mapping": "RoBaRaCoCh"}, {}),
