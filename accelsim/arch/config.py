@@ -361,13 +361,13 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         source=top.str("source", default=""),
         description=top.str("description", default=""), file=file)
     top.done()
-    arch.build_memory()          # validates the memory section now, not mid-simulation
+    memory_model = arch.build_memory()   # validates the memory section now, not mid-simulation
     _check_mesh_roles(arch.build_noc(), file)
-    if arch.pim is not None:      # PIM without HBM is rejected here, not mid-simulation
-        from ..hw.pim import build_pim
+    if arch.pim is not None:      # PIM without HBM, a bad scheduler, channel mismatch: here
+        from ..mapping.pim import check_pim_section, hbm_channel_count
 
-        build_pim(dict(arch.pim) if isinstance(arch.pim, Mapping) else arch.pim, file=file,
-                  memory=memory_raw if isinstance(memory_raw, Mapping) else None)
+        check_pim_section(arch.pim, memory_raw, file=file,
+                          hbm_channels=hbm_channel_count(memory_model))
     return arch
 
 

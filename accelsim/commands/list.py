@@ -44,7 +44,7 @@ def _registries() -> dict[str, tuple[str, dict[str, str]]]:
         "multicore": ("multi-core mappings (noc: {multicore: {mapping: ...}})",
                       MULTICORE_MAPPINGS.describe()),
         "pim": ("PIM impls (pim: {impl: ...})", PIMS.describe()),
-        "schedulers": ("NPU+PIM system schedulers (arch_configs/pim/system_*.yaml)",
+        "schedulers": ("NPU+PIM schedulers (pim: {scheduler: {impl: ...}})",
                        SCHEDULERS.describe()),
     }
 

@@ -116,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
         guards.check_step("simulate", batch=args.batch, args=args)
         trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                                seq_len=args.seq_len, layers=args.layers, tp=args.tp,
-                               attention=args.attention)
+                               attention=args.attention,
+                               sub_batches=_pim_sub_batches(arch, args))
     else:
         guards.check_trace_file("simulate", args.trace or _trace_dir() / DEFAULT_TRACE, args=args)
         trace = load_trace(args.trace or _trace_dir() / DEFAULT_TRACE)
@@ -159,6 +160,16 @@ def _run(args: argparse.Namespace) -> int:
     for path in plots:
         print(f"wrote plot: {path}")
     return 0
+
+
+def _pim_sub_batches(arch, args):
+    """The PIM scheduler's sub-batch split of a generated decode batch (``None``: one batch)."""
+    if args.phase != "decode" or arch.pim is None:
+        return None
+    from ..mapping.pim import sub_batches_for
+    from ..workload.models import load_model
+
+    return sub_batches_for(arch, load_model(args.model), [args.context] * args.batch, tp=args.tp)
 
 
 def scalesim_view(report):

@@ -9,12 +9,12 @@ Environments that need a simulator feature this checkout lacks (``requires: [pim
 validate everything that does not depend on that feature; ``EnvDef.unavailable`` then says why
 it cannot be evaluated, and ``evaluate`` raises that reason instead of a confusing error. The
 features (``FEATURES``): ``cost`` (``accelsim.cost``), ``mesh`` (an arch ``noc:`` section runs on
-``engine.multicore.MeshSimulation``), ``pim`` (an arch ``pim:`` section plus the evaluator-level
-``scheduler:`` section run on the NeuPIMs system simulation, ``engine.neupims``).
+``engine.multicore.MeshSimulation``), ``pim`` (an arch ``pim:`` section: a decode step through
+``simulate``, ``accelsim.pim_decode``).
 
-System-level sections (``SYSTEM_SECTIONS``: ``scheduler``) are not part of the architecture:
-``arch_overrides`` and knobs may set them (``key: scheduler.impl``), the evaluator strips them
-before ``parse_arch`` and hands them to the system simulation.
+System-level sections (``SYSTEM_SECTIONS``: ``scheduler``): ``arch_overrides`` and knobs may
+set them (``key: scheduler.impl``); the evaluator moves them to the arch's ``pim.scheduler``
+before ``parse_arch``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ FEATURES = ("cost", "pim", "mesh")
 #: Top-level sections of the design mapping that belong to the system, not the arch.
 SYSTEM_SECTIONS = ("scheduler",)
 #: ``workload.pim`` request-length sources: ``uniform`` (every request at ``context``) or a
-#: NeuPIMs steady-state snapshot of a dataset (``engine.neupims.NEUPIMS_DATASETS``).
+#: NeuPIMs steady-state snapshot of a dataset (``mapping.pim_batches.NEUPIMS_DATASETS``).
 PIM_LENGTHS = ("uniform", "sharegpt", "alpaca")
 
 
@@ -243,7 +243,7 @@ def _feature_available(feature: str) -> str | None:
             from ..engine.multicore import MeshSimulation  # noqa: F401
         elif feature == "pim":
             from ..hw.pim import build_pim  # noqa: F401
-            from ..engine.neupims import simulate_decode  # noqa: F401
+            from ..engine.pim import make_pim_runner  # noqa: F401
             from ..mapping.schedulers import build_scheduler  # noqa: F401
     except ImportError as exc:
         return f"this accelsim has no {feature} support ({exc})"

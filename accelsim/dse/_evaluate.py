@@ -232,9 +232,9 @@ class Evaluator:
 
         raw = self.arch_raw(design)
         arch_raw, system_raw = split_system(raw)
-        arch = parse_arch(arch_raw, file=self.env.arch)
         if uses_pim_system(raw):
-            return self._simulate_pim(arch, system_raw)
+            return self._simulate_pim(self.pim_arch(arch_raw, system_raw))
+        arch = parse_arch(arch_raw, file=self.env.arch)
         if self.env.workload.serve is not None:
             return self._simulate_serve(arch)
         trace = self.trace
@@ -299,45 +299,26 @@ class Evaluator:
         return {c: float(metrics[c]) for c in self._metric_cols}
 
     # ------------------------------------------------------------------ NPU + PIM systems
-    def pim_system(self, arch, system_raw: Mapping[str, Any]):
-        """The NeuPIMs ``System`` of a design: ``arch`` (validated, with ``pim:``), the
-        evaluator-level ``scheduler:`` section (default ``naive``). The PIM has one channel per
-        HBM channel: ``pim.channels`` follows the memory (channels x stacks) unless given, and
-        must then agree with it.
+    def pim_arch(self, arch_raw: Mapping[str, Any], system_raw: Mapping[str, Any]):
+        """The architecture of a PIM design: the evaluator-level ``scheduler:`` section goes to
+        ``pim.scheduler`` (default ``naive``; ``npu-only`` without PIM); ``parse_arch`` checks
+        PIM without HBM, a PIM scheduler without PIM and a PIM channel count that differs from
+        the HBM's (``mapping/pim.py``)."""
+        from ..arch.config import parse_arch
 
-        Raises:
-            AccelsimError: (ConfigError) PIM without HBM, a PIM scheduler without PIM, a PIM
-                channel count that differs from the HBM's.
-        """
-        from ..engine.neupims import system_from_arch
-        from ..errors import ConfigError
-        from ..hw.pim import build_pim
-
-        pim_raw = arch.pim if arch.pim is not None else {"impl": "none"}
-        pim_raw = dict(pim_raw) if isinstance(pim_raw, Mapping) else pim_raw
-        memory = arch.memory if isinstance(arch.memory, Mapping) else None
-        if isinstance(pim_raw, Mapping) and pim_raw.get("impl", "none") != "none":
-            desc = arch.build_memory().describe()
-            if desc.get("impl") != "hbm":
-                build_pim(pim_raw, file=self.env.arch, memory=memory)   # raises the clear error
-            hbm_channels = int(desc.get("channels", 1)) * int(desc.get("stacks", 1) or 1)
-            given = pim_raw.get("channels")
-            if given is not None and int(given) != hbm_channels:
-                raise ConfigError(f"PIM channels ({given}) must equal the HBM channels "
-                                  f"({hbm_channels} = memory channels x stacks): PIM units sit "
-                                  f"in the HBM banks; leave pim.channels unset to follow memory",
-                                  file=self.env.file, key="pim.channels")
-            pim_raw["channels"] = hbm_channels
-        return system_from_arch(arch, pim_raw, system_raw.get("scheduler", {"impl": "naive"}),
-                                name=self.env.name, source=f"accelsim.dse env {self.env.name}",
-                                file=self.env.file)
+        raw = dict(arch_raw)
+        pim = dict(raw.get("pim") or {"impl": "none"})
+        if "scheduler" in system_raw:
+            pim["scheduler"] = system_raw["scheduler"]
+        raw["pim"] = pim
+        return parse_arch(raw, file=self.env.arch)
 
     def pim_batch(self, spec, model):
         """The decode batch of the env's workload (``workload.generate`` batch / context / tp,
         ``workload.pim`` lengths / seed); steady-state snapshots cached per PIM channel count."""
         import numpy as np
 
-        from ..engine.neupims import DecodeBatch, steady_state_batch
+        from ..mapping.pim_batches import DecodeBatch, steady_state_batch
 
         gen = dict(self.env.workload.generate)
         opts = dict(self.env.workload.pim or {"lengths": "uniform", "seed": 0,
@@ -357,35 +338,39 @@ class Evaluator:
                     seed=opts["seed"], warmup_steps=opts["warmup_steps"])
         return self._pim_batches[key]
 
-    def _simulate_pim(self, arch, system_raw: Mapping[str, Any]) -> dict[str, float]:
-        """One decode iteration on the NeuPIMs system simulation: latency = the iteration,
-        throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU, HBM PHY and
-        controllers; the cost model has no PIM logic area); energy, power and EDP of the
-        iteration from ``accelsim.cost.estimate_decode``."""
-        from ..engine.neupims import simulate_decode
+    def _simulate_pim(self, arch) -> dict[str, float]:
+        """One decode iteration through ``simulate`` (``accelsim.pim_decode``): latency = the
+        iteration, throughput = its tokens/s; area from ``accelsim.cost.estimate_area`` (NPU,
+        HBM PHY and controllers; the cost model has no PIM logic area); energy, power and EDP
+        from the report's cost model (PIM MACs and bits included)."""
+        from ..mapping.pim import pim_setup
+        from ..pim_decode import simulate_decode_step
         from ..workload.models import load_model
 
-        system = self.pim_system(arch, system_raw)
         gen = dict(self.env.workload.generate)
         model = load_model(gen["model"])
         if gen.get("layers"):
             from dataclasses import replace as _replace
 
             model = _replace(model, layers=int(gen["layers"]))
-        batch = self.pim_batch(system.pim_spec, model)
+        setup = pim_setup(arch)
+        spec = setup.spec if setup is not None and setup.unit.enabled else None
+        if spec is None:
+            from ..hw.pim import load_pim_spec
+
+            spec = load_pim_spec()          # channel placement is unused without PIM
+        batch = self.pim_batch(spec, model)
         pp = int((self.env.workload.pim or {}).get("pp", 1))
-        r = simulate_decode(system, batch, model=model, tp=int(gen.get("tp", 1)), pp=pp)
-        latency_ns = r.iteration_cycles * 1000.0 / r.clock_mhz
-        metrics = {"latency_ns": float(latency_ns), "throughput_tok_s": float(r.tokens_per_s)}
+        r = simulate_decode_step(arch, model, batch, tp=int(gen.get("tp", 1)), pp=pp,
+                                 tech=self.env.tech if self.env.needs_energy else None)
+        metrics = {"latency_ns": float(r.iteration_ns), "throughput_tok_s": float(r.tokens_per_s)}
         if self.env.needs_cost:
             from ._metrics import area_metrics
 
             metrics.update(area_metrics(arch, self.env.tech))
         if self.env.needs_energy:
-            from ._metrics import decode_energy_metrics
-
-            metrics.update(decode_energy_metrics(r, system, self.env.tech))
-            metrics["edp_pj_ns"] = metrics["energy_pj"] * latency_ns
+            metrics.update({"energy_pj": r.energy_pj, "power_w": r.power_w})
+            metrics["edp_pj_ns"] = metrics["energy_pj"] * r.iteration_ns
         return {c: float(metrics[c]) for c in self._metric_cols}
 
     def _fresh_simulation(self, arch):

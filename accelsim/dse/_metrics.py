@@ -50,16 +50,6 @@ def cost_metrics(report, tech: str | None = None) -> dict[str, float]:
     return {"energy_pj": est.energy_pj, "area_mm2": est.area_mm2, "power_w": est.avg_power_w}
 
 
-def decode_energy_metrics(result, system, tech: str | None = None) -> dict[str, float]:
-    """Energy (pJ) and average power (W) of one NeuPIMs decode iteration
-    (``accelsim.cost.estimate_decode``)."""
-    _require_cost()
-    from ..cost import estimate_decode
-
-    est = estimate_decode(result, system, tech)
-    return {"energy_pj": est.energy_pj, "power_w": est.avg_power_w}
-
-
 def area_metrics(arch, tech: str | None = None) -> dict[str, float]:
     """Area (mm2) of an architecture without simulating (``accelsim.cost.estimate_area``)."""
     _require_cost()

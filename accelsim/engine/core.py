@@ -107,6 +107,7 @@ class SimResult:
     memory_stats: dict[str, Any]
     reuse: dict[str, int] = field(default_factory=dict)
     timeline: "Timeline | None" = None
+    pim: dict[str, Any] | None = None        # PIM channel statistics (engine/pim.py)
 
 
 def row_dicts(frame) -> list[dict[str, Any]]:
@@ -188,6 +189,9 @@ class Simulation:
         self._dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._shapes_planned = 0
         self.records: list[OpRecord] = []
+        from .pim import make_pim_runner
+
+        self.pim = make_pim_runner(self)        # None unless decode attention runs on PIM
 
     # ------------------------------------------------------------------ planning
     def plan(self, row: int) -> OpPlan:
@@ -249,6 +253,8 @@ class Simulation:
         env = simpy.Environment()
         self.env = env
         self.memory = self.arch.build_memory()
+        if self.pim is not None:
+            self.memory = self.pim.bind(env, self.memory)
         self.memory.bind(env)
         # Models that use addresses (hbm) get each tile's operand segments (engine/layout.py).
         self.layout = None
@@ -260,6 +266,8 @@ class Simulation:
             self.memory.recorder = self._record_memory
         self.units = {name: simpy.Resource(env, capacity=1) for name in UNITS}
         self.unit_busy_ps = dict.fromkeys(UNITS, 0)
+        if self.pim is not None and self.pim.on_pim:
+            self.unit_busy_ps["pim"] = 0
         self.memo: LRUCache[_Memo] = LRUCache(self.max_cached_shapes)
         self.active = 0
         self.epoch = 0
@@ -279,7 +287,8 @@ class Simulation:
         if bar is not None:
             bar.close()
         return SimResult(self.records, self.plans, self.row_keys, int(env.now), self.unit_busy_ps,
-                         self.memory.stats(), self._reuse_stats(), self.timeline)
+                         self.memory.stats(), self._reuse_stats(), self.timeline,
+                         self.pim.stats(int(env.now)) if self.pim is not None else None)
 
     def _run_rows(self, rows: list[int], deps: list[list[int]], done: dict) -> None:
         """Start the operators ``rows`` and run until all are done (one iteration)."""
@@ -349,6 +358,9 @@ class Simulation:
         op = self.rows[row]
         key = self.row_keys[row]
         plan = self.plan(row)
+        if self.pim is not None and row in self.pim.group_rows:
+            yield from self.pim.instance(row, plan)
+            return
         self.active += 1
         self.epoch += 1
         epoch = self.epoch
@@ -517,6 +529,10 @@ class Simulation:
         end_of = [0] * len(self.rows)
         unit_free = dict.fromkeys(UNITS, 0)
         busy = dict.fromkeys(UNITS, 0)
+        pim_ps = self.pim.analytical_ps() if self.pim is not None else None
+        if pim_ps is not None:
+            unit_free.setdefault("pim", 0)
+            busy.setdefault("pim", 0)
         records = self.records
         keep = self.keep_records
         read = written = 0
@@ -529,6 +545,8 @@ class Simulation:
             if not deps[i] and dispatch:
                 t = max(t, max(unit_free.values())) + dispatch   # host dispatch to an idle chip
             duration, unit = shape_durations[kids[i]], plan.unit
+            if pim_ps is not None and i in pim_ps:
+                duration = pim_ps[i]
             for _ in range(op["repeat"]):
                 start = t if t > unit_free[unit] else unit_free[unit]
                 t = unit_free[unit] = start + duration
@@ -541,10 +559,15 @@ class Simulation:
             end_of[i] = t
         memory.bytes_read, memory.bytes_written = read, written
         executed = sum(op["repeat"] for op in self.rows)
-        return SimResult(records, self.plans, self.row_keys, max(end_of, default=0), busy,
-                         memory.stats(), {"operators": executed, "distinct_shapes": len(self.plans),
+        end = max(end_of, default=0)
+        stats = memory.stats()
+        if self.pim is not None and self.pim.on_pim:
+            stats["pim"] = self.pim.channels.cost_counts()
+        return SimResult(records, self.plans, self.row_keys, end, busy,
+                         stats, {"operators": executed, "distinct_shapes": len(self.plans),
                                           "simulated": len(shapes),
-                                          "reused": executed - len(shapes)})
+                                          "reused": executed - len(shapes)},
+                         pim=self.pim.stats(end) if self.pim is not None else None)
 
 
     def _analytical_duration_ps(self, plan: OpPlan, memory) -> int:

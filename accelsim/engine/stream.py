@@ -57,6 +57,9 @@ class StreamSimulation(Simulation):
         self._shapes_planned = 0
         self.records = []
         self.rows, self.row_keys = [], []
+        from .pim import make_pim_runner
+
+        self.pim = make_pim_runner(self, always=True)   # PIM archs: groups set per iteration
 
     def run(self, iterations: Iterable[OpTrace], *, total: int | None = None) -> StreamResult:
         env = self._setup()
@@ -75,6 +78,8 @@ class StreamSimulation(Simulation):
                                       f"{type(trace).__name__}")
             self.rows = row_dicts(trace.ops)
             self.row_keys = [shape_key(op) for op in self.rows]
+            if self.pim is not None:
+                self.pim.next_rows(self.rows, trace.meta)
             for i in range(len(self.rows)):
                 self.plan(i)           # LRU-cached by shape key
             deps = self._dependencies()

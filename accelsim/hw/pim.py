@@ -283,15 +283,16 @@ def npu_service_cycles(spec: PimSpec, requests: int, *, write: bool) -> int:
                service + rdwr_to_comp_cycles(spec, write=write) - hidden)
 
 
-def estimate_mha_cycles(spec: PimSpec, seq_len, *, embed: int, heads: int, head_dim: int):
+def estimate_mha_cycles(spec: PimSpec, seq_len, *, embed: int, heads: int, head_dim: int,
+                        group: int = 1):
     """NeuPIMs' MHA latency estimator (paper Alg. 1, ``Scheduler.cc:267-285``), used only for
     channel load balancing: ``ceil(E/P) (L_GW + ceil(s/banks) L_tile) + ceil(s/P) h (L_GW +
     ceil(d_k/banks) L_tile)``. Works on scalars and numpy arrays of ``seq_len``."""
     s = np.asarray(seq_len, dtype=np.int64)
     P, nb = spec.page_elements, spec.banks
     gw, tile = spec.estimator_gwrite_cycles, spec.estimator_tile_cycles
-    out = (-(-embed // P) * (gw + (-(-s // nb)) * tile)
-           + (-(-s // P)) * heads * (gw + -(-head_dim // nb) * tile))
+    out = group * (-(-embed // P) * (gw + (-(-s // nb)) * tile)
+                   + (-(-s // P)) * heads * (gw + -(-head_dim // nb) * tile))
     return out if out.ndim else int(out)
 
 
@@ -299,11 +300,15 @@ def estimate_mha_cycles(spec: PimSpec, seq_len, *, embed: int, heads: int, head_
 
 @dataclass(frozen=True)
 class AttentionShape:
-    """Per-device attention shape: ``embed`` = d_model / TP, ``heads`` per device, ``head_dim``."""
+    """Per-device attention shape: ``embed`` = K (or V) cache width per device (kv heads x
+    ``head_dim``), ``heads`` = kv heads per device, ``head_dim``; ``group`` query heads share one
+    kv head (GQA; 1 for multi-head attention). The global buffer holds one query (or score)
+    vector at a time, so each query head of a group is its own pass over the KV rows."""
 
     embed: int
     heads: int
     head_dim: int
+    group: int = 1
 
 
 def logit_ops(spec: PimSpec, s: int, shape: AttentionShape) -> tuple[list[int], list[int], int]:
@@ -323,11 +328,12 @@ def logit_ops(spec: PimSpec, s: int, shape: AttentionShape) -> tuple[list[int], 
             break
         tile = tile_cycles(spec, [k] * heads)
         g = gemv_cycles(spec, k) * heads
-        ops.append(gw)
-        comp.append(0)
-        ops.extend([tile] * groups)
-        comp.extend([g] * groups)
-        gemvs += heads * groups
+        for _ in range(shape.group):
+            ops.append(gw)
+            comp.append(0)
+            ops.extend([tile] * groups)
+            comp.extend([g] * groups)
+            gemvs += heads * groups
     return ops, comp, gemvs
 
 
@@ -343,7 +349,7 @@ def attend_ops(spec: PimSpec, s: int, shape: AttentionShape) -> tuple[list[int],
         k = -(-min(P, s - start) // spec.macs_per_bank)
         tile = tile_cycles(spec, [k])
         g = gemv_cycles(spec, k)
-        for _ in range(shape.heads):
+        for _ in range(shape.heads * shape.group):
             ops.append(gw)
             comp.append(0)
             ops.extend([tile] * tiles_per_head)

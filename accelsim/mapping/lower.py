@@ -121,6 +121,12 @@ def lower(op: dict[str, Any], arch: Arch, *, totals_only: bool = False) -> OpPla
     """
     op_class = op["op_class"]
     unit = OP_CLASSES[op_class]
+    if arch.pim is not None:
+        from .pim import lower_decode_attention
+
+        plan = lower_decode_attention(op, arch, totals_only)
+        if plan is not None:
+            return plan
     if op_class == "attention":
         from .attention import plan_attention
 

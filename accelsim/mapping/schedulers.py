@@ -10,7 +10,7 @@ A scheduler decides three things (``../shared/research/neupims.md`` §1, §5):
   (paper Alg. 3: each channel's request list is halved, ceiling and floor alternating over the
   channels with an odd count).
 
-Chosen with ``scheduler: {impl: <name>}`` in a NeuPIMs system file (``arch_configs/pim/``).
+Chosen with ``pim: {scheduler: {impl: <name>}}`` in an architecture (``mapping/pim.py``).
 Contract: a scheduler never reorders the operators of one sub-batch; ``assign`` is deterministic.
 """
 

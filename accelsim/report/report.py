@@ -167,6 +167,9 @@ class Report:
                 "link_utilization": np.round(noc["link_utilization"], 6).tolist(),
                 "link_utilization_ports": ["local", "east", "west", "north", "south"],
                 "noc_cycles": ps_to_cycles(int(noc["noc_ps"]), clock)}
+        pim = getattr(res, "pim", None)
+        if pim:   # decode attention on PIM channels (engine/pim.py, docs/neupims.md)
+            out["pim"] = {k: _plain(v) for k, v in pim.items()}
         from ..cost import cost_section
 
         out.update(cost_section(self))
@@ -244,6 +247,7 @@ class Report:
                                       for u, d in self._units().items()
                                       if d["busy_cycles"]),
             *memory_lines(res.memory_stats),
+            *pim_lines(getattr(res, "pim", None)),
             *(f"WARNING: {w}" for w in self.warnings),
             "",
             "by operator class:",
@@ -279,6 +283,22 @@ def memory_lines(stats: dict[str, Any]) -> list[str]:
             f"{stats.get('rw_turnarounds', 0):,} | per channel {min(channels):,.1f}-"
             f"{max(channels):,.1f} GB/s | extrapolation error bound "
             f"{stats.get('extrapolation_error_bound_frac', 0.0):.1%}"]
+
+
+def pim_lines(pim: dict[str, Any] | None) -> list[str]:
+    """The console's PIM section: channel busy / MAC-slot utilization and NPU/PIM overlap."""
+    if not pim:
+        return []
+    busy = np.asarray(pim["busy_fraction"], dtype=float)
+    util = np.asarray(pim["utilization"], dtype=float)
+    return [
+        f"PIM ({pim['preset']} {pim['mode']}, scheduler {pim['scheduler']}): {pim['channels']} "
+        f"channels, {pim['requests']} requests; channel busy mean {busy.mean():.1%} "
+        f"(min {busy.min():.1%}, max {busy.max():.1%}); MAC-slot utilization mean "
+        f"{util.mean():.1%} (max {util.max():.1%})",
+        f"NPU/PIM overlap: PIM active {pim['pim_active_ps'] / 1e6:,.2f} us, NPU active "
+        f"{pim['npu_active_ps'] / 1e6:,.2f} us, both {pim['overlap_ps'] / 1e6:,.2f} us "
+        f"({pim['overlap_fraction_of_pim']:.1%} of PIM-active time)"]
 
 
 def class_summary(ops: pd.DataFrame) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from .layers import (ACT_FLOPS, NORM_FLOPS, Builder, MoeLoad, Seq, check_layers,
 from .models import ModelConfig, load_model
 from .trace import OpTrace, from_records
 
-__all__ = ["generate_trace", "NORM_FLOPS", "ACT_FLOPS"]
+__all__ = ["generate_trace", "decode_step_trace", "NORM_FLOPS", "ACT_FLOPS"]
 _nbytes = nbytes           # kept for callers of the pre-refactor private name
 
 
@@ -46,7 +46,8 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
                    batch: int = 1, seq_len: int = 512, context: int = 2048, tp: int = 1,
                    dtypes: dict[str, str] | None = None, layers: int | None = None,
                    moe_load: str | Sequence[float] | MoeLoad = "uniform",
-                   seed: int = 0, attention: str = "fused") -> OpTrace:
+                   seed: int = 0, attention: str = "fused",
+                   sub_batches: Sequence[Sequence[int]] | None = None) -> OpTrace:
     """Operator trace of one prefill or decode step.
 
     Args:
@@ -65,6 +66,10 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
         attention: ``"fused"`` (one ``attn`` row per layer and group, lowered as the arch's
             ``mapping.attention`` says) or ``"unfused"`` (``attn_score``, ``attn_softmax``,
             ``attn_context`` rows, the form of captured eager-PyTorch traces).
+        sub_batches: decode only: request indices (``0..batch-1``) of each sub-batch; each runs
+            its whole forward pass in its own ``stream`` (``decode_step_trace``), so the engine
+            overlaps one sub-batch's GEMMs with another's attention (NeuPIMs' sub-batch
+            interleaving; ``mapping.pim.decode_sub_batches`` makes the split).
 
     Example:
         >>> t = generate_trace("llama2-7b", "decode", batch=32, context=2048)
@@ -82,6 +87,13 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
     load = parse_moe_load(moe_load, cfg.experts, seed=seed)
     dt = {"act": "bf16", "weight": "bf16", "kv": "bf16", **(dtypes or {})}
 
+    if sub_batches is not None:
+        if phase != "decode":
+            raise ConfigError("sub-batches split a decode batch; phase is prefill",
+                              key="sub_batches")
+        return decode_step_trace(cfg, [context] * batch, tp=tp, dtypes=dtypes, layers=layers,
+                                 moe_load=moe_load, seed=seed, attention=attention,
+                                 sub_batches=sub_batches)
     if phase == "prefill":
         seqs = [Seq.prompt(i, seq_len) for i in range(batch)]
     else:
@@ -102,3 +114,56 @@ def generate_trace(model: str | ModelConfig = "llama2-7b", phase: str = "decode"
     if cfg.experts > 1 and load.kind != "uniform":
         meta["moe_load"] = {"kind": load.kind, "weights": list(load.weights), "seed": seed}
     return from_records(b.rows, meta)
+
+
+def decode_step_trace(model: str | ModelConfig, kv_lens: Sequence[int], *, tp: int = 1,
+                      dtypes: dict[str, str] | None = None, layers: int | None = None,
+                      moe_load: str | Sequence[float] | MoeLoad = "uniform", seed: int = 0,
+                      attention: str = "fused",
+                      sub_batches: Sequence[Sequence[int]] | None = None,
+                      meta: dict | None = None) -> OpTrace:
+    """One decode step of requests with KV lengths ``kv_lens`` (request ``i`` has ``req_id``
+    ``i``; attention rows carry their ``req_ids``). ``sub_batches``: request indices of each
+    sub-batch, each emitted as a whole forward pass in its own ``stream`` (default: one).
+    ``meta``: extra sidecar keys (e.g. ``pim_channels``, a serving system's placement).
+
+    Example:
+        >>> t = decode_step_trace("tiny-llama-gqa-test", [10, 20, 30, 40],
+        ...                       sub_batches=[[0, 2], [1, 3]])
+        >>> sorted(set(t.ops["stream"])), t.meta["sub_batches"]
+        ([0, 1], [[0, 2], [1, 3]])
+    """
+    cfg = model if isinstance(model, ModelConfig) else load_model(model)
+    lens = [int(x) for x in kv_lens]
+    if not lens or min(lens) < 1:
+        raise ConfigError(f"expected at least one KV length >= 1, got {lens[:8]}", key="kv_lens")
+    check_tp(cfg, tp)
+    n_layers = check_layers(cfg, layers)
+    load = parse_moe_load(moe_load, cfg.experts, seed=seed)
+    dt = {"act": "bf16", "weight": "bf16", "kv": "bf16", **(dtypes or {})}
+    subs = [list(range(len(lens)))] if sub_batches is None else [list(map(int, s))
+                                                                  for s in sub_batches]
+    flat = sorted(i for s in subs for i in s)
+    if flat != list(range(len(lens))) or not all(subs):
+        raise ConfigError(f"sub-batches must split requests 0..{len(lens) - 1} into non-empty "
+                          "parts, each request once", key="sub_batches")
+    b = Builder(dt, phase="decode")
+    for stream, idx in enumerate(subs):
+        start = len(b.rows)
+        emit_forward(b, cfg, [Seq.decode(i, lens[i]) for i in idx], tp=tp, layers=n_layers,
+                     moe=load, req_ids=True, attention=attention)
+        for row in b.rows[start:]:
+            row["stream"] = stream
+    batch = len(lens)
+    meta_out = {"name": f"{cfg.name}_decode_b{batch}_kv{min(lens)}-{max(lens)}"
+                        + (f"_sb{len(subs)}" if len(subs) > 1 else ""),
+                "model": model_meta(cfg), "phase": "decode", "batch": batch,
+                "context": int(round(sum(lens) / batch)), "kv_lens": lens,
+                "layers_simulated": n_layers, "parallelism": {"tp": tp}, "dtypes": dt,
+                "attention": attention, "generator": "accelsim.workload.generate v1",
+                "units": {"flops": "FLOP", "bytes": "B"}, **(meta or {})}
+    if len(subs) > 1:
+        meta_out["sub_batches"] = subs
+    if cfg.experts > 1 and load.kind != "uniform":
+        meta_out["moe_load"] = {"kind": load.kind, "weights": list(load.weights), "seed": seed}
+    return from_records(b.rows, meta_out)

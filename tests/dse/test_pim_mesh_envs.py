@@ -9,11 +9,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import accelsim.gym  # noqa: F401  (registers the ids)
-from accelsim.arch.config import parse_arch
-from accelsim.cost import estimate_decode
 from accelsim.dse import Evaluator, ResultCache, evaluate, load_env
 from accelsim.dse._envdef import FEATURES, _feature_available, split_system
-from accelsim.engine.neupims import simulate_decode
+from accelsim.mapping.pim import pim_setup
+from accelsim.pim_decode import simulate_decode_step
 from accelsim.errors import ConfigError
 from accelsim.workload.models import load_model
 
@@ -38,7 +37,8 @@ def test_features_are_available():
 
 @pytest.fixture(scope="module")
 def pim_env():
-    return load_env(PIM_ENV)
+    # reduced size: batch 32 (the env's 256 takes seconds per design through simulate)
+    return load_env(PIM_ENV).with_overrides({"workload.generate.batch": 32})
 
 
 def test_pim_baseline_runs_the_neupims_system(pim_env):
@@ -46,7 +46,7 @@ def test_pim_baseline_runs_the_neupims_system(pim_env):
     assert r.status == "ok", r.error
     assert set(r.metrics) == {"latency_ns", "throughput_tok_s", "area_mm2"}
     assert r.metrics["throughput_tok_s"] == pytest.approx(
-        256 / (r.metrics["latency_ns"] * 1e-9), rel=1e-9)
+        32 / (r.metrics["latency_ns"] * 1e-9), rel=1e-9)
     # the scheduler knob reaches the system simulation: NeuPIMs beats NPU-only attention
     npu = evaluate({"scheduler": "npu-only"}, pim_env, cache=ResultCache())
     assert npu.status == "ok" and npu.metrics["throughput_tok_s"] < r.metrics["throughput_tok_s"]
@@ -74,9 +74,8 @@ def test_pim_impossible_combinations_are_invalid(pim_env):
     assert evaluate({}, no_pim, cache=ResultCache()).status == "ok"
     r = evaluate({"scheduler": "naive"}, no_pim, cache=ResultCache())
     assert r.status == "invalid" and "runs attention on PIM" in r.error
-    r = evaluate({}, pim_env.with_overrides({"arch_overrides.pim.channels": 16}),
-                 cache=ResultCache())
-    assert r.status == "invalid" and "must equal the HBM channels" in r.error
+    with pytest.raises(ConfigError, match="must equal the HBM channels"):
+        pim_env.with_overrides({"arch_overrides.pim.channels": 16})   # rejected at load
 
 
 def test_pim_env_rejects_unknown_scheduler(pim_env):
@@ -85,7 +84,7 @@ def test_pim_env_rejects_unknown_scheduler(pim_env):
         pim_env.with_overrides({"knobs": knobs})
 
 
-def test_pim_energy_metrics_come_from_estimate_decode(pim_env):
+def test_pim_energy_metrics_come_from_the_report_cost_model(pim_env):
     env = pim_env.with_overrides({"constraints": [{"metric": "power", "max": 300.0}]})
     ev = Evaluator(env, cache=ResultCache(memory_entries=0))
     r = ev.evaluate({})
@@ -93,12 +92,13 @@ def test_pim_energy_metrics_come_from_estimate_decode(pim_env):
     assert {"energy_pj", "power_w", "edp_pj_ns"} <= set(r.metrics)
     # the same design priced directly
     arch_raw, system_raw = split_system(ev.arch_raw({}))
-    system = ev.pim_system(parse_arch(arch_raw), system_raw)
+    arch = ev.pim_arch(arch_raw, system_raw)
     gen = env.workload.generate
-    batch = ev.pim_batch(system.pim_spec, load_model(gen["model"]))
-    e = estimate_decode(simulate_decode(system, batch, model=gen["model"], tp=gen["tp"]), system)
+    batch = ev.pim_batch(pim_setup(arch).spec, load_model(gen["model"]))
+    e = simulate_decode_step(arch, gen["model"], batch, tp=gen["tp"], tech=env.tech)
+    assert e.report.result.pim is not None and e.energy_pj > 0
     assert r.metrics["energy_pj"] == pytest.approx(e.energy_pj, rel=1e-12)
-    assert r.metrics["power_w"] == pytest.approx(e.avg_power_w, rel=1e-12)
+    assert r.metrics["power_w"] == pytest.approx(e.power_w, rel=1e-12)
     assert r.metrics["edp_pj_ns"] == pytest.approx(e.energy_pj * r.metrics["latency_ns"])
 
 

@@ -7,8 +7,9 @@ interleaving buy?
 This is the lab's harness; ``pim_peak_gbps`` and ``pim_wins_from`` are not here:
 ``run(out, impl)`` takes them from ``impl`` (``starter.py``, or the reference solution).
 
-Systems (``arch_configs/pim/system_*.yaml``): ``npu_only`` (attention on the NPU through the
-HBM interface), ``naive`` (Newton-style PIM, one row buffer per bank, round-robin channels),
+Systems (``neupims_npu_hbm`` with ``pim:`` settings, ``accelsim.validation.neupims.
+SYSTEM_SETTINGS``; each run is ``accelsim simulate`` of a decode step): ``npu_only`` (attention
+on the NPU through the HBM interface), ``naive`` (Newton-style PIM, one row buffer per bank, round-robin channels),
 ``drb`` (+ NeuPIMs' dual row buffers), ``drb_gmlbp`` (+ greedy min-load bin packing of requests
 onto channels), ``neupims`` (+ sub-batch interleaving of NPU and PIM work, batch >= 256).
 """
@@ -34,23 +35,26 @@ def missing() -> str | None:
     """Why this lab cannot run in this checkout (None if it can)."""
     import importlib.util
 
-    if importlib.util.find_spec("accelsim.engine.neupims") is None:
-        return "accelsim.engine.neupims (the NeuPIMs PIM model) is not installed"
+    if importlib.util.find_spec("accelsim.pim_decode") is None:
+        return "accelsim.pim_decode (PIM decode steps through simulate) is not installed"
     return None
 
 
 def run(out_dir: str | Path | None, impl) -> dict:
-    from accelsim.engine.neupims import load_system, simulate_decode, steady_state_batch
+    from accelsim.mapping.pim import pim_setup
+    from accelsim.mapping.pim_batches import steady_state_batch
+    from accelsim.pim_decode import simulate_decode_step
+    from accelsim.validation.neupims import system_arch
     from accelsim.workload.models import load_model
 
     m = load_model(MODEL)
-    systems = {n: load_system(n) for n in SYSTEMS}
-    spec = systems["neupims"].pim_spec
+    systems = {n: system_arch(n) for n in SYSTEMS}
+    spec = pim_setup(systems["neupims"]).spec
     res: dict = {"tokens_per_s": {n: [] for n in SYSTEMS}, "batches": BATCHES, "util": {}}
     for batch in BATCHES:
         b = steady_state_batch("sharegpt", batch, model=m, tp=TP, spec=spec, seed=0)
         for n, s in systems.items():
-            r = simulate_decode(s, b, model=m, tp=TP)
+            r = simulate_decode_step(s, m, b, tp=TP)
             res["tokens_per_s"][n].append(r.tokens_per_s)
             if batch == BATCHES[-1]:
                 res["util"][n] = {"npu_busy": r.npu_busy_fraction, "pim_busy": r.pim_busy_fraction,
