@@ -40,7 +40,6 @@ import simpy
 
 from ..arch.config import Arch
 from ..errors import SimulationError
-from ..hw.memory import MemoryModel
 from ..mapping.lower import KEY_COLUMNS, OpPlan, lower
 from ..units import cycles_to_ps, cycles_to_ps_array, ns_to_ps
 from ..workload.trace import OpTrace, parse_deps
@@ -258,7 +257,7 @@ class Simulation:
         self.memory.bind(env)
         # Models that use addresses (hbm) get each tile's operand segments (engine/layout.py).
         self.layout = None
-        if type(self.memory).transfer_pattern is not MemoryModel.transfer_pattern:
+        if self.memory.uses_addresses:
             from .layout import TensorLayout
 
             self.layout = TensorLayout(self.rows, self._dependencies())

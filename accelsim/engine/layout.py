@@ -3,8 +3,12 @@
 ``TensorLayout`` gives every tensor its own region, laid out once per trace in this order, each
 region aligned to ``ALIGN_BYTES``:
 
-* **weights**, one region per (layer, operator name), stored as PyTorch's ``nn.Linear`` does:
-  ``W[N, K]`` row-major (out features x in features);
+* **weights**, one region per (layer, operator name), ``W[N, K]`` (out features x in
+  features) stored tile-major in the mapping's tile shape: weights are constants, so an
+  accelerator's compiler lays them out once in the order its kernels read them (XLA keeps TPU
+  HBM arrays in tiled layouts, e.g. (8, 128) tiles; cuBLASLt/CUTLASS accept pre-tiled "ORDER_COL32"
+  style weight layouts). Each ``[Nt, Kt]`` tile is one contiguous run, tiles ordered n-major then
+  k; a plan without a tiling streams the region in order;
 * **KV cache**, one region per (layer, request): ``K[kv_heads, max_ctx, head_dim]`` then ``V`` of
   the same shape (Hugging Face's per-request cache layout); ``max_ctx`` is the longest KV length
   the trace reaches in that layer. A ``kv_append`` writes its new tokens' rows at the positions
@@ -19,7 +23,7 @@ region aligned to ``ALIGN_BYTES``:
 * a ``gemm``/``gemv`` planned by the ``tiled`` mapper (one instance; merged tiles grouped as
   the plan merged them) walks the plan's own tile order (``tiling.tile_schedule``: ``mn`` or
   ``nm``, K innermost): tile ``(m, k, n)`` loads the A tile ``[Mt, Kt]`` (``Mt`` rows of ``Kt``
-  elements, stride ``K``) and the weight tile ``[Nt, Kt]`` (``Nt`` rows, stride ``K``) when the
+  elements, stride ``K``) and the weight tile ``[Nt, Kt]`` (one contiguous run) when the
   plan loads them, and writes the output tile ``[Mt, Nt]`` (stride ``N``) after its last k step;
 * every other plan streams its operands in order -- activation input, weight, KV rows -- and cuts
   that stream at the plan's per-tile load sizes (a plan reading more than the stream holds, e.g.
@@ -194,7 +198,8 @@ def _gemm_tiles(op, plan: OpPlan, a_base: int, c_base: int, b_base: int | None,
         m0, k0, n0 = m * t.Mt, k * t.Kt, n * t.Nt
         mt, kt, nt = min(t.Mt, M - m0), min(t.Kt, K - k0), min(t.Nt, N - n0)
         a = _rows(a_base + (m0 * K + k0) * ea, kt * ea, K * ea, mt)
-        b = _rows(b_base + (n0 * K + k0) * eb, kt * eb, K * eb, nt)
+        # tile-major weights: row block n holds its nt x K elements, tile k at column k0
+        b = _rows(b_base + (n0 * K + nt * k0) * eb, nt * kt * eb, nt * kt * eb, 1)
         # which operand tiles this step loads: tile_schedule's rule (a panel stays resident
         # while its block index does not change, when K is one tile)
         load_a = load_b = True

@@ -21,6 +21,7 @@ from ..errors import SimulationError
 from ..units import ns_to_ps, ps_to_ns
 from ..workload.trace import OpTrace
 from .cache import LRUCache
+from .layout import TensorLayout
 from .core import Simulation, row_dicts, shape_key
 
 
@@ -83,6 +84,8 @@ class StreamSimulation(Simulation):
             for i in range(len(self.rows)):
                 self.plan(i)           # LRU-cached by shape key
             deps = self._dependencies()
+            if self.layout is not None:     # address-aware memory: this iteration's tensors
+                self.layout = TensorLayout(self.rows, deps)
             start = env.now
             self.records = []
             for rows in self._iterations():

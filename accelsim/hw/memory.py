@@ -85,6 +85,11 @@ class MemoryModel(abc.ABC):
         return (yield from self.transfer(nbytes, write=write,
                                          address=segments[0].address if segments else 0))
 
+    @property
+    def uses_addresses(self) -> bool:
+        """Whether ``transfer_pattern`` looks at addresses (then the engine lays tensors out)."""
+        return type(self).transfer_pattern is not MemoryModel.transfer_pattern
+
     @abc.abstractmethod
     def peak_bandwidth_gbps(self) -> float:
         """Aggregate peak data bandwidth in GB/s."""

@@ -222,9 +222,19 @@ class PimMemory:
         self.inner.recorder = value
 
     def transfer(self, nbytes: int, *, write: bool = False, address: int = 0):
-        env = self.env
-        t0 = env.now
+        t0 = self.env.now
         yield from self.inner.transfer(nbytes, write=write, address=address)
+        return (yield from self._share_with_pim(t0, nbytes, write))
+
+    def transfer_pattern(self, segments, *, write: bool = False):
+        t0 = self.env.now
+        nbytes = yield from self.inner.transfer_pattern(segments, write=write)
+        return (yield from self._share_with_pim(t0, nbytes, write))
+
+    def _share_with_pim(self, t0: int, nbytes: int, write: bool):
+        """After the inner model moved an NPU transfer that started at ``t0``: the row-buffer
+        mode's sharing rule against the PIM phases running then."""
+        env = self.env
         t_cycles = t0 // self.tck_ps
         if not self.pim.phases or self.pim.free.max() <= t_cycles:
             return nbytes

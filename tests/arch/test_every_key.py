@@ -118,22 +118,21 @@ CASES: dict[str, tuple] = {
 
 #: One allowed value today: the key names the model (a second value is rejected at load).
 SINGLE_CHOICE = {"noc.routing": ("xy", "yx")}
+#: Keys read only to be refused at load, with the message (the input is never ignored).
+REJECTED_AT_LOAD = {"noc.inter_chip": ({"links": 2, "latency_cycles": 100000},
+                                       "chip-to-chip links are not simulated on the mesh")}
 #: Values the simulation rejects (with the reason), not at load: issue 17 wants them at load.
 REJECTED_WHEN_RUN = {"noc.impl": (MESH, {"noc": {"impl": "ideal"}}, "needs noc impl 'mesh'")}
 
 #: Keys that do not take part yet, each with why. The test asserts they still change nothing:
 #: when one is fixed, it fails here and the entry is removed.
 EXPECTED_TO_FIX: dict[str, str] = {
-    # the other issue-17 helper (mesh half) makes chip-to-chip links take part
-    "noc.inter_chip": "accepted and ignored by the mesh engine (issue 17, mesh half)",
     # trace rows carry dtype_kv (the generator's); nothing reads the arch's dtypes.kv
     "dtypes.kv": "not read by the lowering or the cost model",
     # the workload link model is FIFO per link without credits or virtual channels; these are
     # the synthetic-traffic kernel's (accelsim noctest); the mesh half of issue 17 adds credits
     "noc.alloc_iters": "router allocator of the synthetic-traffic kernel only",
-    "noc.credit_delay_cycles": "no credits in the workload link model",
     "noc.interleave_flits": "synthetic-traffic kernel only",
-    "noc.num_vcs": "no virtual channels in the workload link model",
     "noc.vc_buffer_flits": "no VC buffers in the workload link model",
     # cost model: checked against the arch at load, not priced
     "cost.die.per_core.sram_kib": "validated against the arch's SRAM, not priced",
@@ -259,6 +258,11 @@ def test_key_takes_part(key):
         value, other = SINGLE_CHOICE[key]
         with pytest.raises(ConfigError, match=other):
             load_arch(KEYS[key], overrides={key: other})
+        return
+    if key in REJECTED_AT_LOAD:
+        value, match = REJECTED_AT_LOAD[key]
+        with pytest.raises(ConfigError, match=match):
+            load_arch(KEYS[key], overrides={key: value})
         return
     if key in REJECTED_WHEN_RUN:
         preset, change, match = REJECTED_WHEN_RUN[key]
