@@ -10,9 +10,9 @@ Public API (documented in the README; ``tests/test_public_api.py`` keeps the two
 
 __version__ = "0.1.0"
 
-from .api import Arch, OpTrace, Report, generate_trace, load_arch, load_trace, simulate  # noqa: E402
+from .api import (Arch, OpTrace, Report, generate_trace, load_arch, load_trace, serve,  # noqa: E402
+                  simulate)
 from .errors import AccelsimError  # noqa: E402
-from . import serve  # noqa: E402  (the package; calling it runs accelsim.api.serve)
 from . import gym as _gym  # noqa: F401,E402  (registers the accelsim/* Gym ids; envs load on make)
 
 __all__ = ["load_arch", "load_trace", "generate_trace", "simulate", "serve", "Report", "Arch",

@@ -56,22 +56,22 @@ def serve(arch: Arch | str = "h100_like", model: str = "llama3-8b", requests=Non
             ``least-loaded``).
         prefill, decode: disaggregated pools instead, e.g. ``{"arch": "h100_like",
             "replicas": 2, "tp": 1}`` each.
-        scheduler: a ``accelsim.serve.SchedulerConfig`` (vLLM's ``max_num_seqs``, ...).
+        scheduler: a ``accelsim.serving.SchedulerConfig`` (vLLM's ``max_num_seqs``, ...).
         block_size, memory_utilization: the paged KV cache.
         fidelity: ``analytical`` (default) or ``full`` engine timing of each iteration.
         slo: ``"ttft_ms=200,tpot_ms=50"`` for goodput.
         backend: ``local`` or ``ray`` (independent replicas as Ray tasks).
 
     Returns:
-        ``accelsim.serve.ServeResult``: ``.requests``, ``.iterations``, ``.summary``.
+        ``accelsim.serving.ServeResult``: ``.requests``, ``.iterations``, ``.summary``.
 
     Example:
         >>> r = serve("h100_like", "tiny-llama-gqa-test", rate=10, duration_s=1, progress=False)
         >>> r.summary["requests_finished"] == r.summary["requests"] > 0
         True
     """
-    from .serve.run import Pool, Settings, serve as run_serve
-    from .serve.scheduler import SchedulerConfig
+    from .serving.run import Pool, Settings, serve as run_serve
+    from .serving.scheduler import SchedulerConfig
     from .workload.models import load_model
     from .workload.requests import RequestTrace, load_requests, synthesize_requests
 

@@ -42,7 +42,7 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity") and args.backend == "local":
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})     # one core
 
-    from accelsim.serve import Pool, Settings, serve
+    from accelsim.serving import Pool, Settings, serve
     from accelsim.workload.models import load_model
     from accelsim.workload.requests import synthesize_requests
 

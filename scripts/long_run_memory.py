@@ -17,7 +17,7 @@ import sys
 import time
 
 import accelsim
-from accelsim.engine.stream import StreamSimulation
+from accelsim.serving.stream import StreamSimulation
 from accelsim.workload.iteration import iteration_trace
 from accelsim.workload.models import load_model
 from accelsim.workload.requests import synthesize_requests

@@ -33,7 +33,7 @@ import sys
 import time
 
 from accelsim.arch.config import load_arch
-from accelsim.serve import Pool, SchedulerConfig, Settings, serve
+from accelsim.serving import Pool, SchedulerConfig, Settings, serve
 from accelsim.workload.requests import synthesize_requests
 
 MODEL = "llama2-70b"

@@ -95,8 +95,8 @@ def _positive(args, *names: str, integer: bool = False) -> None:
 
 def _check(args) -> None:
     from ..io import check_output_dir, check_output_file
-    from ..serve.metrics import parse_slo
-    from ..serve.output import FILES
+    from ..serving.metrics import parse_slo
+    from ..serving.output import FILES
 
     _positive(args, "rate", "duration", "cv", "iteration_ms", "kv_link_gbps")
     _positive(args, "tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "block_size",
@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..arch.config import load_arch
-    from ..serve import Pool, SchedulerConfig, Settings, serve
-    from ..serve.output import dump_trace, save, summary_json
+    from ..serving import Pool, SchedulerConfig, Settings, serve
+    from ..serving.output import dump_trace, save, summary_json
     from ..workload.models import load_model
     from ..workload.requests import load_requests, synthesize_requests
 

@@ -464,7 +464,7 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
 
 def _parse_serve(ss: Section) -> dict[str, Any]:
     """``workload.serve``: what ``accelsim.serve`` runs on every design."""
-    from ..serve.metrics import parse_slo
+    from ..serving.metrics import parse_slo
 
     out = {"dataset": ss.str("dataset", default="sharegpt"),
            "rate": ss.float("rate", minimum=1e-6, maximum=1e6),

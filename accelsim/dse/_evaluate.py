@@ -261,8 +261,8 @@ class Evaluator:
     def _simulate_serve(self, arch) -> dict[str, float]:
         """Serving metrics of ``arch`` (``workload.serve``, ``accelsim.serve``); ``latency_ns`` is
         the mean end-to-end latency, ``throughput_tok_s`` the output tokens per second."""
-        from ..serve.run import Pool, Settings, serve
-        from ..serve.scheduler import SchedulerConfig
+        from ..serving.run import Pool, Settings, serve
+        from ..serving.scheduler import SchedulerConfig
         from ..workload.requests import synthesize_requests
 
         spec = self.env.workload.serve

@@ -137,7 +137,7 @@ def test_bad_pim_settings_are_rejected_at_load():
 
 
 def test_streamed_serving_iterations_keep_request_channels():
-    from accelsim.engine.stream import StreamSimulation
+    from accelsim.serving.stream import StreamSimulation
 
     arch = load_arch(ARCH, overrides={"pim.scheduler.impl": "gmlbp"})
     steps = [decode_step_trace("gpt3-7b", [100 + i, 2000, 300, 40] * 8, layers=1)

@@ -5,7 +5,7 @@ import pytest
 
 import accelsim
 from accelsim.engine.cache import LRUCache
-from accelsim.engine.stream import StreamSimulation
+from accelsim.serving.stream import StreamSimulation
 from accelsim.errors import SimulationError
 from accelsim.hw.memory import AnalyticalMemory
 

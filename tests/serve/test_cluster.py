@@ -5,7 +5,7 @@ import pytest
 
 from accelsim.arch.config import load_arch
 from accelsim.errors import ConfigError
-from accelsim.serve import Pool, Settings, serve
+from accelsim.serving import Pool, Settings, serve
 from accelsim.workload.requests import synthesize_requests
 
 LINKS = {"interconnect.link_bandwidth_gbps": 50.0, "interconnect.link_latency_ns": 5000.0}

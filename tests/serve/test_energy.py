@@ -4,8 +4,8 @@ import pytest
 
 from accelsim.api import simulate
 from accelsim.cost import estimate
-from accelsim.serve import Pool, Settings, serve
-from accelsim.serve.output import dump_trace
+from accelsim.serving import Pool, Settings, serve
+from accelsim.serving.output import dump_trace
 from accelsim.workload.requests import synthesize_requests
 from accelsim.workload.trace import load_trace
 

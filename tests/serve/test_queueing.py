@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from accelsim.arch.config import load_arch
-from accelsim.serve import Pool, SchedulerConfig, Settings, serve
+from accelsim.serving import Pool, SchedulerConfig, Settings, serve
 from accelsim.workload.requests import synthesize_requests
 
 

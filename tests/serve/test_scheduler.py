@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from accelsim.arch.config import load_arch
-from accelsim.serve import Pool, SchedulerConfig, Settings, kv_space, serve
+from accelsim.serving import Pool, SchedulerConfig, Settings, kv_space, serve
 from accelsim.workload.models import load_model
 
 

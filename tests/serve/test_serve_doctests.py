@@ -6,8 +6,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["accelsim.serve.timing", "accelsim.serve.kv",
-                                    "accelsim.serve.metrics", "accelsim.api"])
+@pytest.mark.parametrize("module", ["accelsim.serving.timing", "accelsim.serving.kv",
+                                    "accelsim.serving.metrics", "accelsim.api"])
 def test_docstring_examples(module, monkeypatch, repo_root):
     monkeypatch.chdir(repo_root)
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

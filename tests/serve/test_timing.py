@@ -6,7 +6,7 @@ import pytest
 
 from accelsim.api import simulate
 from accelsim.arch.config import InterconnectConfig, load_arch
-from accelsim.serve.timing import IterationTimer
+from accelsim.serving.timing import IterationTimer
 from accelsim.workload.iteration import iteration_trace
 from accelsim.workload.layers import Seq
 from accelsim.workload.models import load_model

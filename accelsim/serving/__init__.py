@@ -6,27 +6,11 @@ timed by the engine, memoized by operator shape (``timing.py``). Metrics (``metr
 energy (``energy.py``) and plots (``plots.py``). See ``docs/serving.md``.
 """
 
-import sys as _sys
-import types as _types
-
 from .kv import KvSpace, kv_space
 from .metrics import parse_slo
 from .run import Pool, ServeResult, Settings, serve
 from .scheduler import Request, Scheduler, SchedulerConfig
 from .timing import FixedTimer, IterationTimer
-
-
-class _CallableModule(_types.ModuleType):
-    """``accelsim.serve`` is this package *and* the function ``accelsim.api.serve``: importing a
-    submodule makes ``accelsim.serve`` the package, so the package forwards calls."""
-
-    def __call__(self, *args, **kwargs):
-        from ..api import serve as api_serve
-
-        return api_serve(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["serve", "Pool", "Settings", "ServeResult", "SchedulerConfig", "Scheduler",
            "Request", "IterationTimer", "FixedTimer", "KvSpace", "kv_space", "parse_slo"]

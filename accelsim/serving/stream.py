@@ -20,9 +20,9 @@ from ..arch.config import Arch
 from ..errors import SimulationError
 from ..units import ns_to_ps, ps_to_ns
 from ..workload.trace import OpTrace
-from .cache import LRUCache
-from .layout import TensorLayout
-from .core import Simulation, row_dicts, shape_key
+from ..engine.cache import LRUCache
+from ..engine.layout import TensorLayout
+from ..engine.core import Simulation, row_dicts, shape_key
 
 
 @dataclass
@@ -58,7 +58,7 @@ class StreamSimulation(Simulation):
         self._shapes_planned = 0
         self.records = []
         self.rows, self.row_keys = [], []
-        from .pim import make_pim_runner
+        from ..engine.pim import make_pim_runner
 
         self.pim = make_pim_runner(self, always=True)   # PIM archs: groups set per iteration
 

@@ -19,7 +19,7 @@ with that token and sample count, for new attention groups those of the groups a
 group also learns its next ``DECODE_PREFETCH`` context lengths), and times the shapes not seen
 before by running them through ``engine.core.Simulation`` (either fidelity) without building a
 pandas trace. Energy: the timer counts operator instances per shape (``counted_shapes``); the
-cost model prices each shape once at the end (``serve/energy.py``).
+cost model prices each shape once at the end (``serving/energy.py``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Events are iteration ends and request arrivals, in time order (an arrival at the
 an iteration ends joins the next iteration). At an arrival the router picks a replica; an idle
 replica starts an iteration at once. At an iteration end the replica applies it and starts the
 next one from its queues. Iteration times come from the replica's timer
-(``serve/timing.py``), so a faster device admits requests sooner.
+(``serving/timing.py``), so a faster device admits requests sooner.
 """
 
 from __future__ import annotations
