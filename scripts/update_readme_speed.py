@@ -36,6 +36,7 @@ START, END = "<!-- speed:start -->", "<!-- speed:end -->"
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "bench_sim": ("scripts/bench_sim.py", ["--repeat", "1"]),
     "bench_serving": ("scripts/bench_serving.py", []),
+    "bench_serve": ("scripts/bench_serve.py", ["--duration", "600"]),
     "bench_dram": ("scripts/bench_dram.py", ["--requests", "200000", "--repeat", "1"]),
     "bench_noc": ("scripts/bench_noc.py", []),
     "multicore_scaling": ("scripts/multicore_scaling.py", []),
@@ -116,6 +117,20 @@ ROWS = [
         lambda f: (f"{_v(f, 'llama_decode_wall_s')} ({_v(f, 'llama_decode_generate_s')} trace "
                    f"generation + {_v(f, 'llama_decode_simulate_s')} simulation)"),
         [("llama_decode_wall_s", "wall")]),
+    Row(lambda f: ("the same decode step on a bank-level `hbm` arch (tensor addresses, "
+                   "strided tiles), warm / fresh numba cache"),
+        "bench_sim",
+        lambda f: (f"{_v(f, 'llama_decode_hbm_simulate_warm_s')} (CPU "
+                   f"{_v(f, 'llama_decode_hbm_simulate_warm_cpu_s')}) / "
+                   f"{_v(f, 'llama_decode_hbm_simulate_cold_s')}"),
+        [("llama_decode_hbm_simulate_warm_s", "warm"), ("llama_decode_hbm_simulate_cold_s",
+                                                        "fresh install")],
+        see="[docs/hbm.md](docs/hbm.md)"),
+    Row(lambda f: "`accelsim serve`: one hour of ShareGPT at 10 req/s, Llama-3-8B on `h100_like`",
+        "bench_serve",
+        lambda f: (f"{_v(f, 'serve_hour_wall')} wall ({_v(f, 'serve_hour_cpu')} CPU), peak RSS "
+                   f"{_v(f, 'serve_hour_rss')}"),
+        [("serve_hour_wall", "wall"), ("serve_hour_rss", "RSS")]),
     Row(lambda f: (f"{_v(f, 'iterations')} continuous-batching iterations of Llama-2-7B "
                    f"({_v(f, 'operator_rows')} operators)"),
         "bench_serving",
