@@ -93,6 +93,9 @@ REGRESSIONS = [
                   "workload.generate.batch=1000000000", FileSpec("bytes", "env.yaml", (
                       REPO / "tests/dse/data/tiny-latency.yaml").read_bytes())],
                  id="dse-eval-huge-generated-batch"),
+    pytest.param(["dse", "eval", "--fidelity", "analytical", "--set", "objectives=5",
+                  FileSpec("bytes", "env.yaml", (REPO / "tests/dse/data/tiny-latency.yaml")
+                           .read_bytes())], id="dse-eval-objectives-not-a-list"),
     pytest.param(["dse", "run", "--no-progress", "--budget", "2", "--out", "n" * 300,
                   FileSpec("bytes", "env.yaml", (REPO / "tests/dse/data/tiny-latency.yaml")
                            .read_bytes())], id="dse-run-out-name-too-long"),

@@ -353,10 +353,10 @@ def parse_env(raw: Any, *, file: str | None = None) -> EnvDef:
 
     # ---- objectives
     if workload.serve is None:
+        lists = [top.raw.get(key) for key in ("objectives", "constraints")]
         used = [m.get("metric") if isinstance(m, Mapping) else m
-                for key in ("objectives", "constraints") for m in (top.raw.get(key) or [])
-                if isinstance(top.raw.get(key), list)]
-        serving = [m for m in used if m in SERVE_METRICS]
+                for items in lists if isinstance(items, list) for m in items]
+        serving = [m for m in used if isinstance(m, str) and m in SERVE_METRICS]
         if serving:
             raise top.error("workload", f"metric {serving[0]!r} is a serving metric: expected a "
                                         "workload.serve section (dataset, rate, duration_s, slo)")
