@@ -346,7 +346,7 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
         cost_cfg = parse_cost_config(cost_raw, file=file)
         check_die(cost_cfg.die, systolic_count=systolic.count * cores,
                   vector_lanes=vector.lanes * cores, sram_kib=sram.total_kib * cores,
-                  dram_stacks=cost_cfg.dram_stacks, file=file)
+                  dram_stacks=cost_cfg.dram_stacks, file=file, arch_cores=cores)
     memory_raw = top.any("memory")
     arch = Arch(
         name=top.str("name", default=Path(file).stem if file else "arch"),

@@ -114,9 +114,11 @@ def _run(args: argparse.Namespace) -> int:
                                        dtype=arch.dtypes.act)
     elif args.model:
         guards.check_step("simulate", batch=args.batch, args=args)
+        # the KV cache is stored as the arch's dtypes.kv (a deployment choice, as vLLM's
+        # kv_cache_dtype: fp8 / int8 KV caches halve its bytes), whatever the weights' type
         trace = generate_trace(args.model, args.phase, batch=args.batch, context=args.context,
                                seq_len=args.seq_len, layers=args.layers, tp=args.tp,
-                               attention=args.attention,
+                               attention=args.attention, dtypes={"kv": arch.dtypes.kv},
                                sub_batches=_pim_sub_batches(arch, args))
     else:
         guards.check_trace_file("simulate", args.trace or _trace_dir() / DEFAULT_TRACE, args=args)

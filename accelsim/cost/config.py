@@ -12,7 +12,7 @@ passed to ``accelsim.cost.estimate`` as a mapping. Every key is optional::
         cores: 132                   # enabled cores the arch describes ...
         physical_cores: 144          # ... of the cores on the die (the rest fused off for yield)
         per_core: {register_file_kib: 256, simt_lanes: 128, fp64_units: 64, int32_units: 64,
-                   crossbar_ports: 1, sram_kib: 228}
+                   crossbar_ports: 1}
         physical_shared_sram_kib: 61440   # shared SRAM on the die (60 MiB L2; 50 enabled)
         physical_dram_stacks: 6      # DRAM PHY + controller sites on the die (5 populated)
         sram: cache                  # price the SRAM as caches, not scratchpads
@@ -139,11 +139,20 @@ def parse_die(raw: Any, *, file: str | None = None, path: str = "die") -> DieCon
 
 
 def check_die(die: DieConfig, *, systolic_count: int, vector_lanes: int, sram_kib: float,
-              dram_stacks: int | None, file: str | None = None, path: str = "cost.die") -> None:
+              dram_stacks: int | None, file: str | None = None, path: str = "cost.die",
+              arch_cores: int = 1) -> None:
     """The die block must fit the arch: arrays and lanes divide among the enabled cores, the
-    per-core SRAM fits in the SRAM, the physical DRAM sites are at least the populated ones."""
+    per-core SRAM fits in the SRAM, the physical DRAM sites are at least the populated ones.
+    ``per_core.sram_kib`` splits the SRAM of a one-core arch into per-core and shared parts; an
+    arch of ``arch_cores > 1`` cores already says it (``sram:`` is each core's), so the key is
+    refused there rather than ignored."""
     def fail(key: str, message: str) -> None:
         raise ConfigError(message, file=file, key=f"{path}.{key}")
+
+    if arch_cores > 1 and "sram_kib" in die.per_core:
+        fail("per_core.sram_kib", f"the arch has {arch_cores} cores, so each core's SRAM is its "
+                                  "sram: section (the shared part is shared_buffer:); remove "
+                                  "this key")
 
     if systolic_count % die.cores:
         fail("cores", f"systolic.count ({systolic_count}) must divide evenly among "

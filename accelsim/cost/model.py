@@ -85,7 +85,8 @@ def resolve_config(arch: Arch, cost: Any = None, *, file: str | None = None) -> 
     cfg = parse_cost_config(cost, file=file)
     check_die(cfg.die, systolic_count=arch.systolic.count * arch.cores,
               vector_lanes=arch.vector.lanes * arch.cores,
-              sram_kib=arch.sram.total_kib * arch.cores, dram_stacks=cfg.dram_stacks, file=file)
+              sram_kib=arch.sram.total_kib * arch.cores, dram_stacks=cfg.dram_stacks, file=file,
+              arch_cores=arch.cores)
     return cfg
 
 

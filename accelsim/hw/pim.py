@@ -50,8 +50,18 @@ except ImportError:  # pragma: no cover
         return (lambda f: f) if not args or not callable(args[0]) else args[0]
 
 MODES = ("blocked", "dual")
-TIMING_NAMES = ("CL", "CWL", "tRCDRD", "tRCDWR", "tRP", "tRAS", "tRRD_S", "tRRD_L", "tFAW",
-                "tCCD_S", "tCCD_L", "tWTR_S", "tWTR_L", "tWR", "tRTP_S", "tRTP_L", "tRFC", "tREFI")
+TIMING_NAMES = ("CWL", "tRCDRD", "tRCDWR", "tRP", "tRAS", "tRRD_S", "tRRD_L", "tFAW",
+                "tCCD_S", "tCCD_L", "tWTR_L", "tWR", "tRTP_L", "tRFC", "tREFI")
+#: HBM timings no PIM rule can bind, refused when given (never silently ignored): COMP, READRES,
+#: G_ACT and PIM_PRECHARGE span every bank group, so the same-bank-group (``_L``) turnarounds
+#: always bind over the ``_S`` ones; and the read latency ``CL`` delays only the data of a
+#: READRES / NPU read, not the channel's next command (``npu_service_cycles`` closes a read row
+#: ``tRTP_L`` after the last RD).
+UNUSED_TIMINGS = {
+    "CL": "read latency delays the returned data, never the channel's next PIM command",
+    "tWTR_S": "COMP spans every bank group, so write-to-COMP is tWTR_L",
+    "tRTP_S": "PIM_PRECHARGE follows a read in the same bank group, so it waits tRTP_L",
+}
 
 PIMS: Registry[type["PimUnit"]] = Registry("pim")
 
@@ -218,8 +228,10 @@ def pim_to_precharge_cycles(spec: PimSpec) -> int:
 
 def open_cycles(spec: PimSpec) -> int:
     """P_HEADER -> first COMP: one G_ACT per bank group; G_ACTs of a rank ``tFAW`` apart (a G_ACT
-    opens 4 banks), the ranks interleaved; then ``tRCDRD`` (104 cycles for NeuPIMs)."""
-    return (spec.bank_groups - 1) * spec.t["tFAW"] + spec.t["tRCDRD"]
+    opens 4 banks) and at least ``tRRD_S`` (ACTs to different bank groups), the ranks
+    interleaved; then ``tRCDRD`` (104 cycles for NeuPIMs)."""
+    gap = max(spec.t["tFAW"], spec.t["tRRD_S"])
+    return (spec.bank_groups - 1) * gap + spec.t["tRCDRD"]
 
 
 def gemv_cycles(spec: PimSpec, k: int) -> int:
@@ -256,11 +268,12 @@ def tile_cycles(spec: PimSpec, ks) -> int:
 def gwrite_op_cycles(spec: PimSpec) -> int:
     """One GWRITE as a channel operation: ACT of the source row in the normal buffer, the page
     copy, and (one row buffer only) closing that row again before the next G_ACT of the bank:
-    read-to-precharge + ``tRP``, and the ACT -> G_ACT spacing of ``act_to_gact_cycles``."""
+    read-to-precharge + ``tRP``; either way the next G_ACT waits the ACT -> G_ACT spacing of
+    ``act_to_gact_cycles`` after the ACT (``tRRD_L`` with two row buffers)."""
     t = spec.t
     busy = t["tRCDRD"] + spec.gwrite_cycles
     if spec.mode == "dual":
-        return busy
+        return max(busy, act_to_gact_cycles(spec))
     reopen = max(pim_to_precharge_cycles(spec) + t["tRP"], act_to_gact_cycles(spec) - busy)
     return busy + reopen
 
@@ -442,6 +455,9 @@ class BankPim(PimUnit):
     def from_config(cls, section: Section) -> "BankPim":
         preset = section.str("preset", default="neupims_hbm2")
         mode = section.choice("mode", MODES, default="dual")
+        for key, why in UNUSED_TIMINGS.items():
+            if section.has(key):
+                raise section.error(key, f"not used by the PIM model ({why}); remove it")
         overrides = {}
         for key in [*TIMING_NAMES, "channels", "macs_per_bank"]:
             if section.has(key):

@@ -5,7 +5,9 @@ statistics) or is declared metadata (issue 17).
 The keys are not listed by hand: they are recorded from the schema (``arch.fields.Section``)
 while every preset in ``arch_configs/`` loads, so a new key fails here until it takes part.
 Each key is changed automatically (a number doubled, a flag flipped, another choice) or as
-``CASES`` says, and the same small decode step is simulated before and after.
+``CASES`` says, and the same small decode step is simulated before and after. A key that acts
+only in another command (``OTHER_COMMAND``: ``accelsim memtest``, ``accelsim noctest``) changes
+that command's result; a key no model can use is refused at load (``REJECTED_AT_LOAD``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ METADATA = {"name", "source", "description"}
 NPU = "npu_128x128_bf16_hbm2"
 PIM = "neupims_npu_hbm"
 MESH = "mesh4x4_npu_hbm"
-PIM_TIMINGS = ("CL", "CWL", "tCCD_L", "tCCD_S", "tFAW", "tRAS", "tRCDRD", "tRCDWR", "tREFI",
-               "tRFC", "tRP", "tRRD_L", "tRRD_S", "tRTP_L", "tRTP_S", "tWR", "tWTR_L", "tWTR_S")
+PIM_TIMINGS = ("CWL", "tCCD_L", "tCCD_S", "tFAW", "tRAS", "tRCDRD", "tRCDWR", "tREFI",
+               "tRFC", "tRP", "tRRD_S", "tRTP_L", "tWR", "tWTR_L")
 
 #: key -> (preset, overrides that change it, extra overrides for both runs[, phase]). For keys
 #: whose automatic change is not allowed or does not reach the small decode step.
@@ -60,7 +62,7 @@ CASES: dict[str, tuple] = {
     "pim.scheduler.impl": ("neupims_npu_hbm", {"pim.scheduler.impl": "npu-only"}, {}),
     "pim.scheduler.sbi_min_batch": ("neupims_npu_hbm", {"pim.scheduler.sbi_min_batch": 0}, {}),
     "cost.dram.standard": ("a100_like", {"cost.dram.standard": "hbm3"}, {}),
-    "cost.die.sram": ("a100_like", {"cost.die.sram": "cache"}, {}),
+    "cost.die.sram": ("a100_like", {"cost.die.sram": "scratchpad"}, {}),
     "cost.tech.name": ("a100_like", {"cost.tech": {"name": "5nm"}}, {"cost.tech": {"name": "7nm"}}),
     "cost.tech.node": ("a100_like", {"cost.tech.name": "5nm", "cost.tech.node": "5nm"}, {}),
     "interconnect.link_bandwidth_gbps": ("mesh8x8_npu_hbm",
@@ -77,11 +79,6 @@ CASES: dict[str, tuple] = {
     "memory.impl": (NPU, {"memory": {"impl": "ideal", "latency_ns": 100}}, {}),
     "memory.read_queue": (PIM, {"memory.read_queue": 2}, {}),
     "memory.write_queue": (PIM, {"memory.write_queue": 2}, {}),
-    "memory.write_high_watermark": (PIM, {"memory.write_high_watermark": 0.2,
-                                          "memory.write_low_watermark": 0.1},
-                                    {"memory.write_queue": 8}, "prefill"),
-    "memory.write_low_watermark": (PIM, {"memory.write_low_watermark": 0.7},
-                                   {"memory.write_queue": 8}, "prefill"),
     "memory.frontend_per_tick": (PIM, {"memory.frontend_per_tick": 1}, {}),
     "memory.max_simulated_requests": (PIM, {"memory.max_simulated_requests": 1024}, {}),
     "pim.macs_per_bank": (PIM, {"pim.macs_per_bank": 32}, {}),
@@ -91,22 +88,22 @@ CASES: dict[str, tuple] = {
                     {"pim.mode": "blocked", "pim.scheduler.sbi_min_batch": 0})
        for t in PIM_TIMINGS},
     "pim.tREFI": (PIM, {"pim.tREFI": 100000}, {}),
+    # dual row buffers: the G_ACT after a GWRITE's ACT in the same bank waits tRRD_L
+    "pim.tRRD_L": (PIM, {"pim.tRRD_L": 400}, {}),
     "cost.budget.power_w": ("a100_like", {"cost.budget.power_w": 1e-3}, {}),
     "cost.budget.peak_power_w": ("a100_like", {"cost.budget.peak_power_w": 1e-3}, {}),
     "cost.budget.power_density_w_per_mm2": ("a100_like",
                                             {"cost.budget.power_density_w_per_mm2": 1e-6}, {}),
     "cost.die.cores": ("a100_like", {"cost.die.cores": 54}, {}),
-    "cost.die.per_core.sram_kib": ("a100_like", {"cost.die.per_core.sram_kib": 100}, {}),
     "cost.dram.stacks": ("a100_like", {"cost.dram.stacks": 3}, {}),
-    "noc.alloc_iters": (MESH, {"noc.alloc_iters": 1}, {"noc.chunk_bytes": 512}),
     "noc.chunk_bytes": (MESH, {"noc.chunk_bytes": 256}, {}),
     "noc.credit_delay_cycles": (MESH, {"noc.credit_delay_cycles": 50}, {"noc.chunk_bytes": 512}),
     "noc.ejection_latency_cycles": (MESH, {"noc.ejection_latency_cycles": 500}, {}),
     "noc.injection_latency_cycles": (MESH, {"noc.injection_latency_cycles": 500}, {}),
     "noc.ni_latency_cycles": (MESH, {"noc.ni_latency_cycles": 500}, {}),
-    "noc.interleave_flits": (MESH, {"noc.interleave_flits": 4}, {"noc.chunk_bytes": 512}),
     "noc.num_vcs": (MESH, {"noc.num_vcs": 1}, {"noc.chunk_bytes": 512}),
-    "noc.vc_buffer_flits": (MESH, {"noc.vc_buffer_flits": 1}, {"noc.chunk_bytes": 512}),
+    # chunks of 512 flits, longer than a VC: with one VC per port the tail holds it longer
+    "noc.vc_buffer_flits": (MESH, {"noc.vc_buffer_flits": 1}, {"noc.num_vcs": 1}),
     "noc.memory_controllers.placement": (MESH, {"noc.memory_controllers.placement": "edges"},
                                          {}),
     "noc.memory_controllers.columns": ("wafer_mesh_32x32",
@@ -120,31 +117,42 @@ CASES: dict[str, tuple] = {
 SINGLE_CHOICE = {"noc.routing": ("xy", "yx")}
 #: Keys read only to be refused at load, with the message (the input is never ignored).
 REJECTED_AT_LOAD = {"noc.inter_chip": ({"links": 2, "latency_cycles": 100000},
-                                       "chip-to-chip links are not simulated on the mesh")}
+                                       "chip-to-chip links are not simulated on the mesh"),
+                    # all-bank PIM commands: the _L turnarounds bind; CL delays data only
+                    "pim.CL": (14, "not used by the PIM model"),
+                    "pim.tWTR_S": (6, "not used by the PIM model"),
+                    "pim.tRTP_S": (4, "not used by the PIM model")}
 #: Values the simulation rejects (with the reason), not at load: issue 17 wants them at load.
 REJECTED_WHEN_RUN = {"noc.impl": (MESH, {"noc": {"impl": "ideal"}}, "needs noc impl 'mesh'")}
 
-#: Keys that do not take part yet, each with why. The test asserts they still change nothing:
-#: when one is fixed, it fails here and the entry is removed.
-EXPECTED_TO_FIX: dict[str, str] = {
-    # trace rows carry dtype_kv (the generator's); nothing reads the arch's dtypes.kv
-    "dtypes.kv": "not read by the lowering or the cost model",
-    # the workload link model is FIFO per link without credits or virtual channels; these are
-    # the synthetic-traffic kernel's (accelsim noctest); the mesh half of issue 17 adds credits
-    "noc.alloc_iters": "router allocator of the synthetic-traffic kernel only",
-    "noc.interleave_flits": "synthetic-traffic kernel only",
-    "noc.vc_buffer_flits": "no VC buffers in the workload link model",
-    # cost model: checked against the arch at load, not priced
-    "cost.die.per_core.sram_kib": "validated against the arch's SRAM, not priced",
-    "cost.die.sram": "SRAM kind of the die section does not change area or energy",
-    # hw/pim.py reads them from the preset but no closed form uses them
-    "pim.tRRD_S": "no PIM rule uses it", "pim.tRTP_S": "no PIM rule uses it",
-    "pim.tWTR_S": "no PIM rule uses it", "pim.CL": "no PIM rule uses it",
-    "pim.tRRD_L": "used by the dual-mode ACT/G_ACT spacing, which no dual-mode path reaches",
-    # the HBM kernel's write drain: the small steps never fill the write queue
-    "memory.write_high_watermark": "no effect on the small steps (write queue never fills)",
-    "memory.write_low_watermark": "no effect on the small steps (write queue never fills)",
+#: Keys that act only in another command's model: key -> (command, preset, change). Read
+#: requests and writes never share a replay of `simulate` (a transfer is all one direction),
+#: so the write drain acts in `accelsim memtest` (mixed pattern); the router allocator and the
+#: allocation chunk are the synthetic-traffic kernel's (`accelsim noctest`), not the workload
+#: link model's (``noc.vc_buffer_flits`` acts in both: it is in ``CASES`` too).
+OTHER_COMMAND: dict[str, tuple[str, str, dict]] = {
+    "memory.write_high_watermark": ("memtest", PIM, {"memory.write_high_watermark": 0.4}),
+    "memory.write_low_watermark": ("memtest", PIM, {"memory.write_low_watermark": 0.6}),
+    "noc.alloc_iters": ("noctest", MESH, {"noc.alloc_iters": 1}),
+    "noc.interleave_flits": ("noctest", MESH, {"noc.interleave_flits": 4}),
+    "noc.vc_buffer_flits": ("noctest", MESH, {"noc.vc_buffer_flits": 4}),
 }
+
+
+def other_command_signature(command: str, preset: str, overrides: dict[str, Any]) -> tuple:
+    """``accelsim memtest --memory <arch file> --pattern mixed`` or the ``accelsim noctest``
+    kernel on the arch's ``noc:`` section, as numbers."""
+    arch = load_arch(preset, overrides=overrides)
+    if command == "memtest":
+        from accelsim.hw.hbm import run_pattern, spec_from_dict
+
+        r = run_pattern(spec_from_dict(dict(arch.memory), file=arch.file), "mixed", 5000)
+        return r["mem_ticks"], r["rw_turnarounds"], r["avg_latency_ns"], r["row_conflicts"]
+    from accelsim.hw.noc import run_synthetic
+
+    r = run_synthetic(arch.build_noc().cfg, rate=0.4, packet_flits=8, warmup_cycles=200,
+                      measure_cycles=1000, drain_cycles=2000)
+    return r.avg_packet_latency_cycles, r.accepted_flits_per_node_cycle, r.flit_hops
 
 
 @functools.lru_cache(maxsize=None)
@@ -208,13 +216,15 @@ def workload(arch, phase: str):
     from accelsim.workload.models import load_model
 
     tp = 2 if arch.interconnect is not None else 1
+    kv = {"kv": arch.dtypes.kv}       # the KV cache's type is the arch's (commands/simulate.py)
     if phase == "prefill":
-        return generate_trace("tiny-llama-gqa-test", "prefill", seq_len=256, layers=1, tp=tp)
+        return generate_trace("tiny-llama-gqa-test", "prefill", seq_len=256, layers=1, tp=tp,
+                              dtypes=kv)
     if phase == "prefill-large":      # a GEMM whose weight band fits a 24 MiB scratchpad only
-        return generate_trace("llama2-7b", "prefill", seq_len=1024, layers=1, tp=tp)
+        return generate_trace("llama2-7b", "prefill", seq_len=1024, layers=1, tp=tp, dtypes=kv)
     subs = sub_batches_for(arch, load_model("tiny-llama-gqa-test"), [256] * 8, tp=tp)
     return generate_trace("tiny-llama-gqa-test", "decode", batch=8, context=256, layers=1,
-                          tp=tp, sub_batches=subs)
+                          tp=tp, sub_batches=subs, dtypes={"kv": arch.dtypes.kv})
 
 
 def signature(preset: str, overrides: dict[str, Any], phase: str = "decode") -> tuple:
@@ -271,6 +281,12 @@ def test_key_takes_part(key):
         with pytest.raises(AccelsimError, match=match):
             signature(preset, change)
         return
+    if key in OTHER_COMMAND:
+        command, preset, change = OTHER_COMMAND[key]
+        assert other_command_signature(command, preset, change) \
+            != other_command_signature(command, preset, {}), f"{key} changes no {command} result"
+        if key not in CASES:
+            return
     phase = "decode"
     if key in CASES:
         preset, change, both, *rest = CASES[key]
@@ -281,7 +297,4 @@ def test_key_takes_part(key):
         assert change is not None, f"{key}: no automatic change; add it to CASES"
     base = _base_signature(preset, repr(sorted(both.items())), phase, both)
     changed = signature(preset, {**both, **change}, phase)
-    if key in EXPECTED_TO_FIX:
-        assert changed == base, f"{key} takes part now: remove it from EXPECTED_TO_FIX"
-    else:
-        assert changed != base, f"{key} ({preset}, {change}) changes nothing"
+    assert changed != base, f"{key} ({preset}, {change}) changes nothing"

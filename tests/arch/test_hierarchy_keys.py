@@ -31,7 +31,7 @@ BW = "shared_buffer.bandwidth_bytes_per_cycle=2048"
     ([], ["launch.per_kernel_ns=0"], DECODE),
     ([], ["launch.idle_dispatch_ns=0"], DECODE),
     ([], ["memory.efficiency=0.5"], DECODE),
-    ([], ["sram.unified_kib=100", "cost.die.per_core.sram_kib=100"], PREFILL),
+    ([], ["sram.unified_kib=100"], PREFILL),
 ])
 def test_every_key_changes_the_result(base, change, trace, fidelity):
     assert _time(base + change, trace, fidelity) != _time(base, trace, fidelity), change

@@ -103,3 +103,14 @@ def test_die_block_passed_to_estimate_is_checked_against_the_arch():
     arch = parse_arch(ARCH)
     with pytest.raises(ConfigError, match="divide evenly"):
         estimate_area(arch, cost={"die": {"cores": 3}})
+
+
+def test_per_core_sram_of_a_multi_core_arch_is_refused():
+    """On an arch of several cores ``sram:`` is each core's SRAM: ``per_core.sram_kib`` would
+    only repeat it (and be ignored), so it is an error that names the key."""
+    multi = {**ARCH, "cores": {"count": 4}, "systolic": {**ARCH["systolic"], "count": 2},
+             "vector": {"lanes": 16}, "sram": {"mode": "unified", "unified_kib": 256}}
+    with pytest.raises(ConfigError, match="cost.die.per_core.sram_kib.*remove this key"):
+        parse_arch({**multi, "cost": {**COST, "die": DIE}}, file="gpu4.yaml")
+    die = {**DIE, "per_core": {k: x for k, x in DIE["per_core"].items() if k != "sram_kib"}}
+    assert estimate_area(parse_arch({**multi, "cost": {**COST, "die": die}}))["area_mm2"] > 0
