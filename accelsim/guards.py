@@ -7,7 +7,8 @@ request, a packet crossing one mesh hop), roughly 2 µs of CPU. The estimate sca
 never with one flag: operator instances x tiles, packet-hops, requests, serving token-steps,
 evaluations. Limits (module constants, so tests can patch them):
 
-* ``MAX_WORK`` = 50 M units (about 2 minutes of CPU): more is refused;
+* ``MAX_WORK`` = 25 M units (about 50 s of CPU, under the 60 s after which an outside tester
+  called a run a hang): more is refused;
 * memory: the estimated peak must fit in ``MEMORY_FRACTION`` of the available RAM
   (``/proc/meminfo`` MemAvailable, a cgroup limit, else ``os.sysconf``).
 
@@ -24,8 +25,8 @@ import os
 
 from .errors import AccelsimError
 
-#: Work budget in units (~1 engine event, ~2 µs of CPU each): about 2 minutes.
-MAX_WORK = 50_000_000
+#: Work budget in units (~1 engine event, ~2 µs of CPU each): about 50 s.
+MAX_WORK = 25_000_000
 #: Share of the available RAM a run may plan to use.
 MEMORY_FRACTION = 0.75
 #: CPU seconds per work unit (only to print a duration).

@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--cli", type=int, default=None, metavar="N",
                         help="fuzz the command line with N generated argument vectors")
     parser.add_argument("--jobs", type=int, default=2, help="--cli: worker processes")
-    parser.add_argument("--time-cap", type=float, default=20.0,
+    parser.add_argument("--time-cap", type=float, default=60.0,
                         help="--cli: CPU seconds per case (a case using no CPU is a hang after "
                              "60 s of wall time)")
     parser.add_argument("--mem-cap-gb", type=float, default=4.0, help="--cli: GB per case")

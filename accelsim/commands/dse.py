@@ -69,6 +69,24 @@ def _check_workload(command: str, env, args) -> None:
                           knob="reduce the env's workload.generate.batch")
 
 
+def _check_study_work(env, args) -> None:
+    """Time one evaluation (the baseline design) and refuse a study whose ``--budget`` would run
+    past the work budget: one evaluation costs from milliseconds (an analytical decode step) to
+    seconds (a serving run, a PIM decode step), so a fixed cost per evaluation cannot say."""
+    if getattr(args, "yes_really", False):
+        return
+    import time
+
+    from ..dse._evaluate import Evaluator
+
+    cpu0 = time.process_time()
+    Evaluator(env, args.fidelity).evaluate(env.space.baseline())
+    per_eval_s = max(time.process_time() - cpu0, 1e-3)
+    guards.check("dse run", args.budget * per_eval_s / guards.SECONDS_PER_UNIT,
+                 what=f"{args.budget:,} evaluations at ~{per_eval_s:.2g} s of CPU each, the "
+                      "baseline design's measured time", knob="reduce --budget", args=args)
+
+
 def _overrides(items):
     from ..arch.config import _split_override
 
@@ -90,6 +108,7 @@ def run_study_cmd(args: argparse.Namespace) -> int:
                  memory_bytes=args.budget * 2000)
     env = load_env(args.env, _overrides(args.set))
     _check_workload("dse run", env, args)
+    _check_study_work(env, args)
     res = run_study(env, optimizer=args.optimizer, budget=args.budget, seed=args.seed,
                     out=args.out, backend=args.backend, address=args.address, force=args.force,
                     fidelity=args.fidelity, n_workers=args.workers, batch=args.batch,
