@@ -131,9 +131,10 @@ class PreparedTrace:
     its workload once. Read-only once built.
     """
 
-    def __init__(self, trace: OpTrace):
+    def __init__(self, trace: OpTrace | None, rows: list[dict[str, Any]] | None = None):
+        """``rows``: row dicts already built (serving iterations), else ``trace``'s."""
         self.trace = trace
-        self.rows: list[dict[str, Any]] = row_dicts(trace.ops)
+        self.rows: list[dict[str, Any]] = row_dicts(trace.ops) if rows is None else rows
         self.row_keys = [shape_key(op) for op in self.rows]
         # NOTE(perf): shape keys interned to ints once per trace; tuple hashes are not cached
         # by Python and a DSE sweep looks them up for every design (scripts/bench_dse.py).

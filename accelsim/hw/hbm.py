@@ -690,7 +690,11 @@ class HbmMemory(PatternTransfers, MemoryModel):
         if address < 0:
             raise ValueError(f"negative address {address}")
         now_ps = self.env.now
-        end_ps = self._run_transfer(nbytes, write, address, now_ps)
+        return (yield from self._moved(nbytes, write, now_ps,
+                                       self._run_transfer(nbytes, write, address, now_ps)))
+
+    def _moved(self, nbytes: int, write: bool, now_ps: int, end_ps: int):
+        """Count a transfer's bytes and wait until it ends (shared by ``transfer_pattern``)."""
         if write:
             self.bytes_written += nbytes
         else:

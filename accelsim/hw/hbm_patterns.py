@@ -138,12 +138,7 @@ class PatternTransfers:
         now_ps = self.env.now
         end_ps = self._pattern_transfer(tuple(segments), nbytes, write, now_ps) if nbytes \
             else now_ps
-        if write:
-            self.bytes_written += nbytes
-        else:
-            self.bytes_read += nbytes
-        yield self.env.timeout(end_ps - now_ps)
-        return nbytes
+        return (yield from self._moved(nbytes, write, now_ps, end_ps))
 
     def _pattern_transfer(self, segments, nbytes: int, write: bool, now_ps: int) -> int:
         spec = self.spec

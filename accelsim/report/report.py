@@ -233,38 +233,9 @@ class Report:
 
     # ------------------------------------------------------------------ console
     def table(self, top: int = 12) -> str:
-        """A readable console summary: totals, per-class breakdown, the slowest operators."""
-        a, res = self.arch, self.result
-        lines = [
-            f"accelsim {__version__} | arch {a.name} | trace {self.trace.name} "
-            f"({len(self.trace)} ops) | fidelity {self.fidelity}",
-            f"total: {self.total_cycles:,} cycles = {self.total_time_ns / 1e3:,.2f} us at "
-            f"{a.clock_mhz:g} MHz | {self.ops['flops'].sum() / 1e9:,.2f} GFLOP | DRAM "
-            f"{(self.ops['dram_read_bytes'].sum() + self.ops['dram_write_bytes'].sum()) / 1e9:,.3f} GB",
-            f"shape reuse: {res.reuse.get('reused', 0)} of {res.reuse.get('operators', 0)} operator "
-            f"instances reused ({res.reuse.get('distinct_shapes', 0)} distinct shapes)",
-            "unit busy: " + ", ".join(f"{u} {d['busy_fraction']:.1%}"
-                                      for u, d in self._units().items()
-                                      if d["busy_cycles"]),
-            *memory_lines(res.memory_stats),
-            *pim_lines(getattr(res, "pim", None)),
-            *(f"WARNING: {w}" for w in self.warnings),
-            "",
-            "by operator class:",
-        ]
-        s = self.summary.copy()
-        s["share"] = (100 * s["share"]).map("{:.1f}%".format)
-        s["dram_MB"] = (s.pop("dram_bytes") / 1e6).map("{:,.1f}".format)
-        s["flops"] = (s["flops"] / 1e9).map("{:,.2f}".format)
-        s = s.rename(columns={"flops": "GFLOP"})
-        lines.append(s.to_string())
-        lines += ["", f"top {min(top, len(self.ops))} operators by time:"]
-        o = self.ops.nlargest(top, "total_cycles", keep="first")[
-            ["op_id", "layer", "name", "unit", "total_cycles", "stall_cycles", "utilization",
-             "bound"]].copy()
-        o["utilization"] = o["utilization"].map(lambda u: "-" if pd.isna(u) else f"{100 * u:.1f}%")
-        lines.append(o.to_string(index=False))
-        return "\n".join(lines)
+        """A readable console summary: totals, per-class breakdown, the slowest operators (the
+        text ``accelsim report`` prints for the saved JSON, from the same function)."""
+        return report_table(self.to_dict(), top)
 
     def __repr__(self) -> str:
         return (f"<Report {self.arch.name} x {self.trace.name}: {self.total_cycles:,} cycles, "
@@ -536,6 +507,7 @@ def report_table(report: dict[str, Any], top: int = 12) -> str:
         "unit busy: " + ", ".join(f"{u} {units[u]['busy_fraction']:.1%}"
                                   for u in order if units[u]["busy_cycles"]),
         *memory_lines(report.get("memory", {})),
+        *pim_lines(report.get("pim")),
         *(f"WARNING: {w}" for w in report.get("warnings", [])),
         "",
         "by operator class:",

@@ -28,7 +28,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from ..arch.config import Arch
-from ..engine.core import PreparedTrace, Simulation, dependencies, shape_key
+from ..engine.core import PreparedTrace, Simulation, shape_key
 from ..errors import ConfigError
 from ..units import ns_to_ps
 from ..workload.layers import Builder, Seq, check_tp, emit_forward
@@ -38,22 +38,6 @@ from ..workload.trace import DEFAULTS
 DTYPES = {"act": "bf16", "weight": "bf16", "kv": "bf16"}
 #: decode context lengths learned past a missing one (one engine run for the next steps)
 DECODE_PREFETCH = 64
-
-
-class _RowsTrace(PreparedTrace):
-    """A ``PreparedTrace`` built from row dicts directly (no DataFrame): the engine's input."""
-
-    def __init__(self, rows: list[dict[str, Any]]):          # noqa: D107 - no super(): no frame
-        self.trace = None
-        self.rows = rows
-        self.row_keys = [shape_key(op) for op in rows]
-        ids: dict[tuple, int] = {}
-        self.row_key_ids = [ids.setdefault(key, len(ids)) for key in self.row_keys]
-        first: dict[int, int] = {}
-        for i, kid in enumerate(self.row_key_ids):
-            first.setdefault(kid, i)
-        self.first_row_of_shape = list(first.values())
-        self.deps = dependencies(rows)
 
 
 class IterationTimer:
@@ -199,7 +183,7 @@ class IterationTimer:
             return
         batch = [{**row, "op_id": i, "iter": 0, "stream": 0, "deps": "", "repeat": 1}
                  for i, row in enumerate(new.values())]
-        result = Simulation(self.arch, _RowsTrace(batch), fidelity=self.fidelity,
+        result = Simulation(self.arch, PreparedTrace(None, batch), fidelity=self.fidelity,
                             progress=False).run()
         self.simulations += 1
         self.plans.update(result.plans)
