@@ -91,8 +91,30 @@ def input_problem(path: str | os.PathLike) -> str | None:
     if stat.S_ISREG(st.st_mode):
         return None if os.access(path, os.R_OK) else "is not readable (permission denied)"
     if stat.S_ISDIR(st.st_mode):
-        return "is a directory, expected a file"
+        return "is a directory"
     return f"is {_what(st)}, not a regular file"
+
+
+def read_input_bytes(path: str | os.PathLike, *, what: str, max_bytes: int,
+                     label: str | None = None) -> bytes:
+    """The bytes of input file ``path`` (``what`` it should be, for messages), or one
+    ``AccelsimError`` naming it (``label``, default the path): missing, a directory, a FIFO,
+    unreadable, or larger than ``max_bytes``."""
+    label = label or str(path)
+    problem = input_problem(path)
+    if problem:
+        raise AccelsimError(f"{label}: {'file ' if problem == 'not found' else ''}{problem} "
+                            f"(expected {what})")
+    try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            raise AccelsimError(f"{label}: {size:,} bytes is larger than the {max_bytes:,}-byte "
+                                f"limit for {what}")
+        return Path(path).read_bytes()
+    except PermissionError:
+        raise AccelsimError(f"{label}: permission denied (cannot read {what})") from None
+    except OSError as exc:
+        raise AccelsimError(f"{label}: cannot be read ({exc.strerror or exc})") from None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -170,7 +170,7 @@ def load_file(path: str | os.PathLike, *, what: str = "file") -> Any:
     """Read and parse a YAML file; a missing, unreadable or malformed file is a ``ConfigError``."""
     path = Path(path)
     problem = input_problem(path)
-    if problem == "is a directory, expected a file":
+    if problem == "is a directory":
         raise ConfigError(f"expected a YAML {what}, got a directory", file=str(path))
     if problem:
         raise ConfigError(f"{what} {problem}", file=str(path))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import guards
 from ..errors import AccelsimError
+from ..io import read_input_bytes
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -259,29 +260,15 @@ def _check_hf_config(path: str) -> None:
     transformers are imported (seconds), so a typo fails at once."""
     import json
 
-    where = f"--hf-config {path!r}"
-    p = Path(path)
+    where = f"--hf-config {path[:60]!r}"
+    if not path:
+        raise AccelsimError("--hf-config: empty path (expected a Hugging Face config.json)")
+    data = read_input_bytes(path, what="a Hugging Face config.json", max_bytes=16 << 20,
+                            label=where)
     try:
-        p.stat()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:                      # e.g. a name too long for the file system
-        raise AccelsimError(f"--hf-config {path[:60]!r}...: cannot read it: "
-                            f"{exc.strerror or exc}") from None
-    if not path or not p.exists():
-        raise AccelsimError(f"{where}: not found")
-    if not p.is_file():
-        raise AccelsimError(f"{where}: is not a file (expected a Hugging Face config.json)")
-    if p.stat().st_size > 16 << 20:
-        raise AccelsimError(f"{where}: {p.stat().st_size:,} bytes is too large for a config.json")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except PermissionError:
-        raise AccelsimError(f"{where}: permission denied") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise AccelsimError(f"{where}: not UTF-8 text (expected a JSON config.json)") from None
-    except OSError as exc:
-        raise AccelsimError(f"{where}: cannot be read ({exc.strerror or exc})") from None
     try:
         raw = json.loads(text)
     except (ValueError, RecursionError) as exc:

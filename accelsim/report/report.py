@@ -321,28 +321,10 @@ def load_report(path: str | os.PathLike) -> dict[str, Any]:
     """Read a report written by ``Report.to_json`` / ``simulate --json`` and check every field
     that ``report_table`` and the plots read. Anything wrong is an ``AccelsimError`` naming the
     file, the key path and what was expected (never a traceback)."""
-    import stat
-    from pathlib import Path
-
     from ..errors import AccelsimError
+    from ..io import read_input_bytes
 
-    path = Path(path)
-    try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise AccelsimError(f"{path}: is a directory; expected a JSON report file")
-        if not stat.S_ISREG(st.st_mode):
-            raise AccelsimError(f"{path}: not a regular file; expected a JSON report file")
-        if st.st_size > MAX_REPORT_BYTES:
-            raise AccelsimError(f"{path}: {st.st_size:,} bytes is larger than the "
-                                f"{MAX_REPORT_BYTES:,}-byte limit for a saved report")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise AccelsimError(f"{path}: file not found") from None
-    except PermissionError:
-        raise AccelsimError(f"{path}: permission denied (cannot read the file)") from None
-    except OSError as exc:
-        raise AccelsimError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = read_input_bytes(path, what="a JSON report file", max_bytes=MAX_REPORT_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
