@@ -96,7 +96,7 @@ def run_one_pool(pool: Pool, cfg: ModelConfig, requests: list[Request], settings
     """Serve ``requests`` on ``replicas`` (default ``pool.replicas``) replicas of ``pool``."""
     arch = pool.arch if isinstance(pool.arch, Arch) else load_arch(pool.arch)
     kv = kv_space(arch, cfg, tp=pool.tp, block_size=settings.block_size,
-                  memory_utilization=settings.memory_utilization)
+                  memory_utilization=settings.memory_utilization, kv_dtype=arch.dtypes.kv)
     timer = (FixedTimer(round(settings.iteration_ms * 1e9)) if settings.iteration_ms is not None
              else IterationTimer(arch, cfg, tp=pool.tp, fidelity=settings.fidelity))
     count = pool.replicas if replicas is None else replicas

@@ -66,7 +66,9 @@ class IterationTimer:
             raise ConfigError(f"tp={tp} needs chip-to-chip links: arch {arch.name} has no "
                               "'interconnect' section", file=arch.file, key="interconnect")
         self.arch, self.cfg, self.tp, self.fidelity = arch, cfg, tp, fidelity
-        self.dtypes = {**DTYPES, **(dtypes or {})}
+        # the KV cache is stored as the arch's dtypes.kv, as in `simulate --model` (vLLM's
+        # kv_cache_dtype: a deployment choice, not the model's)
+        self.dtypes = {**DTYPES, "kv": arch.dtypes.kv, **(dtypes or {})}
         self.dispatch_ps = ns_to_ps(arch.launch.idle_dispatch_ns)
         self._tokens: dict[tuple[int, int], tuple[int, tuple]] = {}
         self._attention: dict[tuple, tuple[int, tuple]] = {}

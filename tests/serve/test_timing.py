@@ -47,3 +47,14 @@ def test_same_shapes_are_not_simulated_again():
     # decode contexts one longer: prefetched with the first miss
     timer([Seq.decode(i, 101 + i) for i in range(8)])
     assert timer.simulations == runs
+
+
+def test_the_arch_kv_dtype_sizes_the_cache_and_the_attention_reads():
+    from accelsim.serving.kv import kv_space
+
+    cfg = load_model("llama3-8b")
+    bf16, fp8 = (load_arch("h100_like", overrides={"dtypes.kv": kv}) for kv in ("bf16", "fp8"))
+    assert kv_space(fp8, cfg, kv_dtype=fp8.dtypes.kv).num_blocks > \
+        1.9 * kv_space(bf16, cfg, kv_dtype=bf16.dtypes.kv).num_blocks
+    step = [Seq.decode(i, 8000) for i in range(32)]        # attention reads 32 x 8k tokens of KV
+    assert IterationTimer(fp8, cfg)(step) < IterationTimer(bf16, cfg)(step)
