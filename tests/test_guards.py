@@ -116,7 +116,7 @@ def test_negative_seed_refused(capsys, tmp_path, argv):
 
 
 @pytest.mark.parametrize("content, words", [
-    (None, "not found"), ("dir", "not a file"), ("{not json", "not valid JSON"),
+    (None, "not found"), ("dir", "is a directory"), ("{not json", "not valid JSON"),
     ('[1, 2]', "JSON object"), ('{"hidden_size": 8}', "model_type"), (b"\xff\xfe\x00", "UTF-8"),
 ])
 def test_capture_checks_its_input_first(capsys, tmp_path, content, words):
