@@ -1,0 +1,829 @@
+/* Bank-level DRAM command scheduler: the C kernel behind accelsim/hw/dram_kernel.py.
+ *
+ * What it models, what it ignores, and every array's layout are documented in dram_kernel.py
+ * (the Python side: constants, state layout, the ctypes bindings). This file is built by
+ * `pip install` (setup.py: the extension accelsim.hw._dram_kernel) and called through ctypes:
+ * plain C99, int64 arrays in, state arrays updated in place, nothing allocated.
+ *
+ * All channels advance in lock step, one loop iteration per DRAM clock tCK, with a jump over
+ * ticks where nothing can happen. Times are integer ticks; nothing here knows ns.
+ */
+
+#include <stdint.h>
+
+typedef int64_t i64;
+typedef uint8_t u8;
+
+/* Command ids: the `commands` list of the standard file (COMMAND_NAMES in dram_kernel.py). */
+enum { ACT, PRE, PREA, RD, WR, RDA, WRA, REF, N_COMMANDS };
+enum { N_LEVELS = 4 };
+enum { HIT, MISS, CONFLICT };
+
+#define NEVER (-((i64)1 << 50))   /* "no command yet" in the history */
+#define FAR ((i64)1 << 60)        /* "not ready in this batch" */
+
+/* Indices into the parameter vector `par` (P_* in dram_kernel.py). */
+enum { P_CHANNELS, P_PCS, P_BGS, P_BANKS, P_RQ, P_WQ, P_AQ, P_PQ, P_WR_HIGH, P_WR_LOW,
+       P_READ_LAT, P_WRITE_LAT, P_REFI, P_RFC, P_CLOSED_PAGE, P_FRONTEND, P_HIST };
+
+/* Per-channel statistics chst[c * N_CH_STATS + S_*]. */
+enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK,
+       S_TURNS, N_CH_STATS };
+
+/* Rows of the counter array counts[row * n_ch + c]. */
+enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE = 9,
+       C_PMASK = 11 };
+
+/* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
+enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
+
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#if defined(_WIN32)
+#define EXPORT __declspec(dllexport)
+#else
+#define EXPORT __attribute__((visibility("default")))
+#endif
+
+/* The device: timing clocks ready[node * N_COMMANDS + cmd], the command history
+ * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
+ * numbering (offs: first node of each level) and the rule tables. */
+typedef struct {
+    i64 *ready, *hist, *open_row;
+    const i64 *offs, *fast, *con_ptr, *con_next, *con_lat, *con_win;
+    i64 n_bgs, n_banks, hist_len;
+} Device;
+
+/* ------------------------------------------------------------------ timing rules (generic) */
+
+/* One key (level, cmd) of the CSR rule table, issued at t on `node`. */
+static void apply_rules(const Device *d, i64 node, i64 level, i64 cmd, i64 t)
+{
+    i64 k0 = d->con_ptr[level * N_COMMANDS + cmd];
+    i64 k1 = d->con_ptr[level * N_COMMANDS + cmd + 1];
+    if (k0 == k1)
+        return;
+    i64 *h = d->hist + (node * N_COMMANDS + cmd) * d->hist_len;
+    /* the history is read only by windowed rules, sorted first in their key */
+    if (d->con_win[k0] > 1) {
+        for (i64 w = d->hist_len - 1; w > 0; w--)
+            h[w] = h[w - 1];
+        h[0] = t;
+    }
+    i64 *ready = d->ready + node * N_COMMANDS;
+    for (i64 k = k0; k < k1; k++) {
+        i64 w = d->con_win[k];
+        i64 past = w == 1 ? t : h[w - 1];
+        if (past > NEVER) {
+            i64 v = past + d->con_lat[k];
+            if (v > ready[d->con_next[k]])
+                ready[d->con_next[k]] = v;
+        }
+    }
+}
+
+/* Record `cmd` issued at tick t on the node path (n0 channel, n1 PC, n2 BG, n3 bank): every
+ * rule's ready clock and the bank state. PREA/REF (n2 = n3 = -1) act on every bank group and
+ * bank of the pseudo channel. */
+static void issue_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n2, i64 n3,
+                          i64 row)
+{
+    const i64 *offs = d->offs;
+    apply_rules(d, n0, 0, cmd, t);
+    apply_rules(d, n1, 1, cmd, t);
+    if (n2 >= 0) {
+        apply_rules(d, n2, 2, cmd, t);
+        apply_rules(d, n3, 3, cmd, t);
+        i64 b = n3 - offs[3];
+        if (cmd == ACT)
+            d->open_row[b] = row;
+        else if (cmd == PRE || cmd == RDA || cmd == WRA)
+            d->open_row[b] = -1;
+        return;
+    }
+    i64 pc = n1 - offs[1];
+    i64 g0 = offs[2] + pc * d->n_bgs;
+    for (i64 g = g0; g < g0 + d->n_bgs; g++)
+        apply_rules(d, g, 2, cmd, t);
+    i64 b0 = pc * d->n_bgs * d->n_banks;
+    for (i64 b = b0; b < b0 + d->n_bgs * d->n_banks; b++) {
+        apply_rules(d, offs[3] + b, 3, cmd, t);
+        if (cmd == PREA)
+            d->open_row[b] = -1;
+    }
+}
+
+/* ------------------------------------------------------------- timing rules (bank commands) */
+
+/* One key's dense row fast[k0 .. k0 + N_COMMANDS): ready = max(ready, t + latency) for every
+ * next command (NO_RULE entries leave the clock as it is). */
+static inline void apply_dense(i64 *restrict ready, i64 t, const i64 *restrict row)
+{
+    for (int k = 0; k < N_COMMANDS; k++)
+        ready[k] = MAX(ready[k], t + row[k]);
+}
+
+/* The windowed rules fast[k0:k1] (triples next, latency, window) of one key: record t in the
+ * history and measure each rule from the command `window - 1` issues back. */
+static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64 k0, i64 k1)
+{
+    if (k0 == k1)
+        return;
+    i64 *h = d->hist + (node * N_COMMANDS + cmd) * d->hist_len;
+    for (i64 w = d->hist_len - 1; w > 0; w--)
+        h[w] = h[w - 1];
+    h[0] = t;
+    i64 *ready = d->ready + node * N_COMMANDS;
+    for (i64 k = k0; k < k1; k += 3) {
+        i64 past = h[d->fast[k + 2] - 1];
+        if (past > NEVER)
+            ready[d->fast[k]] = MAX(ready[d->fast[k]], past + d->fast[k + 1]);
+    }
+}
+
+/* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks, from
+ * the per-command table (a fixed, branch-free row of 8 max updates per level; the history only
+ * for commands with a windowed rule). Every rule is a max into a ready clock, so the order in
+ * which rules apply does not matter. */
+static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n2,
+                                      i64 n3, i64 row)
+{
+    const i64 *fast = d->fast;
+    const i64 *dense = fast + F_DENSE + cmd * N_LEVELS * N_COMMANDS;
+    apply_dense(d->ready + n0 * N_COMMANDS, t, dense);
+    apply_dense(d->ready + n1 * N_COMMANDS, t, dense + N_COMMANDS);
+    apply_dense(d->ready + n2 * N_COMMANDS, t, dense + 2 * N_COMMANDS);
+    apply_dense(d->ready + n3 * N_COMMANDS, t, dense + 3 * N_COMMANDS);
+    if (fast[F_WINDOWED + cmd] != 0) {
+        const i64 *w = fast + F_WPTR + cmd * N_LEVELS;
+        apply_windowed(d, n0, cmd, t, w[0], w[1]);
+        apply_windowed(d, n1, cmd, t, w[1], w[2]);
+        apply_windowed(d, n2, cmd, t, w[2], w[3]);
+        apply_windowed(d, n3, cmd, t, w[3], w[4]);
+    }
+    i64 b = n3 - d->offs[3];
+    if (cmd == ACT)
+        d->open_row[b] = row;
+    else if (cmd == PRE || cmd == RDA || cmd == WRA)
+        d->open_row[b] = -1;
+}
+
+/* Earliest tick a bank command meets every rule: the latest ready clock, channel .. bank. */
+static inline i64 path_ready(const i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
+{
+    i64 t = ready[n0 * N_COMMANDS + cmd];
+    t = MAX(t, ready[n1 * N_COMMANDS + cmd]);
+    t = MAX(t, ready[n2 * N_COMMANDS + cmd]);
+    return MAX(t, ready[n3 * N_COMMANDS + cmd]);
+}
+
+/* ready tick of `cmd` on its node path; all banks of the pseudo channel for PREA/REF. */
+static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
+{
+    if (n2 >= 0)
+        return path_ready(d->ready, cmd, n0, n1, n2, n3);
+    const i64 *ready = d->ready, *offs = d->offs;
+    i64 t = MAX(ready[n0 * N_COMMANDS + cmd], ready[n1 * N_COMMANDS + cmd]);
+    i64 pc = n1 - offs[1];
+    i64 g0 = offs[2] + pc * d->n_bgs;
+    for (i64 g = g0; g < g0 + d->n_bgs; g++)
+        t = MAX(t, ready[g * N_COMMANDS + cmd]);
+    i64 b0 = offs[3] + pc * d->n_bgs * d->n_banks;
+    for (i64 b = b0; b < b0 + d->n_bgs * d->n_banks; b++)
+        t = MAX(t, ready[b * N_COMMANDS + cmd]);
+    return t;
+}
+
+/* ------------------------------------------------------------------------------- queues */
+
+/* The requests of a batch: node path per request and its direction. */
+typedef struct {
+    const i64 *n1, *n2, *n3;
+    const u8 *write;
+} Requests;
+
+/* ready tick of `cmd` at request r's bank, or a lower bound on it when that bound already shows
+ * the command cannot issue at clk. Ready clocks only grow (rules apply max), so a bank's ready
+ * tick computed once stays a lower bound: while it is > clk the 4-level path need not be
+ * re-read. Callers use the value as "wake no earlier than", which a lower bound keeps safe. */
+static inline i64 bank_ready(i64 *ready_lb, const i64 *ready, i64 cmd, i64 c, i64 r, i64 bank,
+                             const Requests *q, i64 clk)
+{
+    i64 j = bank * N_COMMANDS + cmd;
+    i64 t = ready_lb[j];
+    if (t <= clk) {
+        t = path_ready(ready, cmd, c, q->n1[r], q->n2[r], q->n3[r]);
+        ready_lb[j] = t;
+    }
+    return t;
+}
+
+/* FR-FCFS column pick in the active queue (aq/aqk: channel c's slots): the oldest ready entry
+ * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
+ * tick at which an entry other than the pick may be ready (clk if another is ready now). */
+static inline i64 scan_active(const i64 *aq, const i64 *aqk, i64 c, i64 n, const Requests *q,
+                              const i64 *arrive, const i64 *open_row, const i64 *ready,
+                              i64 *ready_lb, i64 clk, i64 *cmd_out, i64 *wake_out)
+{
+    i64 best = -1, best_cmd = -1, best_arr = FAR, wake = FAR, n_ready = 0;
+    for (i64 i = 0; i < n; i++) {
+        i64 key = aqk[i];
+        i64 bank = key >> 32;
+        if (open_row[bank] != (key & 0xFFFFFFFF))
+            continue;
+        i64 r = aq[i];
+        i64 cmd = q->write[r] ? WR : RD;
+        i64 t = bank_ready(ready_lb, ready, cmd, c, r, bank, q, clk);
+        if (t <= clk) {
+            n_ready++;
+            if (arrive[r] < best_arr) {
+                best = i;
+                best_cmd = cmd;
+                best_arr = arrive[r];
+            }
+        } else if (t < wake) {
+            wake = t;
+        }
+    }
+    if (n_ready > 1)
+        wake = clk;
+    *cmd_out = best_cmd;
+    *wake_out = wake;
+    return best;
+}
+
+/* FR-FCFS column pick in a read or write queue (arrival order): the first row hit whose cmd
+ * (RD or WR) is ready -> slot or -1; *wake_out = earliest tick of a hit not ready. */
+static inline i64 scan_column(const i64 *buf, const i64 *keys, i64 c, i64 n, i64 cmd,
+                              const Requests *q, const i64 *open_row, const i64 *ready,
+                              i64 *ready_lb, i64 clk, i64 *wake_out)
+{
+    i64 wake = FAR;
+    for (i64 i = 0; i < n; i++) {
+        i64 key = keys[i];
+        i64 bank = key >> 32;
+        if (open_row[bank] != (key & 0xFFFFFFFF))
+            continue;
+        i64 t = bank_ready(ready_lb, ready, cmd, c, buf[i], bank, q, clk);
+        if (t <= clk) {
+            *wake_out = wake;
+            return i;
+        }
+        if (t < wake)
+            wake = t;
+    }
+    *wake_out = wake;
+    return -1;
+}
+
+/* FR-FCFS row pick in a read or write queue (arrival order): the first row miss (ACT) or
+ * conflict (PRE, unless an activated request waits on the bank) that is ready -> slot or -1,
+ * *cmd_out, *wake_out (earliest tick a skipped slot may be ready).
+ *
+ * The scan remembers the slots it walked past without a pick (the queue's prefix:
+ * counts[C_PLEN + qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask
+ * counts[C_PMASK + qi], bit bank & 63) and the next scan starts after them: a prefix slot stays
+ * unready until that tick, because ready clocks only grow, unless its bank changes state
+ * (touch_bank drops the prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart.
+ * A row hit, or a conflict whose bank has an activated request, gets the tick FAR (skipped);
+ * the others read their bank's lower bound and only a bound that has come takes the exact path. */
+static inline i64 scan_row(const i64 *buf, const i64 *keys, i64 c, i64 n, const Requests *q,
+                           const i64 *open_row, const i64 *active_per_bank, const i64 *ready,
+                           i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch, int qi, i64 *cmd_out,
+                           i64 *wake_out)
+{
+    i64 *plen = cnt + (C_PLEN + qi) * n_ch;
+    i64 *pwake = cnt + (C_PWAKE + qi) * n_ch;
+    i64 *pmask = cnt + (C_PMASK + qi) * n_ch;
+    i64 start = *plen, wake = *pwake, mask = *pmask;
+    if (clk >= wake) {
+        start = 0;
+        wake = FAR;
+        mask = 0;
+    }
+    for (i64 i = start; i < n; i++) {
+        i64 key = keys[i];
+        i64 bank = key >> 32;
+        i64 r_open = open_row[bank];
+        int is_open = r_open >= 0;
+        i64 cmd = is_open ? PRE : ACT;
+        int skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0));
+        i64 j = bank * N_COMMANDS + cmd;
+        i64 t = skip ? FAR : ready_lb[j];
+        if (t <= clk) {
+            i64 r = buf[i];
+            t = path_ready(ready, cmd, c, q->n1[r], q->n2[r], q->n3[r]);
+            ready_lb[j] = t;
+            if (t <= clk) {
+                *plen = i;
+                *pwake = wake;
+                *pmask = mask;
+                *cmd_out = cmd;
+                *wake_out = wake;
+                return i;
+            }
+        }
+        mask |= (i64)1 << (bank & 63);
+        wake = MIN(wake, t);
+    }
+    *plen = n;
+    *pwake = wake;
+    *pmask = mask;
+    *cmd_out = -1;
+    *wake_out = wake;
+    return -1;
+}
+
+/* `bank` changed state: drop a row-scan prefix that holds one of its requests. */
+static inline void touch_bank(i64 *cnt, i64 n_ch, i64 bank)
+{
+    i64 bit = (i64)1 << (bank & 63);
+    for (int qi = 0; qi < 2; qi++) {
+        if (cnt[(C_PMASK + qi) * n_ch] & bit) {
+            cnt[(C_PLEN + qi) * n_ch] = 0;
+            cnt[(C_PWAKE + qi) * n_ch] = NEVER;
+            cnt[(C_PMASK + qi) * n_ch] = 0;
+        }
+    }
+}
+
+/* Slot i of queue qi left: the prefix (if it held the slot) is one shorter. */
+static inline void drop_slot(i64 *cnt, i64 n_ch, int qi, i64 i)
+{
+    if (i < cnt[(C_PLEN + qi) * n_ch])
+        cnt[(C_PLEN + qi) * n_ch] -= 1;
+}
+
+static inline void remove_slot(i64 *buf, i64 *keys, i64 i, i64 n)
+{
+    for (i64 j = i; j < n - 1; j++) {
+        buf[j] = buf[j + 1];
+        keys[j] = keys[j + 1];
+    }
+}
+
+static inline i64 count_key(const i64 *keys, i64 n, i64 key)
+{
+    i64 k = 0;
+    for (i64 i = 0; i < n; i++)
+        k += keys[i] == key;
+    return k;
+}
+
+static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi, i64 lo)
+{
+    if (!write_mode[c]) {
+        if (wn > hi || rn == 0)
+            write_mode[c] = 1;
+    } else if (wn < lo && rn != 0) {
+        write_mode[c] = 0;
+    }
+}
+
+/* A bank closed: the row hits queued for it become misses. */
+static inline void close_bank(i64 *hits_per_bank, i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 c,
+                              i64 bank)
+{
+    hq_r[c] -= hits_per_bank[bank];
+    hq_w[c] -= hits_per_bank[n_bank_nodes + bank];
+    hits_per_bank[bank] = 0;
+    hits_per_bank[n_bank_nodes + bank] = 0;
+}
+
+static inline void reset_prefix(i64 *counts, i64 n_ch, i64 c)
+{
+    for (int qi = 0; qi < 2; qi++) {
+        counts[(C_PLEN + qi) * n_ch + c] = 0;
+        counts[(C_PWAKE + qi) * n_ch + c] = NEVER;
+        counts[(C_PMASK + qi) * n_ch + c] = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------------ the batch */
+
+/* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
+ * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py. */
+EXPORT i64 dram_simulate_batch(
+    i64 n, const i64 *req_ch, const i64 *req_n1, const i64 *req_n2, const i64 *req_n3,
+    const i64 *req_row, const i64 *req_key, const u8 *req_write, const i64 *inject_tick,
+    i64 chase, i64 start_tick, const i64 *par, const i64 *offs, const i64 *con_ptr,
+    const i64 *con_next, const i64 *con_lat, const i64 *con_win, const i64 *fast,
+    i64 *ready, i64 *hist, i64 *open_row, i64 *next_ref, u8 *write_mode, i64 *pq, i64 pcap,
+    i64 *pq_n, i64 *chst, i64 *clock, i64 *arrive, i64 *done_tick, int8_t *outcome,
+    i64 *scratch, i64 slots, i64 *counts, i64 *active_per_bank, i64 n_bank_nodes,
+    i64 *hits_per_bank, i64 *ready_lb)
+{
+    const i64 n_ch = par[P_CHANNELS], n_pcs = par[P_PCS], n_bgs = par[P_BGS],
+              n_banks = par[P_BANKS];
+    const i64 rcap = par[P_RQ], wcap = par[P_WQ], acap = par[P_AQ];
+    const i64 hi = par[P_WR_HIGH], lo = par[P_WR_LOW];
+    const i64 read_lat = par[P_READ_LAT], write_lat = par[P_WRITE_LAT];
+    const i64 refi = par[P_REFI];
+    const int closed = par[P_CLOSED_PAGE] != 0;
+    const i64 per_tick = par[P_FRONTEND];
+    const Device dev = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win,
+                        n_bgs, n_banks, par[P_HIST]};
+    const Device *d = &dev;
+    const Requests rq_info = {req_n1, req_n2, req_n3, req_write};
+    const Requests *q = &rq_info;
+    const i64 plane = n_ch * slots;
+    i64 *rq = scratch, *wq = scratch + plane, *aq = scratch + 2 * plane;
+    i64 *rqk = scratch + 3 * plane, *wqk = scratch + 4 * plane, *aqk = scratch + 5 * plane;
+    i64 *rn = counts + C_RN * n_ch, *wn = counts + C_WN * n_ch, *an = counts + C_AN * n_ch;
+    i64 *wake = counts + C_WAKE * n_ch;
+    /* Row hits queued per channel (hq_r / hq_w) and per bank (hits_per_bank) are kept up to
+     * date, so a column scan runs only when its queue holds a hit and a row scan only when it
+     * holds a miss or conflict. A queued request is a hit iff its row is its bank's open row;
+     * that changes only when a request is queued or leaves, or when a bank opens (ACT: count
+     * the queued keys of the new row) or closes (PRE/PREA/RDA/WRA: zero). */
+    i64 *hq_r = counts + C_HQ_R * n_ch, *hq_w = counts + C_HQ_W * n_ch;
+    i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
+    /* aq_wake[c]: no active-queue entry is ready before this tick. Entries never change row
+     * state while queued and ready clocks only grow, so the bound stays valid until an entry is
+     * added (an ACT promotes one: fold its ready tick in). */
+    i64 *aq_wake = counts + C_AQ_WAKE * n_ch;
+
+    for (i64 c = 0; c < n_ch; c++) {
+        reset_prefix(counts, n_ch, c);
+        aq_wake[c] = 0;
+        rn[c] = wn[c] = an[c] = wake[c] = hq_r[c] = hq_w[c] = 0;
+    }
+    for (i64 b = 0; b < n_bank_nodes; b++)
+        active_per_bank[b] = hits_r[b] = hits_w[b] = 0;
+    for (i64 j = 0; j < n_bank_nodes * N_COMMANDS; j++)
+        ready_lb[j] = NEVER;
+    for (i64 i = 0; i < n; i++)
+        outcome[i] = -1;
+
+    i64 clk = start_tick;
+    /* Refreshes that fell due while the device sat idle before this batch: they happened, so
+     * rows are closed and the last one still blocks ACT for tRFC. */
+    for (i64 c = 0; c < n_ch; c++) {
+        if (next_ref[c] < clk && pq_n[c] == 0) {
+            i64 missed = (clk - next_ref[c] + refi - 1) / refi;
+            i64 last = next_ref[c] + (missed - 1) * refi;
+            next_ref[c] += missed * refi;
+            for (i64 p = 0; p < n_pcs; p++) {
+                i64 n1 = offs[1] + c * n_pcs + p;
+                issue_command(d, REF, last, c, n1, -1, -1, -1);
+                chst[c * N_CH_STATS + S_REFS] += missed;
+                i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
+                for (i64 b = b0; b < b0 + n_bgs * n_banks; b++)
+                    open_row[b] = -1;
+            }
+        }
+    }
+
+    i64 nxt = 0;          /* next request the frontend injects */
+    i64 finished = 0;
+    i64 last_done = start_tick;
+    while (finished < n) {
+        /* ---- frontend: in-order injection, up to per_tick requests this tick ---- */
+        i64 sent = 0;
+        int blocked = 0;
+        while (nxt < n && sent < per_tick) {
+            if (inject_tick[nxt] > clk)
+                break;
+            if (chase && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
+                break;
+            i64 c = req_ch[nxt];
+            i64 key = req_key[nxt];
+            i64 bank = key >> 32;
+            int hit = open_row[bank] == (key & 0xFFFFFFFF);
+            if (req_write[nxt]) {
+                if (wn[c] >= wcap) {
+                    blocked = 1;
+                    break;
+                }
+                wq[c * slots + wn[c]] = nxt;
+                wqk[c * slots + wn[c]] = key;
+                wn[c]++;
+                if (hit) {
+                    hq_w[c]++;
+                    hits_w[bank]++;
+                }
+            } else {
+                if (rn[c] >= rcap) {
+                    blocked = 1;
+                    break;
+                }
+                rq[c * slots + rn[c]] = nxt;
+                rqk[c * slots + rn[c]] = key;
+                rn[c]++;
+                if (hit) {
+                    hq_r[c]++;
+                    hits_r[bank]++;
+                }
+            }
+            arrive[nxt] = clk;
+            wake[c] = 0;
+            nxt++;
+            sent++;
+        }
+
+        /* ---- controllers: one tick ---- */
+        clk++;
+        int any_issue = 0;
+        for (i64 c = 0; c < n_ch; c++) {
+            if (clk >= next_ref[c]) {
+                next_ref[c] += refi;
+                for (i64 p = 0; p < n_pcs; p++) {
+                    if (pq_n[c] < pcap) {
+                        pq[c * pcap + pq_n[c]] = p;
+                        pq_n[c]++;
+                    }
+                }
+                wake[c] = 0;
+            }
+            if (clk < wake[c])
+                continue;
+            i64 *cnt = counts + c;
+            i64 *crq = rq + c * slots, *cwq = wq + c * slots, *caq = aq + c * slots;
+            i64 *crqk = rqk + c * slots, *cwqk = wqk + c * slots, *caqk = aqk + c * slots;
+            int issued = 0;
+            i64 soon = next_ref[c];
+            i64 i, t, cmd = -1;
+
+            /* -- column bus: active queue first, then (no refresh pending) the r/w queue -- */
+            if (clk < aq_wake[c]) {
+                i = -1;
+                t = aq_wake[c];
+            } else {
+                i = scan_active(caq, caqk, c, an[c], q, arrive, open_row, ready, ready_lb, clk,
+                                &cmd, &t);
+                aq_wake[c] = t;
+                if (t <= clk)
+                    t = clk + 1;
+            }
+            int src = 0;
+            if (t < soon)
+                soon = t;
+            if (i < 0 && pq_n[c] == 0) {
+                u8 was_writing = write_mode[c];
+                set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
+                if (write_mode[c] != was_writing)
+                    chst[c * N_CH_STATS + S_TURNS]++;
+                int wm = write_mode[c];
+                src = wm ? 2 : 1;
+                cmd = wm ? WR : RD;
+                if ((wm ? hq_w[c] : hq_r[c]) > 0) {
+                    i = scan_column(wm ? cwq : crq, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd,
+                                    q, open_row, ready, ready_lb, clk, &t);
+                    if (t < soon)
+                        soon = t;
+                }
+            }
+            if (i >= 0) {
+                i64 r = src == 0 ? caq[i] : src == 1 ? crq[i] : cwq[i];
+                i64 bank = req_n3[r] - offs[3];
+                if (closed) {
+                    /* auto-precharge unless another queued request hits this row: every aq
+                     * entry of the bank is a hit, plus the queued hits; minus r itself */
+                    i64 autop = cmd == RD ? RDA : WRA;
+                    i64 others = active_per_bank[bank] + hits_r[bank] + hits_w[bank] - 1;
+                    if (others == 0 && path_ready(ready, autop, c, req_n1[r], req_n2[r],
+                                                  req_n3[r]) <= clk)
+                        cmd = autop;
+                }
+                issue_bank_command(d, cmd, clk, c, req_n1[r], req_n2[r], req_n3[r], req_row[r]);
+                if (outcome[r] < 0) {
+                    outcome[r] = HIT;
+                    chst[c * N_CH_STATS + S_HITS]++;
+                }
+                if (req_write[r]) {
+                    done_tick[r] = clk + write_lat;
+                    chst[c * N_CH_STATS + S_WRITES]++;
+                } else {
+                    done_tick[r] = clk + read_lat;
+                    chst[c * N_CH_STATS + S_READS]++;
+                }
+                if (done_tick[r] > last_done)
+                    last_done = done_tick[r];
+                finished++;
+                if (src == 0) {
+                    remove_slot(caq, caqk, i, an[c]);
+                    an[c]--;
+                    active_per_bank[bank]--;
+                    if (active_per_bank[bank] == 0)
+                        touch_bank(cnt, n_ch, bank);
+                } else if (src == 1) {
+                    remove_slot(crq, crqk, i, rn[c]);
+                    drop_slot(cnt, n_ch, 0, i);
+                    rn[c]--;
+                    hq_r[c]--;
+                    hits_r[bank]--;
+                } else {
+                    remove_slot(cwq, cwqk, i, wn[c]);
+                    drop_slot(cnt, n_ch, 1, i);
+                    wn[c]--;
+                    hq_w[c]--;
+                    hits_w[bank]--;
+                }
+                if (cmd == RDA || cmd == WRA) {
+                    close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+                    touch_bank(cnt, n_ch, bank);
+                }
+                issued = 1;
+            }
+
+            /* -- row bus: refresh first; ACT/PRE from the r/w queue only if none pending -- */
+            if (pq_n[c] > 0) {
+                i64 p = pq[c * pcap];
+                i64 n1 = offs[1] + c * n_pcs + p;
+                i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
+                int any_open = 0, busy = 0;
+                for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
+                    any_open |= open_row[b] >= 0;
+                    busy |= active_per_bank[b] > 0;
+                }
+                i64 rcmd = any_open ? PREA : REF;
+                if (!(rcmd == PREA && busy)) {
+                    t = ready_tick(d, rcmd, c, n1, -1, -1);
+                    if (t <= clk) {
+                        issue_command(d, rcmd, clk, c, n1, -1, -1, -1);
+                        issued = 1;
+                        reset_prefix(counts, n_ch, c);
+                        if (rcmd == REF) {
+                            chst[c * N_CH_STATS + S_REFS]++;
+                            for (i64 j = 0; j < pq_n[c] - 1; j++)
+                                pq[c * pcap + j] = pq[c * pcap + j + 1];
+                            pq_n[c]--;
+                        } else {
+                            for (i64 b = b0; b < b0 + n_bgs * n_banks; b++)
+                                close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, b);
+                        }
+                    } else if (t < soon) {
+                        soon = t;
+                    }
+                }
+            } else {
+                set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
+                i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
+                i = -1;
+                if (bus_free > clk) {
+                    /* the row bus is busy (multi-cycle ACT): skip the scan */
+                    t = bus_free;
+                    src = 1;
+                } else {
+                    int wm = write_mode[c];
+                    src = wm ? 2 : 1;
+                    t = FAR;
+                    i64 n_q = wm ? wn[c] : rn[c];
+                    if (n_q > (wm ? hq_w[c] : hq_r[c]))
+                        i = scan_row(wm ? cwq : crq, wm ? cwqk : crqk, c, n_q, q, open_row,
+                                     active_per_bank, ready, ready_lb, clk, cnt, n_ch, wm ? 1 : 0,
+                                     &cmd, &t);
+                }
+                if (t < soon)
+                    soon = t;
+                if (i >= 0) {
+                    i64 r = src == 1 ? crq[i] : cwq[i];
+                    i64 bank = req_n3[r] - offs[3];
+                    issue_bank_command(d, cmd, clk, c, req_n1[r], req_n2[r], req_n3[r],
+                                       req_row[r]);
+                    issued = 1;
+                    touch_bank(cnt, n_ch, bank);
+                    if (cmd == ACT) {
+                        chst[c * N_CH_STATS + S_ACTS]++;
+                        if (outcome[r] < 0) {
+                            outcome[r] = MISS;
+                            chst[c * N_CH_STATS + S_MISSES]++;
+                        }
+                        if (an[c] < acap) {   /* promote: the request leaves its queue */
+                            caq[an[c]] = r;
+                            caqk[an[c]] = req_key[r];
+                            an[c]++;
+                            active_per_bank[bank]++;
+                            t = bank_ready(ready_lb, ready, req_write[r] ? WR : RD, c, r, bank, q,
+                                           clk);
+                            if (t < aq_wake[c])
+                                aq_wake[c] = t;
+                            if (src == 1) {
+                                remove_slot(crq, crqk, i, rn[c]);
+                                drop_slot(cnt, n_ch, 0, i);
+                                rn[c]--;
+                            } else {
+                                remove_slot(cwq, cwqk, i, wn[c]);
+                                drop_slot(cnt, n_ch, 1, i);
+                                wn[c]--;
+                            }
+                        }
+                        /* the bank was closed (no queued hits); now the new row's keys hit */
+                        i64 k = count_key(crqk, rn[c], req_key[r]);
+                        hits_r[bank] = k;
+                        hq_r[c] += k;
+                        k = count_key(cwqk, wn[c], req_key[r]);
+                        hits_w[bank] = k;
+                        hq_w[c] += k;
+                    } else {
+                        chst[c * N_CH_STATS + S_PRES]++;
+                        if (outcome[r] < 0) {
+                            outcome[r] = CONFLICT;
+                            chst[c * N_CH_STATS + S_CONFLICTS]++;
+                        }
+                        close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+                    }
+                }
+            }
+            if (issued) {
+                any_issue = 1;
+                wake[c] = clk + 1;
+            } else {
+                wake[c] = soon;
+            }
+        }
+
+        /* Jump over ticks where no channel can issue and the frontend cannot inject (it is
+         * blocked, waiting on inject_tick / chase, or done). */
+        if (!any_issue) {
+            int can_send = nxt < n && !blocked && inject_tick[nxt] <= clk;
+            if (chase && nxt < n && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
+                can_send = 0;
+            if (!can_send) {
+                i64 target = FAR;
+                for (i64 c = 0; c < n_ch; c++)
+                    if (wake[c] - 1 < target)
+                        target = wake[c] - 1;
+                if (nxt < n && !blocked) {
+                    i64 tt = inject_tick[nxt];
+                    if (chase && nxt > 0 && done_tick[nxt - 1] > tt)
+                        tt = done_tick[nxt - 1];
+                    if (tt < target)
+                        target = tt;
+                }
+                if (clk < target && target < FAR - 1)
+                    clk = target;
+            }
+        }
+    }
+    for (i64 c = 0; c < n_ch; c++)
+        if (last_done > chst[c * N_CH_STATS + S_LAST_TICK])
+            chst[c * N_CH_STATS + S_LAST_TICK] = last_done;
+    clock[0] = clk;
+    return last_done;
+}
+
+/* ------------------------------------------------- entry points for the unit tests (ctypes) */
+
+EXPORT void dram_issue_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,
+                               i64 t, i64 n0, i64 n1, i64 n2, i64 n3, i64 row, const i64 *offs,
+                               i64 n_bgs, i64 n_banks, const i64 *con_ptr, const i64 *con_next,
+                               const i64 *con_lat, const i64 *con_win)
+{
+    Device dev = {ready, hist, open_row, offs, 0, con_ptr, con_next, con_lat, con_win, n_bgs,
+                  n_banks, hist_len};
+    issue_command(&dev, cmd, t, n0, n1, n2, n3, row);
+}
+
+EXPORT void dram_issue_bank_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,
+                                    i64 t, i64 n0, i64 n1, i64 n2, i64 n3, i64 row,
+                                    const i64 *offs, const i64 *fast)
+{
+    Device dev = {ready, hist, open_row, offs, fast, 0, 0, 0, 0, 0, 0, hist_len};
+    issue_bank_command(&dev, cmd, t, n0, n1, n2, n3, row);
+}
+
+EXPORT i64 dram_ready_tick(i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3, const i64 *offs,
+                           i64 n_bgs, i64 n_banks)
+{
+    Device dev = {ready, 0, 0, offs, 0, 0, 0, 0, 0, n_bgs, n_banks, 0};
+    return ready_tick(&dev, cmd, n0, n1, n2, n3);
+}
+
+/* out[0..2] = slot, command, wake */
+EXPORT void dram_scan_row(const i64 *buf, const i64 *keys, i64 c, i64 n, const i64 *n1,
+                          const i64 *n2, const i64 *n3, const i64 *open_row,
+                          const i64 *active_per_bank, const i64 *ready, i64 *ready_lb, i64 clk,
+                          i64 *counts, i64 n_ch, i64 qi, i64 *out)
+{
+    Requests q = {n1, n2, n3, 0};
+    out[0] = scan_row(buf, keys, c, n, &q, open_row, active_per_bank, ready, ready_lb, clk,
+                      counts + c, n_ch, (int)qi, &out[1], &out[2]);
+}
+
+/* out[0..1] = slot, wake */
+EXPORT void dram_scan_column(const i64 *buf, const i64 *keys, i64 c, i64 n, i64 cmd,
+                             const i64 *n1, const i64 *n2, const i64 *n3, const i64 *open_row,
+                             const i64 *ready, i64 *ready_lb, i64 clk, i64 *out)
+{
+    Requests q = {n1, n2, n3, 0};
+    out[0] = scan_column(buf, keys, c, n, cmd, &q, open_row, ready, ready_lb, clk, &out[1]);
+}
+
+/* out[0..2] = slot, command, wake */
+EXPORT void dram_scan_active(const i64 *buf, const i64 *keys, i64 c, i64 n, const i64 *n1,
+                             const i64 *n2, const i64 *n3, const u8 *write, const i64 *arrive,
+                             const i64 *open_row, const i64 *ready, i64 *ready_lb, i64 clk,
+                             i64 *out)
+{
+    Requests q = {n1, n2, n3, write};
+    out[0] = scan_active(buf, keys, c, n, &q, arrive, open_row, ready, ready_lb, clk, &out[1],
+                         &out[2]);
+}
+
+EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 n_ch, i64 bank)
+{
+    touch_bank(counts + c, n_ch, bank);
+}
+
