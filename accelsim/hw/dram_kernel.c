@@ -53,7 +53,30 @@ typedef struct {
     i64 *ready, *hist, *open_row;
     const i64 *offs, *fast, *con_ptr, *con_next, *con_lat, *con_win;
     i64 n_bgs, n_banks, hist_len;
+    int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
 } Device;
+
+static int log2_of(i64 v)   /* bank groups and banks per group are powers of two (hbm.py) */
+{
+    int s = 0;
+    while (((i64)1 << s) < v)
+        s++;
+    return s;
+}
+
+static Device make_device(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, const i64 *offs,
+                          const i64 *fast, const i64 *con_ptr, const i64 *con_next,
+                          const i64 *con_lat, const i64 *con_win, i64 n_bgs, i64 n_banks)
+{
+    Device d = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win, n_bgs,
+                n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks)};
+    return d;
+}
+
+/* Node path of flat bank `bank` on channel c: the pseudo channel, bank group and bank nodes. */
+#define PC_NODE(d, bank) ((d)->offs[1] + ((bank) >> (d)->pc_shift))
+#define BG_NODE(d, bank) ((d)->offs[2] + ((bank) >> (d)->bg_shift))
+#define BANK_NODE(d, bank) ((d)->offs[3] + (bank))
 
 /* ------------------------------------------------------------------ timing rules (generic) */
 
@@ -146,10 +169,10 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
  * the per-command table (a fixed, branch-free row of 8 max updates per level; the history only
  * for commands with a windowed rule). Every rule is a max into a ready clock, so the order in
  * which rules apply does not matter. */
-static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n2,
-                                      i64 n3, i64 row)
+static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
     const i64 *fast = d->fast;
+    i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
     const i64 *dense = fast + F_DENSE + cmd * N_LEVELS * N_COMMANDS;
     apply_dense(d->ready + n0 * N_COMMANDS, t, dense);
     apply_dense(d->ready + n1 * N_COMMANDS, t, dense + N_COMMANDS);
@@ -162,20 +185,25 @@ static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i
         apply_windowed(d, n2, cmd, t, w[2], w[3]);
         apply_windowed(d, n3, cmd, t, w[3], w[4]);
     }
-    i64 b = n3 - d->offs[3];
     if (cmd == ACT)
-        d->open_row[b] = row;
+        d->open_row[bank] = row;
     else if (cmd == PRE || cmd == RDA || cmd == WRA)
-        d->open_row[b] = -1;
+        d->open_row[bank] = -1;
 }
 
-/* Earliest tick a bank command meets every rule: the latest ready clock, channel .. bank. */
+/* Earliest tick a command meets every rule on the node path n0 (channel) .. n3 (bank). */
 static inline i64 path_ready(const i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 {
     i64 t = ready[n0 * N_COMMANDS + cmd];
     t = MAX(t, ready[n1 * N_COMMANDS + cmd]);
     t = MAX(t, ready[n2 * N_COMMANDS + cmd]);
     return MAX(t, ready[n3 * N_COMMANDS + cmd]);
+}
+
+/* Earliest tick a command on flat bank `bank` of channel c meets every rule. */
+static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
+{
+    return path_ready(d->ready, cmd, c, PC_NODE(d, bank), BG_NODE(d, bank), BANK_NODE(d, bank));
 }
 
 /* ready tick of `cmd` on its node path; all banks of the pseudo channel for PREA/REF. */
@@ -197,23 +225,17 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 
 /* ------------------------------------------------------------------------------- queues */
 
-/* The requests of a batch: node path per request and its direction. */
-typedef struct {
-    const i64 *n1, *n2, *n3;
-    const u8 *write;
-} Requests;
 
 /* ready tick of `cmd` at request r's bank, or a lower bound on it when that bound already shows
  * the command cannot issue at clk. Ready clocks only grow (rules apply max), so a bank's ready
  * tick computed once stays a lower bound: while it is > clk the 4-level path need not be
  * re-read. Callers use the value as "wake no earlier than", which a lower bound keeps safe. */
-static inline i64 bank_ready(i64 *ready_lb, const i64 *ready, i64 cmd, i64 c, i64 r, i64 bank,
-                             const Requests *q, i64 clk)
+static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64 bank, i64 clk)
 {
     i64 j = bank * N_COMMANDS + cmd;
     i64 t = ready_lb[j];
     if (t <= clk) {
-        t = path_ready(ready, cmd, c, q->n1[r], q->n2[r], q->n3[r]);
+        t = bank_path_ready(d, cmd, c, bank);
         ready_lb[j] = t;
     }
     return t;
@@ -222,19 +244,19 @@ static inline i64 bank_ready(i64 *ready_lb, const i64 *ready, i64 cmd, i64 c, i6
 /* FR-FCFS column pick in the active queue (aq/aqk: channel c's slots): the oldest ready entry
  * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
-static inline i64 scan_active(const i64 *aq, const i64 *aqk, i64 c, i64 n, const Requests *q,
-                              const i64 *arrive, const i64 *open_row, const i64 *ready,
-                              i64 *ready_lb, i64 clk, i64 *cmd_out, i64 *wake_out)
+static inline i64 scan_active(const Device *d, const i64 *aq, const i64 *aqk, i64 c, i64 n,
+                              const u8 *req_write, const i64 *arrive, i64 *ready_lb, i64 clk,
+                              i64 *cmd_out, i64 *wake_out)
 {
     i64 best = -1, best_cmd = -1, best_arr = FAR, wake = FAR, n_ready = 0;
     for (i64 i = 0; i < n; i++) {
         i64 key = aqk[i];
         i64 bank = key >> 32;
-        if (open_row[bank] != (key & 0xFFFFFFFF))
+        if (d->open_row[bank] != (key & 0xFFFFFFFF))
             continue;
         i64 r = aq[i];
-        i64 cmd = q->write[r] ? WR : RD;
-        i64 t = bank_ready(ready_lb, ready, cmd, c, r, bank, q, clk);
+        i64 cmd = req_write[r] ? WR : RD;
+        i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
         if (t <= clk) {
             n_ready++;
             if (arrive[r] < best_arr) {
@@ -255,17 +277,16 @@ static inline i64 scan_active(const i64 *aq, const i64 *aqk, i64 c, i64 n, const
 
 /* FR-FCFS column pick in a read or write queue (arrival order): the first row hit whose cmd
  * (RD or WR) is ready -> slot or -1; *wake_out = earliest tick of a hit not ready. */
-static inline i64 scan_column(const i64 *buf, const i64 *keys, i64 c, i64 n, i64 cmd,
-                              const Requests *q, const i64 *open_row, const i64 *ready,
+static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i64 cmd,
                               i64 *ready_lb, i64 clk, i64 *wake_out)
 {
     i64 wake = FAR;
     for (i64 i = 0; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        if (open_row[bank] != (key & 0xFFFFFFFF))
+        if (d->open_row[bank] != (key & 0xFFFFFFFF))
             continue;
-        i64 t = bank_ready(ready_lb, ready, cmd, c, buf[i], bank, q, clk);
+        i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
         if (t <= clk) {
             *wake_out = wake;
             return i;
@@ -288,11 +309,11 @@ static inline i64 scan_column(const i64 *buf, const i64 *keys, i64 c, i64 n, i64
  * (touch_bank drops the prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart.
  * A row hit, or a conflict whose bank has an activated request, gets the tick FAR (skipped);
  * the others read their bank's lower bound and only a bound that has come takes the exact path. */
-static inline i64 scan_row(const i64 *buf, const i64 *keys, i64 c, i64 n, const Requests *q,
-                           const i64 *open_row, const i64 *active_per_bank, const i64 *ready,
-                           i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch, int qi, i64 *cmd_out,
-                           i64 *wake_out)
+static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
+                           const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch,
+                           int qi, i64 *cmd_out, i64 *wake_out)
 {
+    const i64 *open_row = d->open_row;
     i64 *plen = cnt + (C_PLEN + qi) * n_ch;
     i64 *pwake = cnt + (C_PWAKE + qi) * n_ch;
     i64 *pmask = cnt + (C_PMASK + qi) * n_ch;
@@ -312,8 +333,7 @@ static inline i64 scan_row(const i64 *buf, const i64 *keys, i64 c, i64 n, const 
         i64 j = bank * N_COMMANDS + cmd;
         i64 t = skip ? FAR : ready_lb[j];
         if (t <= clk) {
-            i64 r = buf[i];
-            t = path_ready(ready, cmd, c, q->n1[r], q->n2[r], q->n3[r]);
+            t = bank_path_ready(d, cmd, c, bank);
             ready_lb[j] = t;
             if (t <= clk) {
                 *plen = i;
@@ -405,8 +425,7 @@ static inline void reset_prefix(i64 *counts, i64 n_ch, i64 c)
 /* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
  * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py. */
 EXPORT i64 dram_simulate_batch(
-    i64 n, const i64 *req_ch, const i64 *req_n1, const i64 *req_n2, const i64 *req_n3,
-    const i64 *req_row, const i64 *req_key, const u8 *req_write, const i64 *inject_tick,
+    i64 n, const i64 *req_ch, const i64 *req_key, const u8 *req_write, const i64 *inject_tick,
     i64 chase, i64 start_tick, const i64 *par, const i64 *offs, const i64 *con_ptr,
     const i64 *con_next, const i64 *con_lat, const i64 *con_win, const i64 *fast,
     i64 *ready, i64 *hist, i64 *open_row, i64 *next_ref, u8 *write_mode, i64 *pq, i64 pcap,
@@ -422,11 +441,9 @@ EXPORT i64 dram_simulate_batch(
     const i64 refi = par[P_REFI];
     const int closed = par[P_CLOSED_PAGE] != 0;
     const i64 per_tick = par[P_FRONTEND];
-    const Device dev = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win,
-                        n_bgs, n_banks, par[P_HIST]};
+    const Device dev = make_device(ready, hist, par[P_HIST], open_row, offs, fast, con_ptr,
+                                   con_next, con_lat, con_win, n_bgs, n_banks);
     const Device *d = &dev;
-    const Requests rq_info = {req_n1, req_n2, req_n3, req_write};
-    const Requests *q = &rq_info;
     const i64 plane = n_ch * slots;
     i64 *rq = scratch, *wq = scratch + plane, *aq = scratch + 2 * plane;
     i64 *rqk = scratch + 3 * plane, *wqk = scratch + 4 * plane, *aqk = scratch + 5 * plane;
@@ -550,8 +567,8 @@ EXPORT i64 dram_simulate_batch(
                 i = -1;
                 t = aq_wake[c];
             } else {
-                i = scan_active(caq, caqk, c, an[c], q, arrive, open_row, ready, ready_lb, clk,
-                                &cmd, &t);
+                i = scan_active(d, caq, caqk, c, an[c], req_write, arrive, ready_lb, clk, &cmd,
+                                &t);
                 aq_wake[c] = t;
                 if (t <= clk)
                     t = clk + 1;
@@ -568,25 +585,24 @@ EXPORT i64 dram_simulate_batch(
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
                 if ((wm ? hq_w[c] : hq_r[c]) > 0) {
-                    i = scan_column(wm ? cwq : crq, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd,
-                                    q, open_row, ready, ready_lb, clk, &t);
+                    i = scan_column(d, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd, ready_lb, clk,
+                                    &t);
                     if (t < soon)
                         soon = t;
                 }
             }
             if (i >= 0) {
                 i64 r = src == 0 ? caq[i] : src == 1 ? crq[i] : cwq[i];
-                i64 bank = req_n3[r] - offs[3];
+                i64 bank = req_key[r] >> 32;
                 if (closed) {
                     /* auto-precharge unless another queued request hits this row: every aq
                      * entry of the bank is a hit, plus the queued hits; minus r itself */
                     i64 autop = cmd == RD ? RDA : WRA;
                     i64 others = active_per_bank[bank] + hits_r[bank] + hits_w[bank] - 1;
-                    if (others == 0 && path_ready(ready, autop, c, req_n1[r], req_n2[r],
-                                                  req_n3[r]) <= clk)
+                    if (others == 0 && bank_path_ready(d, autop, c, bank) <= clk)
                         cmd = autop;
                 }
-                issue_bank_command(d, cmd, clk, c, req_n1[r], req_n2[r], req_n3[r], req_row[r]);
+                issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
                 if (outcome[r] < 0) {
                     outcome[r] = HIT;
                     chst[c * N_CH_STATS + S_HITS]++;
@@ -671,17 +687,15 @@ EXPORT i64 dram_simulate_batch(
                     t = FAR;
                     i64 n_q = wm ? wn[c] : rn[c];
                     if (n_q > (wm ? hq_w[c] : hq_r[c]))
-                        i = scan_row(wm ? cwq : crq, wm ? cwqk : crqk, c, n_q, q, open_row,
-                                     active_per_bank, ready, ready_lb, clk, cnt, n_ch, wm ? 1 : 0,
-                                     &cmd, &t);
+                        i = scan_row(d, wm ? cwqk : crqk, c, n_q, active_per_bank, ready_lb, clk,
+                                     cnt, n_ch, wm ? 1 : 0, &cmd, &t);
                 }
                 if (t < soon)
                     soon = t;
                 if (i >= 0) {
                     i64 r = src == 1 ? crq[i] : cwq[i];
-                    i64 bank = req_n3[r] - offs[3];
-                    issue_bank_command(d, cmd, clk, c, req_n1[r], req_n2[r], req_n3[r],
-                                       req_row[r]);
+                    i64 bank = req_key[r] >> 32;
+                    issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
                     issued = 1;
                     touch_bank(cnt, n_ch, bank);
                     if (cmd == ACT) {
@@ -695,8 +709,7 @@ EXPORT i64 dram_simulate_batch(
                             caqk[an[c]] = req_key[r];
                             an[c]++;
                             active_per_bank[bank]++;
-                            t = bank_ready(ready_lb, ready, req_write[r] ? WR : RD, c, r, bank, q,
-                                           clk);
+                            t = bank_ready(d, ready_lb, req_write[r] ? WR : RD, c, bank, clk);
                             if (t < aq_wake[c])
                                 aq_wake[c] = t;
                             if (src == 1) {
@@ -771,59 +784,63 @@ EXPORT void dram_issue_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_ro
                                i64 n_bgs, i64 n_banks, const i64 *con_ptr, const i64 *con_next,
                                const i64 *con_lat, const i64 *con_win)
 {
-    Device dev = {ready, hist, open_row, offs, 0, con_ptr, con_next, con_lat, con_win, n_bgs,
-                  n_banks, hist_len};
-    issue_command(&dev, cmd, t, n0, n1, n2, n3, row);
+    Device d = make_device(ready, hist, hist_len, open_row, offs, 0, con_ptr, con_next, con_lat,
+                           con_win, n_bgs, n_banks);
+    issue_command(&d, cmd, t, n0, n1, n2, n3, row);
 }
 
 EXPORT void dram_issue_bank_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,
-                                    i64 t, i64 n0, i64 n1, i64 n2, i64 n3, i64 row,
-                                    const i64 *offs, const i64 *fast)
+                                    i64 t, i64 c, i64 bank, i64 row, const i64 *offs,
+                                    const i64 *fast, i64 n_bgs, i64 n_banks)
 {
-    Device dev = {ready, hist, open_row, offs, fast, 0, 0, 0, 0, 0, 0, hist_len};
-    issue_bank_command(&dev, cmd, t, n0, n1, n2, n3, row);
+    Device d = make_device(ready, hist, hist_len, open_row, offs, fast, 0, 0, 0, 0, n_bgs,
+                           n_banks);
+    issue_bank_command(&d, cmd, t, c, bank, row);
 }
 
 EXPORT i64 dram_ready_tick(i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3, const i64 *offs,
                            i64 n_bgs, i64 n_banks)
 {
-    Device dev = {ready, 0, 0, offs, 0, 0, 0, 0, 0, n_bgs, n_banks, 0};
-    return ready_tick(&dev, cmd, n0, n1, n2, n3);
+    Device d = make_device(ready, 0, 0, 0, offs, 0, 0, 0, 0, 0, n_bgs, n_banks);
+    return ready_tick(&d, cmd, n0, n1, n2, n3);
 }
 
+/* The queue scans on channel c's slots (keys: bank << 32 | row). The device needs: ready,
+ * open_row, offs and the organization (n_bgs, n_banks). */
+#define SCAN_DEVICE Device d = make_device((i64 *)ready, 0, 0, (i64 *)open_row, offs, 0, 0, 0, \
+                                           0, 0, n_bgs, n_banks)
+
 /* out[0..2] = slot, command, wake */
-EXPORT void dram_scan_row(const i64 *buf, const i64 *keys, i64 c, i64 n, const i64 *n1,
-                          const i64 *n2, const i64 *n3, const i64 *open_row,
-                          const i64 *active_per_bank, const i64 *ready, i64 *ready_lb, i64 clk,
-                          i64 *counts, i64 n_ch, i64 qi, i64 *out)
+EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
+                          const i64 *active_per_bank, const i64 *ready, i64 *ready_lb,
+                          const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *counts, i64 n_ch,
+                          i64 qi, i64 *out)
 {
-    Requests q = {n1, n2, n3, 0};
-    out[0] = scan_row(buf, keys, c, n, &q, open_row, active_per_bank, ready, ready_lb, clk,
-                      counts + c, n_ch, (int)qi, &out[1], &out[2]);
+    SCAN_DEVICE;
+    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c, n_ch, (int)qi,
+                      &out[1], &out[2]);
 }
 
 /* out[0..1] = slot, wake */
-EXPORT void dram_scan_column(const i64 *buf, const i64 *keys, i64 c, i64 n, i64 cmd,
-                             const i64 *n1, const i64 *n2, const i64 *n3, const i64 *open_row,
-                             const i64 *ready, i64 *ready_lb, i64 clk, i64 *out)
+EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, const i64 *open_row,
+                             const i64 *ready, i64 *ready_lb, const i64 *offs, i64 n_bgs,
+                             i64 n_banks, i64 clk, i64 *out)
 {
-    Requests q = {n1, n2, n3, 0};
-    out[0] = scan_column(buf, keys, c, n, cmd, &q, open_row, ready, ready_lb, clk, &out[1]);
+    SCAN_DEVICE;
+    out[0] = scan_column(&d, keys, c, n, cmd, ready_lb, clk, &out[1]);
 }
 
-/* out[0..2] = slot, command, wake */
-EXPORT void dram_scan_active(const i64 *buf, const i64 *keys, i64 c, i64 n, const i64 *n1,
-                             const i64 *n2, const i64 *n3, const u8 *write, const i64 *arrive,
-                             const i64 *open_row, const i64 *ready, i64 *ready_lb, i64 clk,
+/* out[0..2] = slot, command, wake; aq holds request ids into write and arrive */
+EXPORT void dram_scan_active(const i64 *aq, const i64 *keys, i64 c, i64 n, const u8 *write,
+                             const i64 *arrive, const i64 *open_row, const i64 *ready,
+                             i64 *ready_lb, const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk,
                              i64 *out)
 {
-    Requests q = {n1, n2, n3, write};
-    out[0] = scan_active(buf, keys, c, n, &q, arrive, open_row, ready, ready_lb, clk, &out[1],
-                         &out[2]);
+    SCAN_DEVICE;
+    out[0] = scan_active(&d, aq, keys, c, n, write, arrive, ready_lb, clk, &out[1], &out[2]);
 }
 
 EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 n_ch, i64 bank)
 {
     touch_bank(counts + c, n_ch, bank);
 }
-

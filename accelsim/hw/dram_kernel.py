@@ -173,13 +173,13 @@ _EXTENSION = "accelsim.hw._dram_kernel"
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 # Argument kinds of each C entry point: "i" an integer, "p" an array (see _call).
 _SIGNATURES = {
-    "dram_simulate_batch": "i" + "p" * 8 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pipp",
+    "dram_simulate_batch": "i" + "p" * 4 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pipp",
     "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
-    "dram_issue_bank_command": "ppip" + "i" * 7 + "pp",
+    "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
-    "dram_scan_row": "ppii" + "ppppppp" + "i" + "p" + "iip",
-    "dram_scan_column": "ppiii" + "pppppp" + "ip",
-    "dram_scan_active": "ppii" + "ppppppp" + "p" + "ip",
+    "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "ii" + "p",
+    "dram_scan_column": "piii" + "ppp" + "p" + "ii" + "ip",
+    "dram_scan_active": "ppii" + "ppppp" + "p" + "ii" + "ip",
     "dram_touch_bank": "piii",
 }
 _lib = None
@@ -217,18 +217,17 @@ def _ptr(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
-def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick,
-                   chase, start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
+def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
                    arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
                    ready_lb) -> int:
     """Replay one batch of requests; fills ``arrive``, ``done_tick`` and ``outcome`` per request.
 
     Args:
-        req_ch, req_n1, req_n2, req_n3: node index of each request's channel, pseudo channel,
-            bank group and bank (global node numbering, see ``hbm.HbmSpec``).
-        req_row, req_write: row and direction of each request.
-        req_key: ``bank << 32 | row`` of each request (bank = flat bank index).
+        req_ch: channel of each request.
+        req_key: ``bank << 32 | row`` of each request (bank = flat bank index over all channels;
+            its pseudo channel and bank group follow from the organization in ``par``).
+        req_write: direction of each request.
         inject_tick: earliest tick the frontend may inject each request (requests go in order).
         chase: if true, request i+1 is injected only after request i completes (pointer chasing).
         start_tick: tick of the first frontend slot.
@@ -245,13 +244,11 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
         The tick at which the last request finished.
     """
     n = req_ch.shape[0]
-    for a in (req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, arrive,
-              done_tick, outcome):
+    for a in (req_key, req_write, inject_tick, arrive, done_tick, outcome):
         if a.shape[0] != n:
             raise ValueError(f"request arrays differ in length: {a.shape[0]} != {n}")
     return int(_library().dram_simulate_batch(
-        n, _ptr(req_ch), _ptr(req_n1), _ptr(req_n2), _ptr(req_n3), _ptr(req_row), _ptr(req_key),
-        _ptr(req_write), _ptr(inject_tick), int(bool(chase)), int(start_tick), _ptr(par),
+        n, _ptr(req_ch), _ptr(req_key), _ptr(req_write), _ptr(inject_tick), int(bool(chase)), int(start_tick), _ptr(par),
         _ptr(offs), _ptr(con_ptr), _ptr(con_next), _ptr(con_lat), _ptr(con_win), _ptr(fast),
         _ptr(ready), _ptr(hist), _ptr(open_row), _ptr(next_ref), _ptr(write_mode), _ptr(pq),
         pq.shape[1], _ptr(pq_n), _ptr(chst), _ptr(clock), _ptr(arrive), _ptr(done_tick),
@@ -270,10 +267,12 @@ def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bg
                                   _ptr(con_next), _ptr(con_lat), _ptr(con_win))
 
 
-def issue_bank_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, fast):
-    """``issue_command`` for a command on one bank, from the per-command table ``fast``."""
+def issue_bank_command(ready, hist, open_row, cmd, t, c, bank, row, offs, fast, n_bgs, n_banks):
+    """``issue_command`` for a command on flat bank ``bank`` of channel ``c``, from the
+    per-command table ``fast``."""
     _library().dram_issue_bank_command(_ptr(ready), _ptr(hist), hist.shape[2], _ptr(open_row),
-                                       cmd, t, n0, n1, n2, n3, row, _ptr(offs), _ptr(fast))
+                                       cmd, t, c, bank, row, _ptr(offs), _ptr(fast), n_bgs,
+                                       n_banks)
 
 
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
@@ -283,33 +282,31 @@ def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
                                           n_banks))
 
 
-def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready,
-              ready_lb, offs, n_bgs, n_banks, clk, counts, q):
+def _scan_row(keys, c, n, open_row, active_per_bank, ready, ready_lb, offs, n_bgs, n_banks, clk,
+              counts, q):
     """The row pick of queue ``q`` (0 read, 1 write) of channel ``c``: (slot, command, wake)."""
     out = np.zeros(3, dtype=np.int64)
-    _library().dram_scan_row(_ptr(buf[c]), _ptr(keys[c]), c, n, _ptr(req_n1), _ptr(req_n2),
-                             _ptr(req_n3), _ptr(open_row), _ptr(active_per_bank), _ptr(ready),
-                             _ptr(ready_lb), clk, _ptr(counts), counts.shape[1], q, _ptr(out))
+    _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(active_per_bank),
+                             _ptr(ready), _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk,
+                             _ptr(counts), counts.shape[1], q, _ptr(out))
     return int(out[0]), int(out[1]), int(out[2])
 
 
-def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, ready_lb, offs,
-                 n_bgs, n_banks, clk):
+def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_banks, clk):
     """The column pick of a read or write queue of channel ``c``: (slot, wake)."""
     out = np.zeros(2, dtype=np.int64)
-    _library().dram_scan_column(_ptr(buf[c]), _ptr(keys[c]), c, n, cmd, _ptr(req_n1),
-                                _ptr(req_n2), _ptr(req_n3), _ptr(open_row), _ptr(ready),
-                                _ptr(ready_lb), clk, _ptr(out))
+    _library().dram_scan_column(_ptr(keys[c]), c, n, cmd, _ptr(open_row), _ptr(ready),
+                                _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
     return int(out[0]), int(out[1])
 
 
-def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_row, ready,
-                 ready_lb, offs, n_bgs, n_banks, clk):
+def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, offs, n_bgs,
+                 n_banks, clk):
     """The column pick of channel ``c``'s active queue: (slot, RD/WR, wake)."""
     out = np.zeros(3, dtype=np.int64)
-    _library().dram_scan_active(_ptr(aq[c]), _ptr(aqk[c]), c, n, _ptr(req_n1), _ptr(req_n2),
-                                _ptr(req_n3), _ptr(req_write), _ptr(arrive), _ptr(open_row),
-                                _ptr(ready), _ptr(ready_lb), clk, _ptr(out))
+    _library().dram_scan_active(_ptr(aq[c]), _ptr(aqk[c]), c, n, _ptr(req_write), _ptr(arrive),
+                                _ptr(open_row), _ptr(ready), _ptr(ready_lb), _ptr(offs), n_bgs,
+                                n_banks, clk, _ptr(out))
     return int(out[0]), int(out[1]), int(out[2])
 
 

@@ -421,12 +421,13 @@ class HbmSpec:
         pc, bg, ba, row, col = MAPPINGS[self.mapping][1](local, self)
         return ch, pc, bg, ba, row, col
 
-    def node_paths(self, ch, pc, bg, ba) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        offs = self.node_offsets()
-        pcg = ch * self.pseudo_channels + pc
-        bgg = pcg * self.bank_groups + bg
-        bag = bgg * self.banks_per_group + ba
-        return offs[1] + pcg, offs[2] + bgg, offs[3] + bag
+    def bank_keys(self, ch, pc, bg, ba, row) -> np.ndarray:
+        """The kernel's request key ``flat bank << 32 | row``; the flat bank numbers banks
+        channel-major, then pseudo channel, bank group, bank (the kernel derives the pseudo
+        channel and bank group nodes from it by shifts)."""
+        flat = ((ch * self.pseudo_channels + pc) * self.bank_groups + bg) * self.banks_per_group \
+            + ba
+        return (flat.astype(np.int64) << 32) | row
 
 
 def load_spec(section: Section) -> HbmSpec:
@@ -591,7 +592,6 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
               chase: bool = False) -> BatchResult:
     """Replay accesses ``line`` (address // tx_bytes) through the device, updating ``state``."""
     ch, pc, bg, ba, row, _ = spec.map_lines(line)
-    n1, n2, n3 = spec.node_paths(ch, pc, bg, ba)
     n = len(line)
     if inject_tick is None:
         inject_tick = np.full(n, start_tick, dtype=np.int64)
@@ -599,10 +599,8 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
     done = np.full(n, -1, dtype=np.int64)
     outcome = np.full(n, -1, dtype=np.int8)
     r = spec.rules
-    row = row.astype(np.int64)
-    key = ((n3 - spec.node_offsets()[3]) << 32) | row
     last = K.simulate_batch(
-        ch.astype(np.int64), n1, n2, n3, row, key,
+        ch.astype(np.int64), spec.bank_keys(ch, pc, bg, ba, row),
         np.asarray(write, dtype=np.bool_), np.asarray(inject_tick, dtype=np.int64), chase,
         np.int64(start_tick), spec.kernel_params(), spec.node_offsets(), r.con_ptr, r.con_next,
         r.con_lat, r.con_win, r.fast, state["ready"].reshape(-1), state["hist"], state["open_row"],

@@ -97,12 +97,9 @@ def test_split_batches_equal_one_batch_on_the_same_state():
     assert np.array_equal(ra2.done, rb2.done) and np.array_equal(ra2.outcome, rb2.outcome)
 
 
-def _scan(keys, n, open_row, active, ready, ready_lb, counts, clk, offs, n_bgs, n_banks, n3):
-    buf = np.arange(keys.shape[1], dtype=np.int64)[None, :]
-    n1 = offs[1] + (n3 - offs[3]) // (n_bgs * n_banks)
-    n2 = offs[2] + (n3 - offs[3]) // n_banks
-    return K._scan_row(buf, keys, 0, n, n1, n2, n3, open_row, active, ready, ready_lb, offs,
-                       n_bgs, n_banks, clk, counts, 0)
+def _scan(keys, n, open_row, active, ready, ready_lb, counts, clk, offs, n_bgs, n_banks):
+    return K._scan_row(keys, 0, n, open_row, active, ready, ready_lb, offs, n_bgs, n_banks, clk,
+                       counts, 0)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -121,7 +118,6 @@ def test_row_scan_prefix_picks_what_a_full_scan_picks(seed):
     n = 24
     bank = rng.integers(0, n_bank, n)
     keys = ((bank << 32) | rng.integers(0, 3, n))[None, :].astype(np.int64)
-    n3 = np.zeros(n, dtype=np.int64) + offs[3] + bank
     counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
     counts[K.C_PWAKE] = K.NEVER
     lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
@@ -130,9 +126,9 @@ def test_row_scan_prefix_picks_what_a_full_scan_picks(seed):
         fresh = np.zeros_like(counts)
         fresh[K.C_PWAKE] = K.NEVER
         want = _scan(keys, n, open_row, active, ready, np.full_like(lb, K.NEVER), fresh, clk,
-                     offs, spec.bank_groups, spec.banks_per_group, n3)
+                     offs, spec.bank_groups, spec.banks_per_group)
         got = _scan(keys, n, open_row, active, ready, lb, counts, clk, offs, spec.bank_groups,
-                    spec.banks_per_group, n3)
+                    spec.banks_per_group)
         assert got[:2] == want[:2]
         assert got[2] <= max(want[2], clk + 1) or got[0] >= 0   # wake stays a lower bound
         assert counts[K.C_PLEN, 0] == (got[0] if got[0] >= 0 else n)
@@ -200,8 +196,9 @@ def test_bank_command_issue_equals_generic_issue(preset):
         K.issue_command(a["ready"].reshape(-1), a["hist"], a["open_row"], cmd, t, *nodes, row,
                         offs, spec.bank_groups, spec.banks_per_group, r.con_ptr, r.con_next,
                         r.con_lat, r.con_win)
-        K.issue_bank_command(b["ready"].reshape(-1), b["hist"], b["open_row"], cmd, t, *nodes,
-                             row, offs, r.fast)
+        K.issue_bank_command(b["ready"].reshape(-1), b["hist"], b["open_row"], cmd, t, nodes[0],
+                             nodes[3] - offs[3], row, offs, r.fast, spec.bank_groups,
+                             spec.banks_per_group)
         assert np.array_equal(a["ready"], b["ready"])
     assert np.array_equal(a["hist"], b["hist"]) and np.array_equal(a["open_row"], b["open_row"])
 
@@ -231,8 +228,6 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
     row = rng.integers(0, 3, n)
     keys = ((bank << 32) | row)[None, :].astype(np.int64)
     n3 = (offs[3] + bank).astype(np.int64)
-    n1 = offs[1] + (n3 - offs[3]) // (nbg * nba)
-    n2 = offs[2] + (n3 - offs[3]) // nba
     buf = np.arange(n, dtype=np.int64)[None, :]
     write = rng.random(n) < 0.5
     arrive = rng.permutation(n).astype(np.int64)
@@ -252,8 +247,8 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
         counts[K.C_PWAKE] = K.NEVER
         lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
-        got = K._scan_row(buf, keys, 0, n, n1, n2, n3, open_row, active, ready, lb, offs, nbg,
-                          nba, clk, counts, 0)
+        got = K._scan_row(keys, 0, n, open_row, active, ready, lb, offs, nbg, nba, clk, counts,
+                          0)
         assert got == (want[0], want[1], wake)
         # column pick in a read queue: first ready row hit
         want, wake = -1, K.FAR
@@ -266,8 +261,8 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
                 break
             wake = min(wake, t)
         lb[:] = K.NEVER
-        assert K._scan_column(buf, keys, 0, n, K.RD, n1, n2, n3, open_row, ready, lb, offs, nbg,
-                              nba, clk) == (want, wake)
+        assert K._scan_column(keys, 0, n, K.RD, open_row, ready, lb, offs, nbg, nba,
+                              clk) == (want, wake)
         # active queue: oldest ready hit (RD or WR by direction); wake = clk if two are ready
         best, best_cmd, best_arr, wake, n_ready = -1, -1, K.FAR, K.FAR, 0
         for i in range(n):
@@ -284,8 +279,8 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         if n_ready > 1:
             wake = clk
         lb[:] = K.NEVER
-        assert K._scan_active(buf, keys, 0, n, n1, n2, n3, write, arrive, open_row, ready, lb,
-                              offs, nbg, nba, clk) == (best, best_cmd, wake)
+        assert K._scan_active(buf, keys, 0, n, write, arrive, open_row, ready, lb, offs, nbg,
+                              nba, clk) == (best, best_cmd, wake)
 
 
 def test_zero_low_watermark_leaves_write_mode_when_the_write_queue_empties():

@@ -1,0 +1,49 @@
+"""The compiled DRAM scheduler: the ctypes argument lists match the C prototypes, and a checkout
+without the built extension gets one clear error instead of a crash."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from accelsim.errors import SimulationError
+from accelsim.hw import dram_kernel as K
+
+C_SOURCE = Path(K.__file__).with_suffix(".c")
+
+
+def _prototypes() -> dict[str, tuple[str, str]]:
+    """name -> (return type, argument kinds: 'p' pointer, 'i' integer) of every EXPORT."""
+    out = {}
+    for ret, name, args in re.findall(r"EXPORT\s+(\w+)\s+(\w+)\(([^)]*)\)", C_SOURCE.read_text()):
+        kinds = "".join("p" if "*" in a else "i" for a in args.split(","))
+        out[name] = (ret, kinds)
+    return out
+
+
+def test_ctypes_signatures_match_the_c_prototypes():
+    protos = _prototypes()
+    assert set(protos) == set(K._SIGNATURES)
+    for name, kinds in K._SIGNATURES.items():
+        assert protos[name][1] == kinds, name
+    lib = K._library()
+    for name, (ret, _) in protos.items():
+        assert (getattr(lib, name).restype is None) == (ret == "void"), name
+
+
+def test_a_missing_extension_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(K, "_lib", None)
+    monkeypatch.setattr(K, "_EXTENSION", "accelsim.hw._no_such_kernel")
+    with pytest.raises(SimulationError, match="pip install -e"):
+        K._library()
+
+
+def test_arrays_of_the_wrong_type_are_refused():
+    import numpy as np
+
+    with pytest.raises(TypeError, match="int64"):
+        K._ptr(np.zeros(4, dtype=np.float64))
+    with pytest.raises(TypeError, match="contiguous"):
+        K._ptr(np.zeros((4, 4), dtype=np.int64)[:, 1])
