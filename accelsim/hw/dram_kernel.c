@@ -470,8 +470,10 @@ EXPORT i64 dram_simulate_batch(
         active_per_bank[b] = hits_r[b] = hits_w[b] = 0;
     for (i64 j = 0; j < n_bank_nodes * N_COMMANDS; j++)
         ready_lb[j] = NEVER;
-    for (i64 i = 0; i < n; i++)
+    for (i64 i = 0; i < n; i++) {
         outcome[i] = -1;
+        arrive[i] = done_tick[i] = -1;
+    }
 
     i64 clk = start_tick;
     /* Refreshes that fell due while the device sat idle before this batch: they happened, so
@@ -492,6 +494,8 @@ EXPORT i64 dram_simulate_batch(
         }
     }
 
+    /* earliest tick request i may be injected (inject_tick NULL: all from start_tick) */
+#define INJECT(i) (inject_tick ? inject_tick[i] : start_tick)
     i64 nxt = 0;          /* next request the frontend injects */
     i64 finished = 0;
     i64 last_done = start_tick;
@@ -500,7 +504,7 @@ EXPORT i64 dram_simulate_batch(
         i64 sent = 0;
         int blocked = 0;
         while (nxt < n && sent < per_tick) {
-            if (inject_tick[nxt] > clk)
+            if (INJECT(nxt) > clk)
                 break;
             if (chase && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
                 break;
@@ -750,7 +754,7 @@ EXPORT i64 dram_simulate_batch(
         /* Jump over ticks where no channel can issue and the frontend cannot inject (it is
          * blocked, waiting on inject_tick / chase, or done). */
         if (!any_issue) {
-            int can_send = nxt < n && !blocked && inject_tick[nxt] <= clk;
+            int can_send = nxt < n && !blocked && INJECT(nxt) <= clk;
             if (chase && nxt < n && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
                 can_send = 0;
             if (!can_send) {
@@ -759,7 +763,7 @@ EXPORT i64 dram_simulate_batch(
                     if (wake[c] - 1 < target)
                         target = wake[c] - 1;
                 if (nxt < n && !blocked) {
-                    i64 tt = inject_tick[nxt];
+                    i64 tt = INJECT(nxt);
                     if (chase && nxt > 0 && done_tick[nxt - 1] > tt)
                         tt = done_tick[nxt - 1];
                     if (tt < target)

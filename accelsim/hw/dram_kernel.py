@@ -228,7 +228,8 @@ def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, p
         req_key: ``bank << 32 | row`` of each request (bank = flat bank index over all channels;
             its pseudo channel and bank group follow from the organization in ``par``).
         req_write: direction of each request.
-        inject_tick: earliest tick the frontend may inject each request (requests go in order).
+        inject_tick: earliest tick the frontend may inject each request (requests go in order);
+            None: every request from ``start_tick``.
         chase: if true, request i+1 is injected only after request i completes (pointer chasing).
         start_tick: tick of the first frontend slot.
         par: integer parameters (``P_*``); offs: first node index of each level.
@@ -244,11 +245,14 @@ def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, p
         The tick at which the last request finished.
     """
     n = req_ch.shape[0]
-    for a in (req_key, req_write, inject_tick, arrive, done_tick, outcome):
+    for a in (req_key, req_write, arrive, done_tick, outcome) + (
+            () if inject_tick is None else (inject_tick,)):
         if a.shape[0] != n:
             raise ValueError(f"request arrays differ in length: {a.shape[0]} != {n}")
     return int(_library().dram_simulate_batch(
-        n, _ptr(req_ch), _ptr(req_key), _ptr(req_write), _ptr(inject_tick), int(bool(chase)), int(start_tick), _ptr(par),
+        n, _ptr(req_ch), _ptr(req_key), _ptr(req_write),
+        None if inject_tick is None else _ptr(inject_tick), int(bool(chase)), int(start_tick),
+        _ptr(par),
         _ptr(offs), _ptr(con_ptr), _ptr(con_next), _ptr(con_lat), _ptr(con_win), _ptr(fast),
         _ptr(ready), _ptr(hist), _ptr(open_row), _ptr(next_ref), _ptr(write_mode), _ptr(pq),
         pq.shape[1], _ptr(pq_n), _ptr(chst), _ptr(clock), _ptr(arrive), _ptr(done_tick),
