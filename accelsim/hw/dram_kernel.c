@@ -20,6 +20,7 @@ enum { N_LEVELS = 4 };
 enum { HIT, MISS, CONFLICT };
 
 #define NEVER (-((i64)1 << 50))   /* "no command yet" in the history */
+#define NO_RULE (-((i64)1 << 60)) /* "no rule" in the dense rows of the per-command table */
 #define FAR ((i64)1 << 60)        /* "not ready in this batch" */
 
 /* Indices into the parameter vector `par` (P_* in dram_kernel.py). */
@@ -49,12 +50,41 @@ enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED 
 /* The device: timing clocks ready[node * N_COMMANDS + cmd], the command history
  * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
  * numbering (offs: first node of each level) and the rule tables. */
+/* The window-1 rules of each bank command, as a list: (level, next command, latency). */
+typedef struct {
+    int32_t level, next;
+    i64 latency;
+} Rule;
+typedef struct {
+    int n[N_COMMANDS];
+    Rule rule[N_COMMANDS][N_LEVELS * N_COMMANDS];
+} BankRules;
+
 typedef struct {
     i64 *ready, *hist, *open_row;
     const i64 *offs, *fast, *con_ptr, *con_next, *con_lat, *con_win;
     i64 n_bgs, n_banks, hist_len;
     int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
+    const BankRules *rules;   /* fast's dense rows without their NO_RULE entries */
 } Device;
+
+/* The rules of fast's dense rows (F_DENSE), listed per issued command. */
+static void list_bank_rules(BankRules *br, const i64 *fast)
+{
+    for (int cmd = 0; cmd < N_COMMANDS; cmd++) {
+        int n = 0;
+        for (int level = 0; level < N_LEVELS; level++) {
+            for (int next = 0; next < N_COMMANDS; next++) {
+                i64 lat = fast[F_DENSE + (cmd * N_LEVELS + level) * N_COMMANDS + next];
+                if (lat != NO_RULE) {
+                    Rule r = {level, next, lat};
+                    br->rule[cmd][n++] = r;
+                }
+            }
+        }
+        br->n[cmd] = n;
+    }
+}
 
 static int log2_of(i64 v)   /* bank groups and banks per group are powers of two (hbm.py) */
 {
@@ -69,7 +99,7 @@ static Device make_device(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, co
                           const i64 *con_lat, const i64 *con_win, i64 n_bgs, i64 n_banks)
 {
     Device d = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win, n_bgs,
-                n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks)};
+                n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks), 0};
     return d;
 }
 
@@ -139,14 +169,6 @@ static void issue_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n
 
 /* ------------------------------------------------------------- timing rules (bank commands) */
 
-/* One key's dense row fast[k0 .. k0 + N_COMMANDS): ready = max(ready, t + latency) for every
- * next command (NO_RULE entries leave the clock as it is). */
-static inline void apply_dense(i64 *restrict ready, i64 t, const i64 *restrict row)
-{
-    for (int k = 0; k < N_COMMANDS; k++)
-        ready[k] = MAX(ready[k], t + row[k]);
-}
-
 /* The windowed rules fast[k0:k1] (triples next, latency, window) of one key: record t in the
  * history and measure each rule from the command `window - 1` issues back. */
 static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64 k0, i64 k1)
@@ -166,18 +188,21 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
 }
 
 /* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks, from
- * the per-command table (a fixed, branch-free row of 8 max updates per level; the history only
- * for commands with a windowed rule). Every rule is a max into a ready clock, so the order in
- * which rules apply does not matter. */
+ * the per-command rule list (ready = max(ready, t + latency) per rule, no table walk; the
+ * history only for commands with a windowed rule). Every rule is a max into a ready clock, so
+ * the order in which rules apply does not matter. */
 static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
-    const i64 *dense = fast + F_DENSE + cmd * N_LEVELS * N_COMMANDS;
-    apply_dense(d->ready + n0 * N_COMMANDS, t, dense);
-    apply_dense(d->ready + n1 * N_COMMANDS, t, dense + N_COMMANDS);
-    apply_dense(d->ready + n2 * N_COMMANDS, t, dense + 2 * N_COMMANDS);
-    apply_dense(d->ready + n3 * N_COMMANDS, t, dense + 3 * N_COMMANDS);
+    i64 *ready = d->ready;
+    const i64 base[N_LEVELS] = {n0 * N_COMMANDS, n1 * N_COMMANDS, n2 * N_COMMANDS,
+                                n3 * N_COMMANDS};
+    const Rule *rule = d->rules->rule[cmd];
+    for (int k = 0, n = d->rules->n[cmd]; k < n; k++) {
+        i64 j = base[rule[k].level] + rule[k].next;
+        ready[j] = MAX(ready[j], t + rule[k].latency);
+    }
     if (fast[F_WINDOWED + cmd] != 0) {
         const i64 *w = fast + F_WPTR + cmd * N_LEVELS;
         apply_windowed(d, n0, cmd, t, w[0], w[1]);
@@ -441,8 +466,11 @@ EXPORT i64 dram_simulate_batch(
     const i64 refi = par[P_REFI];
     const int closed = par[P_CLOSED_PAGE] != 0;
     const i64 per_tick = par[P_FRONTEND];
-    const Device dev = make_device(ready, hist, par[P_HIST], open_row, offs, fast, con_ptr,
-                                   con_next, con_lat, con_win, n_bgs, n_banks);
+    BankRules rules;
+    list_bank_rules(&rules, fast);
+    Device dev = make_device(ready, hist, par[P_HIST], open_row, offs, fast, con_ptr, con_next,
+                             con_lat, con_win, n_bgs, n_banks);
+    dev.rules = &rules;
     const Device *d = &dev;
     const i64 plane = n_ch * slots;
     i64 *rq = scratch, *wq = scratch + plane, *aq = scratch + 2 * plane;
@@ -797,8 +825,11 @@ EXPORT void dram_issue_bank_command(i64 *ready, i64 *hist, i64 hist_len, i64 *op
                                     i64 t, i64 c, i64 bank, i64 row, const i64 *offs,
                                     const i64 *fast, i64 n_bgs, i64 n_banks)
 {
+    BankRules rules;
+    list_bank_rules(&rules, fast);
     Device d = make_device(ready, hist, hist_len, open_row, offs, fast, 0, 0, 0, 0, n_bgs,
                            n_banks);
+    d.rules = &rules;
     issue_bank_command(&d, cmd, t, c, bank, row);
 }
 
