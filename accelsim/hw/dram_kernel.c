@@ -187,10 +187,10 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
     }
 }
 
-/* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks, from
- * the per-command rule list (ready = max(ready, t + latency) per rule, no table walk; the
- * history only for commands with a windowed rule). Every rule is a max into a ready clock, so
- * the order in which rules apply does not matter. */
+/* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks.
+ * NOTE(perf): see scripts/bench_dram.py -- from the per-command rule list (ready = max(ready, t +
+ * latency) per rule, no table walk; the history only for commands with a windowed rule). Every
+ * rule is a max into a ready clock, so the order in which rules apply does not matter. */
 static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
     const i64 *fast = d->fast;
@@ -251,10 +251,11 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 /* ------------------------------------------------------------------------------- queues */
 
 
-/* ready tick of `cmd` at request r's bank, or a lower bound on it when that bound already shows
- * the command cannot issue at clk. Ready clocks only grow (rules apply max), so a bank's ready
- * tick computed once stays a lower bound: while it is > clk the 4-level path need not be
- * re-read. Callers use the value as "wake no earlier than", which a lower bound keeps safe. */
+/* ready tick of `cmd` at a bank, or a lower bound on it when that bound already shows the command
+ * cannot issue at clk. NOTE(perf): see scripts/bench_dram.py -- Ready clocks only grow (rules
+ * apply max), so a bank's ready tick computed once stays a lower bound: while it is > clk the
+ * 4-level path need not be re-read. Callers use the value as "wake no earlier than", which a lower
+ * bound keeps safe. */
 static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64 bank, i64 clk)
 {
     i64 j = bank * N_COMMANDS + cmd;
@@ -323,17 +324,16 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
     return -1;
 }
 
-/* FR-FCFS row pick in a read or write queue (arrival order): the first row miss (ACT) or
- * conflict (PRE, unless an activated request waits on the bank) that is ready -> slot or -1,
- * *cmd_out, *wake_out (earliest tick a skipped slot may be ready).
- *
- * The scan remembers the slots it walked past without a pick (the queue's prefix:
- * counts[C_PLEN + qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask
- * counts[C_PMASK + qi], bit bank & 63) and the next scan starts after them: a prefix slot stays
- * unready until that tick, because ready clocks only grow, unless its bank changes state
- * (touch_bank drops the prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart.
- * A row hit, or a conflict whose bank has an activated request, gets the tick FAR (skipped);
- * the others read their bank's lower bound and only a bound that has come takes the exact path. */
+/* FR-FCFS row pick in a read or write queue (arrival order): the first row miss (ACT) or conflict
+ * (PRE, unless an activated request waits on the bank) that is ready -> slot or -1, *cmd_out,
+ * *wake_out (earliest tick a skipped slot may be ready). NOTE(perf): see scripts/bench_dram.py --
+ * the scan remembers the slots it walked past without a pick (the queue's prefix: counts[C_PLEN +
+ * qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask counts[C_PMASK +
+ * qi], bit bank & 63) and the next scan starts after them: a prefix slot stays unready until that
+ * tick, because ready clocks only grow, unless its bank changes state (touch_bank drops the
+ * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit, or a conflict
+ * whose bank has an activated request, gets the tick FAR (skipped); the others read their bank's
+ * lower bound and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
                            const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch,
                            int qi, i64 *cmd_out, i64 *wake_out)
@@ -477,16 +477,18 @@ EXPORT i64 dram_simulate_batch(
     i64 *rqk = scratch + 3 * plane, *wqk = scratch + 4 * plane, *aqk = scratch + 5 * plane;
     i64 *rn = counts + C_RN * n_ch, *wn = counts + C_WN * n_ch, *an = counts + C_AN * n_ch;
     i64 *wake = counts + C_WAKE * n_ch;
-    /* Row hits queued per channel (hq_r / hq_w) and per bank (hits_per_bank) are kept up to
-     * date, so a column scan runs only when its queue holds a hit and a row scan only when it
-     * holds a miss or conflict. A queued request is a hit iff its row is its bank's open row;
-     * that changes only when a request is queued or leaves, or when a bank opens (ACT: count
-     * the queued keys of the new row) or closes (PRE/PREA/RDA/WRA: zero). */
+    /* NOTE(perf): see scripts/bench_dram.py -- row hits queued per channel (hq_r / hq_w) and per
+     * bank (hits_per_bank) are kept up to date, so a column scan runs only when its queue holds a
+     * hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
+     * row is its bank's open row; that changes only when a request is queued or leaves, or when a
+     * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
+     * zero). */
     i64 *hq_r = counts + C_HQ_R * n_ch, *hq_w = counts + C_HQ_W * n_ch;
     i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
-    /* aq_wake[c]: no active-queue entry is ready before this tick. Entries never change row
-     * state while queued and ready clocks only grow, so the bound stays valid until an entry is
-     * added (an ACT promotes one: fold its ready tick in). */
+    /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c]: no active-queue entry is ready
+     * before this tick. Entries never change row state while queued and ready clocks only grow,
+     * so the bound stays valid until an entry is added (an ACT promotes one: fold its ready tick
+     * in). */
     i64 *aq_wake = counts + C_AQ_WAKE * n_ch;
 
     for (i64 c = 0; c < n_ch; c++) {
@@ -710,7 +712,7 @@ EXPORT i64 dram_simulate_batch(
                 i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
                 i = -1;
                 if (bus_free > clk) {
-                    /* the row bus is busy (multi-cycle ACT): skip the scan */
+                    /* NOTE(perf): the row bus is busy (multi-cycle ACT): skip the scan */
                     t = bus_free;
                     src = 1;
                 } else {
@@ -779,11 +781,12 @@ EXPORT i64 dram_simulate_batch(
             }
         }
 
-        /* Jump over ticks where no channel can issue and the frontend cannot inject (it is
-         * blocked, waiting on inject_tick / chase, or done). */
+        /* NOTE(perf): see scripts/bench_dram.py -- jump over ticks where no channel can issue and
+         * the frontend cannot inject (it is blocked, waiting on inject_tick / chase, or done). */
         if (!any_issue) {
             int can_send = nxt < n && !blocked && INJECT(nxt) <= clk;
-            if (chase && nxt < n && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
+            if (chase && nxt < n && nxt > 0
+                && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
                 can_send = 0;
             if (!can_send) {
                 i64 target = FAR;

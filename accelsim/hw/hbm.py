@@ -7,7 +7,7 @@ refresh, read<->write turnaround tRTW); a per-channel controller with bounded re
 FR-FCFS, open- or closed-page policy, write drain between high/low watermarks and a dual (row /
 column) command bus; address mappings (``MAPPINGS``: ``RoBaRaCoCh``, ``MOP4CLXOR``) behind a
 cache-line channel interleave; a frontend that injects requests in order, a bounded number per
-tick. The timing itself is the numba kernel in ``accelsim.hw.dram_kernel``.
+tick. The timing itself is the C kernel in ``accelsim.hw.dram_kernel``.
 
 What it ignores: read-after-write forwarding, per-bank refresh, power states, ECC, HBM3's
 half-cycle ACT and pseudo-channel SIDs as a level (folded into bank groups), and any on-chip
@@ -641,12 +641,12 @@ def _scratch(spec: HbmSpec, state: dict):
 _LAT_BINS = 1 << 14   # latency histogram bins (ticks); the last bin collects the overflow
 
 
-@MEMORIES.register("hbm", "bank-level HBM2/2E/3: FR-FCFS, row buffers, refresh, numba scheduler")
+@MEMORIES.register("hbm", "bank-level HBM2/2E/3: FR-FCFS, row buffers, refresh, C scheduler")
 class HbmMemory(PatternTransfers, MemoryModel):
     """Bank-level HBM behind the ``MemoryModel`` contract.
 
     A ``transfer`` (one DMA of a tile) is split into ``tx_bytes`` accesses at consecutive
-    addresses, run through the mapping and replayed by the numba scheduler on the device state left
+    addresses, run through the mapping and replayed by the C scheduler on the device state left
     by earlier transfers (open rows, timing clocks, refresh phase). Transfers share the controller
     frontend in FIFO order: a transfer starts injecting when the previous one has injected its
     last access, so concurrent transfers contend for banks and buses through the device state.

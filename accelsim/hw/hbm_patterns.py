@@ -6,7 +6,7 @@ contiguous bytes at a stride, e.g. a weight tile ``[Nt, Kt]`` of a row-major ``[
 * **Access order.** Segment by segment, row by row, ``tx_bytes`` accesses in address order; the
   address mapping (``MAPPINGS``) sends each to its channel / bank / row.
 * **Bounded window.** At most a quarter of ``max_simulated_requests`` accesses (4096 by default;
-  a decode step has a few hundred distinct patterns) go through the numba kernel: the first
+  a decode step has a few hundred distinct patterns) go through the C kernel: the first
   quarter of them (the start on the device as earlier transfers left it) and a sample from the
   middle of the transfer (rows as they change in the steady state). The rest moves at the
   sample's rate over its middle half, except accesses in runs of at least a quarter of the

@@ -160,7 +160,8 @@ def memory_impls() -> dict[str, str]:
 
 
 def _import_optional_models() -> None:
-    """Import modules that register more memory models (kept lazy: numba compiles on import)."""
+    """Import modules that register more memory models (kept lazy: the HBM model loads its
+    compiled kernel and preset files)."""
     import importlib
 
     for module in ("accelsim.hw.hbm",):

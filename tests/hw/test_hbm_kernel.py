@@ -1,6 +1,6 @@
-"""The speed-ups of the numba scheduler keep its results: merged rules, history only where a
+"""The speed-ups of the DRAM scheduler keep its results: merged rules, history only where a
 windowed rule reads it, queued-hit bookkeeping (see the NOTE(perf) comments in
-``accelsim/hw/dram_kernel.py`` and ``scripts/bench_dram.py``)."""
+``accelsim/hw/dram_kernel.py``, ``dram_kernel.c`` and ``scripts/bench_dram.py``)."""
 
 from __future__ import annotations
 
