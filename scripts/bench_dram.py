@@ -1,15 +1,16 @@
 #!/usr/bin/env python
-"""Throughput of the numba bank-level DRAM scheduler, in simulated DRAM requests per second.
+"""Throughput of the bank-level DRAM scheduler (the C kernel), in simulated DRAM requests per second.
 
-Every ``# NOTE(perf): see scripts/bench_dram.py`` in ``accelsim/hw/dram_kernel.py`` and
-``accelsim/hw/hbm.py`` is measured here. Compilation is excluded (one warm-up call); each figure is
-the best of ``--repeat`` runs on one core, as wall time (``perf_counter``) and as CPU time of this
-process (``process_time``, the figure to trust on a shared, busy machine). Prints one line per
-(pattern, mapping, channels), then per pattern the worst row and its ratio to the issue's goal of
-5 M simulated DRAM requests/s, plus the extrapolated-transfer path (a 200 MB weight read as one
-``transfer``), and the time a fresh process takes to its first kernel result with an empty numba
-cache (a fresh install: the kernel compiles) and with the cache that run left (every later
-process: the compiled kernel loads from ``__pycache__``).
+Every ``NOTE(perf): see scripts/bench_dram.py`` in ``accelsim/hw/dram_kernel.c``,
+``dram_kernel.py`` and ``hbm.py`` is measured here. Each figure is the best of ``--repeat`` runs
+of ``hbm.run_batch`` (mapping + kernel) on one core, after one warm-up call, as wall time
+(``perf_counter``) and as CPU time of this process (``process_time``, the figure to trust on a
+shared, busy machine). Prints one line per (pattern, mapping, channels), then per pattern the
+worst row and its ratio to the issue's goal of 5 M simulated DRAM requests/s, plus the
+extrapolated-transfer path (a 200 MB weight read as one ``transfer``), what building the kernel
+costs at ``pip install`` (the extension compiled from scratch into a temporary directory), and
+the time a fresh process takes to its first kernel result (an empty numba cache: nothing on this
+path compiles at run time).
 
     python scripts/bench_dram.py [--requests 1000000] [--repeat 3] [--json PATH]
 """
@@ -80,7 +81,7 @@ print(time.perf_counter() - t0)
 
 def first_result_s(cache_dir: str) -> tuple[float, float]:
     """(wall, CPU) seconds of a fresh Python process to its first kernel result, with numba's
-    cache in ``cache_dir`` (``NUMBA_CACHE_DIR``: an empty one is a fresh install)."""
+    cache in ``cache_dir`` (``NUMBA_CACHE_DIR``: an empty one, as after a fresh install)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -92,6 +93,17 @@ def first_result_s(cache_dir: str) -> tuple[float, float]:
     return float(out.split()[-1]), cpu
 
 
+def build_kernel_s() -> float:
+    """Wall seconds to compile the kernel extension from scratch (what ``pip install`` adds), in a
+    temporary build directory so the installed one is left alone."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="accelsim-build-") as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", tmp,
+                        "--build-temp", tmp], cwd=root, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,11 +112,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None,
                     help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args(argv)
+    build = build_kernel_s()
     with tempfile.TemporaryDirectory(prefix="accelsim-numba-") as cache_dir:
         cold = first_result_s(cache_dir)
         warm = first_result_s(cache_dir)
-    print(f"first kernel result in a fresh process: empty numba cache {cold[0]:.1f} s wall "
-          f"({cold[1]:.1f} s CPU), warm cache {warm[0]:.2f} s wall ({warm[1]:.2f} s CPU)\n")
+    print(f"building the kernel (pip install compiles dram_kernel.c): {build:.1f} s wall")
+    print(f"first kernel result in a fresh process: empty numba cache {cold[0]:.2f} s wall "
+          f"({cold[1]:.2f} s CPU), second process {warm[0]:.2f} s wall ({warm[1]:.2f} s CPU)\n")
     print(f"{'pattern':8s} {'mapping':10s} {'ch':>3s} {'wall M req/s':>13s} {'CPU M req/s':>12s}"
           f" {'CPU / goal':>10s}")
     figures = {}
@@ -121,6 +135,7 @@ def main(argv=None) -> int:
     print(f"\nper pattern, slowest row (goal: {GOAL / 1e6:.0f} M DRAM requests/s on one core):")
     out = [figure("requests", args.requests, "count"),
            figure("transfer_200mb_wall_s", wall, "s"),
+           figure("kernel_build_wall_s", build, "s"),
            figure("first_result_cold_cache_wall_s", cold[0], "s"),
            figure("first_result_cold_cache_cpu_s", cold[1], "s"),
            figure("first_result_warm_cache_wall_s", warm[0], "s"),

@@ -8,7 +8,8 @@
 (b) One full Llama-2-7B decode iteration (32 layers, batch 32, context 2048) on the
     npu_128x128_bf16_hbm2 preset: trace generation + simulation, and simulation alone.
 (c) The same step with the bank-level HBM model: warm, and in a fresh process with an empty numba
-    cache (what a fresh install pays).
+    cache (what the first run after a fresh install pays; the DRAM kernel itself is C, compiled
+    by ``pip install``: ``scripts/bench_dram.py`` times that build).
 (d) A Llama-2-7B prefill under the RoBaRaCoCh and MOP4CLXOR address mappings.
 
 Usage: python scripts/bench_sim.py [--reference DIR] [--repeat N] [--json PATH]
@@ -127,7 +128,7 @@ print(time.perf_counter() - t0)
 
 def bench_hbm_decode(repeat: int) -> list[dict]:
     """(c) the same decode step on the bank-level HBM model: warm, and in a fresh process with an
-    empty numba cache (a fresh install compiles the kernel)."""
+    empty numba cache (the first run after a fresh install)."""
     import os
     import subprocess
     import tempfile
@@ -155,7 +156,7 @@ def bench_hbm_decode(repeat: int) -> list[dict]:
           f"replayed, extrapolation error bound {s['extrapolation_error_bound_frac']:.1%}")
     print(f"    wall: simulate warm {statistics.median(warm):.3f} s (CPU "
           f"{statistics.median(warm_cpu):.3f} s; median of {repeat}; target <= 1 s), fresh "
-          f"numba cache {cold:.2f} s (target <= 5 s)")
+          f"process with an empty numba cache {cold:.2f} s (target <= 5 s)")
     return [figure("llama_decode_hbm_simulate_warm_s", statistics.median(warm), "s", "<=", 1),
             figure("llama_decode_hbm_simulate_warm_cpu_s", statistics.median(warm_cpu), "s"),
             figure("llama_decode_hbm_simulate_cold_s", cold, "s", "<=", 5)]

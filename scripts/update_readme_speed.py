@@ -118,7 +118,7 @@ ROWS = [
                    f"generation + {_v(f, 'llama_decode_simulate_s')} simulation)"),
         [("llama_decode_wall_s", "wall")]),
     Row(lambda f: ("the same decode step on a bank-level `hbm` arch (tensor addresses, "
-                   "strided tiles), warm / fresh numba cache"),
+                   "strided tiles), warm / first run in a fresh process"),
         "bench_sim",
         lambda f: (f"{_v(f, 'llama_decode_hbm_simulate_warm_s')} (CPU "
                    f"{_v(f, 'llama_decode_hbm_simulate_warm_cpu_s')}) / "
