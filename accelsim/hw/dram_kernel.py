@@ -15,14 +15,16 @@ What it models (per channel, all channels in lock step, one iteration per DRAM c
 * open-page (rows stay open) or closed-page (a column access auto-precharges when no other queued
   request hits the same row) policy;
 * all-bank refresh per pseudo channel every ``tREFI``: precharge-all then REF, blocking new row and
-  column commands from the read/write queues while pending;
+  column commands from the read/write queues while pending; or (``P_PER_BANK_REF``) per-bank
+  refresh: every ``tREFIpb`` each pseudo channel refreshes its next bank (round robin), closing
+  only that bank; the other banks keep serving (``_refresh_bank``);
 * timing as data: ``rules`` rows ``(level, prev, next, latency, window)`` are applied to per-node
   "ready at" clocks, exactly as the rule table in ``arch_configs/memory/standards/hbm.yaml`` says.
 
 States of a bank: ``closed`` -> ACT -> ``open(row)`` -> PRE / PREA / RDA / WRA -> ``closed``; REF
 needs all banks of its pseudo channel closed. Times are integer ticks of tCK; nothing here knows ns.
 
-What it ignores: read-after-write forwarding, per-bank refresh, power-down, the command-address
+What it ignores: read-after-write forwarding, power-down, the command-address
 bus's bank-address fields, data-bus ODT/parity, and HBM3's half-cycle ACT (ACT is ``command_cycles``
 whole cycles).
 
@@ -57,7 +59,10 @@ P_REFI, P_RFC = 12, 13
 P_CLOSED_PAGE = 14
 P_FRONTEND = 15                     # requests the frontend may inject per tick
 P_HIST = 16                         # longest rule window
-N_PARAMS = 17
+# Per-bank refresh: P_REFI is then tREFIpb and P_RFC tRFCpb (REFpb -> ACT, same bank); P_RREFD is
+# REFpb -> ACT / REFpb on the other banks of the pseudo channel.
+P_PER_BANK_REF, P_RREFD = 17, 18
+N_PARAMS = 19
 
 # Indices into the per-channel statistics array ``chst[c, :]``.
 S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK, \
@@ -444,10 +449,10 @@ def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, 
 
 @_jit(inline="always")
 def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
-              offs, n_bgs, n_banks, clk, counts, q):
+              offs, n_bgs, n_banks, clk, counts, q, blocked=-1):
     """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
     or conflict (PRE, unless an activated request waits on the bank) that is ready -> (slot or -1,
-    command, earliest tick not ready).
+    command, earliest tick not ready). Bank ``blocked`` (a pending REFpb's, or -1) is skipped.
 
     NOTE(perf): see scripts/bench_dram.py -- the scan remembers the slots it walked past without a
     pick (the queue's *prefix*: ``counts[C_PLEN + q]`` slots, none ready before
@@ -476,7 +481,8 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
         r_open = open_row[bank]
         is_open = r_open >= 0
         cmd = PRE if is_open else ACT
-        skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0))
+        skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0)) \
+            | (bank == blocked)
         j = bank * N_COMMANDS + cmd
         t = ready_lb[j]
         t = FAR if skip else t
@@ -533,6 +539,79 @@ def _close_bank(hits_per_bank, hq_r, hq_w, c, bank):
     hits_per_bank[1, bank] = 0
 
 
+# ---- per-bank refresh (``P_PER_BANK_REF``) -------------------------------------------------
+# A refresh-queue entry is ``p + n_pcs * k``: bank k (0 .. bank groups x banks - 1) of pseudo
+# channel p. The bank of the REFpb due at tick ``s`` is ``(s // tREFIpb - 1) mod banks``: round
+# robin, each bank once per ``banks`` slots, and the same order after the clocks are shifted.
+@_jit(inline="always")
+def _refpb_issue(ready, open_row, n1, n3, b, t, rfc_pb, rrefd):
+    """REFpb on (closed) bank ``b`` at ``t``: no ACT to it for tRFCpb; no ACT to another bank of its
+    pseudo channel, nor another REFpb (it waits as an ACT would), for tRREFD."""
+    open_row[b] = -1
+    j = n3 * N_COMMANDS + ACT
+    ready[j] = max(ready[j], t + rfc_pb)
+    j = n1 * N_COMMANDS + ACT
+    ready[j] = max(ready[j], t + rrefd)
+
+
+@_jit()
+def _missed_refpb(ready, open_row, next_ref, chst, c, clk, refi, offs, n_pcs, n_bgs, n_banks,
+                  rfc_pb, rrefd):
+    """REFpbs that fell due while the device sat idle before ``clk`` happened: each slot's banks
+    closed, with their tRFCpb / tRREFD (only the last ``banks`` slots matter: earlier ones
+    refreshed the same banks)."""
+    n_bpp = n_bgs * n_banks
+    missed = (clk - next_ref[c] + refi - 1) // refi
+    for j in range(max(0, missed - n_bpp), missed):
+        s = next_ref[c] + j * refi
+        k = (s // refi - 1) % n_bpp
+        for p in range(n_pcs):
+            b = (c * n_pcs + p) * n_bpp + k
+            _refpb_issue(ready, open_row, offs[1] + c * n_pcs + p, offs[3] + b, b, s, rfc_pb,
+                         rrefd)
+    chst[c, S_REFS] += missed * n_pcs
+    next_ref[c] += missed * refi
+
+
+@_jit()
+def _refresh_bank(ready, hist, open_row, pq, pq_n, chst, active_per_bank, hits_per_bank, hq_r,
+                  hq_w, counts, c, clk, offs, n_pcs, n_bgs, n_banks, rfc_pb, rrefd, fast):
+    """Per-bank refresh on channel ``c``'s row bus: the head REFpb of its refresh queue ->
+    (a command issued, the REFpb's flat bank, earliest tick it may issue).
+
+    Its bank open: PRE it, unless an activated request waits on it. Closed: REFpb as soon as an ACT
+    to the bank could issue, so ACT -> REFpb (tRC), PRE/RDA/WRA -> REFpb (tRP...), tRRD, tFAW and
+    the row bus apply as to that ACT (Ramulator 2.1 applies tRC, tRP and tRRD_S only).
+    """
+    e = pq[c, 0]
+    p = e % n_pcs
+    k = e // n_pcs
+    pc = c * n_pcs + p
+    b = pc * n_bgs * n_banks + k
+    n1 = offs[1] + pc
+    n2 = offs[2] + pc * n_bgs + k // n_banks
+    n3 = offs[3] + b
+    if open_row[b] >= 0:
+        if active_per_bank[b] > 0:
+            return False, b, FAR        # its activated request issues first (column bus)
+        t = _path_ready(ready, PRE, c, n1, n2, n3)
+        if t > clk:
+            return False, b, t
+        issue_bank_command(ready, hist, open_row, PRE, clk, c, n1, n2, n3, 0, offs, fast)
+        _close_bank(hits_per_bank, hq_r, hq_w, c, b)
+    else:
+        t = _path_ready(ready, ACT, c, n1, n2, n3)
+        if t > clk:
+            return False, b, t
+        _refpb_issue(ready, open_row, n1, n3, b, clk, rfc_pb, rrefd)
+        chst[c, S_REFS] += 1
+        for j in range(pq_n[c] - 1):
+            pq[c, j] = pq[c, j + 1]
+        pq_n[c] -= 1
+    _touch_bank(counts, c, b)
+    return True, b, clk
+
+
 @_jit()
 def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, inject_tick, chase,
                    start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
@@ -578,6 +657,9 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
     closed = par[P_CLOSED_PAGE] != 0
     per_tick = par[P_FRONTEND]
     pcap = pq.shape[1]
+    per_bank = par[P_PER_BANK_REF] != 0
+    rrefd = par[P_RREFD]
+    n_bpp = n_bgs * n_banks
 
     rq = scratch[0]
     wq = scratch[1]
@@ -626,7 +708,10 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
     # Refreshes that fell due while the device sat idle before this batch: they happened, so rows
     # are closed and the last one still blocks ACT for tRFC.
     for c in range(n_ch):
-        if next_ref[c] < clk and pq_n[c] == 0:
+        if next_ref[c] < clk and pq_n[c] == 0 and per_bank:
+            _missed_refpb(ready, open_row, next_ref, chst, c, clk, refi, offs, n_pcs, n_bgs,
+                          n_banks, rfc, rrefd)
+        elif next_ref[c] < clk and pq_n[c] == 0:
             missed = (clk - next_ref[c] + refi - 1) // refi
             last = next_ref[c] + (missed - 1) * refi
             next_ref[c] += missed * refi
@@ -685,10 +770,11 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
         any_issue = False
         for c in range(n_ch):
             if clk >= next_ref[c]:
+                e0 = n_pcs * ((next_ref[c] // refi - 1) % n_bpp) if per_bank else 0
                 next_ref[c] += refi
                 for p in range(n_pcs):
                     if pq_n[c] < pcap:
-                        pq[c, pq_n[c]] = p
+                        pq[c, pq_n[c]] = p + e0
                         pq_n[c] += 1
                 wake[c] = 0
             if clk < wake[c]:
@@ -710,7 +796,7 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
             src = 0
             if t < soon:
                 soon = t
-            if i < 0 and pq_n[c] == 0:
+            if i < 0 and (pq_n[c] == 0 or per_bank):
                 was_writing = write_mode[c]
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 if write_mode[c] != was_writing:
@@ -781,7 +867,19 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 issued = True
 
             # -- row bus: refresh first; ACT/PRE from the read/write queue only if none pending --
-            if pq_n[c] > 0:
+            # (per-bank refresh: if its command cannot issue, ACT/PRE to the other banks)
+            row_free = pq_n[c] == 0
+            ref_bank = -1
+            if per_bank and not row_free:
+                did, ref_bank, t = _refresh_bank(ready, hist, open_row, pq, pq_n, chst,
+                                                 active_per_bank, hits_per_bank, hq_r, hq_w,
+                                                 counts, c, clk, offs, n_pcs, n_bgs, n_banks,
+                                                 rfc, rrefd, fast)
+                issued = issued or did
+                row_free = not did
+                if t < soon:
+                    soon = t
+            elif not row_free:
                 p = pq[c, 0]
                 n1 = offs[1] + c * n_pcs + p
                 b0 = (c * n_pcs + p) * n_bgs * n_banks
@@ -813,7 +911,7 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                                 _close_bank(hits_per_bank, hq_r, hq_w, c, b)
                     elif t < soon:
                         soon = t
-            else:
+            if row_free:
                 _set_write_mode(write_mode, c, rn[c], wn[c], hi, lo)
                 bus_free = min(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE])
                 i = -1
@@ -831,7 +929,7 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                         i, cmd, t = _scan_row(wq if wm else rq, wqk if wm else rqk, c, n_q, req_n1,
                                               req_n2, req_n3, open_row, active_per_bank, ready,
                                               ready_lb, offs, n_bgs, n_banks, clk, counts,
-                                              1 if wm else 0)
+                                              1 if wm else 0, ref_bank)
                 if t < soon:
                     soon = t
                 if i >= 0:
