@@ -427,16 +427,17 @@ def _scan_active(aq, aqk, c, n, req_n1, req_n2, req_n3, req_write, arrive, open_
 
 @_jit(inline="always")
 def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, ready_lb, offs,
-                 n_bgs, n_banks, clk):
+                 n_bgs, n_banks, clk, blocked=-1):
     """FR-FCFS column pick in a read or write queue (kept in arrival order): the first row hit
-    whose ``cmd`` (RD or WR) is ready -> (slot or -1, earliest tick not ready)."""
+    whose ``cmd`` (RD or WR) is ready -> (slot or -1, earliest tick not ready). Bank ``blocked``
+    (a pending REFpb's, or -1) takes no new hits, so its PRE is not put off."""
     wake = FAR
     for i in range(n):
         # NOTE(perf): see scripts/bench_dram.py -- decode the slot from its packed key (one
         # contiguous load) and touch the request arrays only for slots that pass the filter.
         key = keys[c, i]
         bank = key >> 32
-        if open_row[bank] != (key & 0xFFFFFFFF):
+        if open_row[bank] != (key & 0xFFFFFFFF) or bank == blocked:
             continue
         t = _bank_ready(ready_lb, ready, cmd, c, buf[c, i], bank, req_n1, req_n2, req_n3, offs,
                         n_bgs, n_banks, clk)
@@ -449,10 +450,10 @@ def _scan_column(buf, keys, c, n, cmd, req_n1, req_n2, req_n3, open_row, ready, 
 
 @_jit(inline="always")
 def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank, ready, ready_lb,
-              offs, n_bgs, n_banks, clk, counts, q, blocked=-1):
+              offs, n_bgs, n_banks, clk, counts, q):
     """FR-FCFS row pick in a read or write queue (kept in arrival order): the first row miss (ACT)
     or conflict (PRE, unless an activated request waits on the bank) that is ready -> (slot or -1,
-    command, earliest tick not ready). Bank ``blocked`` (a pending REFpb's, or -1) is skipped.
+    command, earliest tick not ready).
 
     NOTE(perf): see scripts/bench_dram.py -- the scan remembers the slots it walked past without a
     pick (the queue's *prefix*: ``counts[C_PLEN + q]`` slots, none ready before
@@ -481,8 +482,7 @@ def _scan_row(buf, keys, c, n, req_n1, req_n2, req_n3, open_row, active_per_bank
         r_open = open_row[bank]
         is_open = r_open >= 0
         cmd = PRE if is_open else ACT
-        skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0)) \
-            | (bank == blocked)
+        skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0))
         j = bank * N_COMMANDS + cmd
         t = ready_lb[j]
         t = FAR if skip else t
@@ -555,12 +555,28 @@ def _refpb_issue(ready, open_row, n1, n3, b, t, rfc_pb, rrefd):
 
 
 @_jit()
-def _missed_refpb(ready, open_row, next_ref, chst, c, clk, refi, offs, n_pcs, n_bgs, n_banks,
-                  rfc_pb, rrefd):
-    """REFpbs that fell due while the device sat idle before ``clk`` happened: each slot's banks
-    closed, with their tRFCpb / tRREFD (only the last ``banks`` slots matter: earlier ones
-    refreshed the same banks)."""
+def _missed_refpb(ready, hist, open_row, next_ref, pq, pq_n, chst, c, clk, refi, offs, n_pcs,
+                  n_bgs, n_banks, rfc_pb, rrefd, fast):
+    """REFpbs that were pending when the last batch ended, or fell due while the device sat idle
+    before ``clk``, happened: a pending one as soon as its bank could be closed and refreshed,
+    a missed slot's at the slot (only the last ``banks`` slots matter: earlier ones refreshed
+    the same banks); each closes its bank, with tRFCpb / tRREFD."""
     n_bpp = n_bgs * n_banks
+    for j in range(pq_n[c]):
+        p = pq[c, j] % n_pcs
+        k = pq[c, j] // n_pcs
+        pc = c * n_pcs + p
+        b = pc * n_bpp + k
+        n1 = offs[1] + pc
+        n2 = offs[2] + pc * n_bgs + k // n_banks
+        if open_row[b] >= 0:
+            t = _path_ready(ready, PRE, c, n1, n2, offs[3] + b)
+            issue_bank_command(ready, hist, open_row, PRE, t, c, n1, n2, offs[3] + b, 0, offs,
+                               fast)
+        _refpb_issue(ready, open_row, n1, offs[3] + b, b,
+                     _path_ready(ready, ACT, c, n1, n2, offs[3] + b), rfc_pb, rrefd)
+    chst[c, S_REFS] += pq_n[c]
+    pq_n[c] = 0
     missed = (clk - next_ref[c] + refi - 1) // refi
     for j in range(max(0, missed - n_bpp), missed):
         s = next_ref[c] + j * refi
@@ -577,11 +593,13 @@ def _missed_refpb(ready, open_row, next_ref, chst, c, clk, refi, offs, n_pcs, n_
 def _refresh_bank(ready, hist, open_row, pq, pq_n, chst, active_per_bank, hits_per_bank, hq_r,
                   hq_w, counts, c, clk, offs, n_pcs, n_bgs, n_banks, rfc_pb, rrefd, fast):
     """Per-bank refresh on channel ``c``'s row bus: the head REFpb of its refresh queue ->
-    (a command issued, the REFpb's flat bank, earliest tick it may issue).
+    (a command issued, earliest tick it may issue).
 
-    Its bank open: PRE it, unless an activated request waits on it. Closed: REFpb as soon as an ACT
-    to the bank could issue, so ACT -> REFpb (tRC), PRE/RDA/WRA -> REFpb (tRP...), tRRD, tFAW and
-    the row bus apply as to that ACT (Ramulator 2.1 applies tRC, tRP and tRRD_S only).
+    Its bank open: PRE it, unless an activated request waits on it (the bank takes no new hits
+    meanwhile, ``_scan_column``). Closed: REFpb as soon as an ACT to the bank could issue, so
+    ACT -> REFpb (tRC), PRE/RDA/WRA -> REFpb (tRP...), tRRD, tFAW and the row bus apply as to that
+    ACT (Ramulator 2.1 applies tRC, tRP and tRRD_S only); refresh goes first on the row bus, so no
+    ACT from the queues reaches the bank before its REFpb.
     """
     e = pq[c, 0]
     p = e % n_pcs
@@ -593,23 +611,23 @@ def _refresh_bank(ready, hist, open_row, pq, pq_n, chst, active_per_bank, hits_p
     n3 = offs[3] + b
     if open_row[b] >= 0:
         if active_per_bank[b] > 0:
-            return False, b, FAR        # its activated request issues first (column bus)
+            return False, FAR           # its activated request issues first (column bus)
         t = _path_ready(ready, PRE, c, n1, n2, n3)
         if t > clk:
-            return False, b, t
+            return False, t
         issue_bank_command(ready, hist, open_row, PRE, clk, c, n1, n2, n3, 0, offs, fast)
         _close_bank(hits_per_bank, hq_r, hq_w, c, b)
     else:
         t = _path_ready(ready, ACT, c, n1, n2, n3)
         if t > clk:
-            return False, b, t
+            return False, t
         _refpb_issue(ready, open_row, n1, n3, b, clk, rfc_pb, rrefd)
         chst[c, S_REFS] += 1
         for j in range(pq_n[c] - 1):
             pq[c, j] = pq[c, j + 1]
         pq_n[c] -= 1
     _touch_bank(counts, c, b)
-    return True, b, clk
+    return True, clk
 
 
 @_jit()
@@ -708,9 +726,9 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
     # Refreshes that fell due while the device sat idle before this batch: they happened, so rows
     # are closed and the last one still blocks ACT for tRFC.
     for c in range(n_ch):
-        if next_ref[c] < clk and pq_n[c] == 0 and per_bank:
-            _missed_refpb(ready, open_row, next_ref, chst, c, clk, refi, offs, n_pcs, n_bgs,
-                          n_banks, rfc, rrefd)
+        if next_ref[c] < clk and per_bank:
+            _missed_refpb(ready, hist, open_row, next_ref, pq, pq_n, chst, c, clk, refi, offs,
+                          n_pcs, n_bgs, n_banks, rfc, rrefd, fast)
         elif next_ref[c] < clk and pq_n[c] == 0:
             missed = (clk - next_ref[c] + refi - 1) // refi
             last = next_ref[c] + (missed - 1) * refi
@@ -781,6 +799,9 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 continue
             issued = False
             soon = next_ref[c]
+            ref_bank = -1       # per-bank refresh: the pending REFpb's bank takes no new hits
+            if per_bank and pq_n[c] > 0:
+                ref_bank = (c * n_pcs + pq[c, 0] % n_pcs) * n_bpp + pq[c, 0] // n_pcs
 
             # -- column bus: active queue first, then (no refresh pending) the read/write queue --
             if clk < aq_wake[c]:
@@ -809,7 +830,8 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                 if (hq_w[c] if wm else hq_r[c]) > 0:
                     i, t = _scan_column(wq if wm else rq, wqk if wm else rqk, c,
                                         wn[c] if wm else rn[c], cmd, req_n1, req_n2, req_n3,
-                                        open_row, ready, ready_lb, offs, n_bgs, n_banks, clk)
+                                        open_row, ready, ready_lb, offs, n_bgs, n_banks, clk,
+                                        ref_bank)
                     if t < soon:
                         soon = t
             if i >= 0:
@@ -869,12 +891,10 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
             # -- row bus: refresh first; ACT/PRE from the read/write queue only if none pending --
             # (per-bank refresh: if its command cannot issue, ACT/PRE to the other banks)
             row_free = pq_n[c] == 0
-            ref_bank = -1
             if per_bank and not row_free:
-                did, ref_bank, t = _refresh_bank(ready, hist, open_row, pq, pq_n, chst,
-                                                 active_per_bank, hits_per_bank, hq_r, hq_w,
-                                                 counts, c, clk, offs, n_pcs, n_bgs, n_banks,
-                                                 rfc, rrefd, fast)
+                did, t = _refresh_bank(ready, hist, open_row, pq, pq_n, chst, active_per_bank,
+                                       hits_per_bank, hq_r, hq_w, counts, c, clk, offs, n_pcs,
+                                       n_bgs, n_banks, rfc, rrefd, fast)
                 issued = issued or did
                 row_free = not did
                 if t < soon:
@@ -929,7 +949,7 @@ def simulate_batch(req_ch, req_n1, req_n2, req_n3, req_row, req_key, req_write, 
                         i, cmd, t = _scan_row(wq if wm else rq, wqk if wm else rqk, c, n_q, req_n1,
                                               req_n2, req_n3, open_row, active_per_bank, ready,
                                               ready_lb, offs, n_bgs, n_banks, clk, counts,
-                                              1 if wm else 0, ref_bank)
+                                              1 if wm else 0)
                 if t < soon:
                     soon = t
                 if i >= 0:

@@ -10,7 +10,7 @@ model is 2-6x off), unloaded latency within 5 %. Plus stream scaling with the de
 does a fixed-rate frontend at high channel counts), measured over 8 refresh intervals (a shorter
 window misses refresh and reads high). HBM2 runs all-bank refresh (as the Ramulator runs do);
 HBM3 runs per-bank refresh (``refresh: per_bank``, one REFpb per pseudo channel every tREFI / 32,
-as HBM3 controllers hide refresh): 87.6 % of peak. With all-bank refresh it converges to 84.4 %
+as HBM3 controllers hide refresh): 87.4 % of peak. With all-bank refresh it converges to 84.4 %
 (tRFC / tREFI = 9 % of each pseudo channel's time blocked), without refresh to 93.6 %; the rest
 is the 32-entry read queue per 64-bank channel (64 entries: 99.9 % without refresh). See
 docs/hbm.md, "Per-bank refresh".

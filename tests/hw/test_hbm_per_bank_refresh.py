@@ -89,6 +89,23 @@ def test_refreshed_bank_is_not_activated_during_tRFCpb():
     assert served_meanwhile.all()                        # the other banks kept serving
 
 
+def test_row_hits_do_not_starve_a_pending_refpb():
+    """A stream of row hits to the bank whose REFpb falls due: the bank takes no new hits once the
+    REFpb is pending, so it is precharged and refreshed at once (tRFCpb gap in the reads),
+    instead of after the hits run out."""
+    spec = per_bank_spec(mapping="RoBaRaCoCh")       # consecutive accesses share a row
+    c = spec.cycles
+    refi = spec.refresh_interval_cycles
+    lines = np.arange(300) % spec.accesses_per_row                 # bank 0, row 0, over and over
+    assert (spec.map_lines(lines)[3] == 0).all() and (spec.map_lines(lines)[1] == 0).all()
+    res = replay(spec, spec.new_state(), lines, start_tick=refi - 100)
+    done = np.sort(res.done)
+    gap = int(np.argmax(np.diff(done)))
+    assert done[gap + 1] - done[gap] >= c["tRFCpb"]               # the refresh window
+    assert done[gap] < refi + c["tRTP"] + c["tCL"] + c["tBL"] + 4  # it starts at the slot
+    assert done[-1] > refi + 600                                   # hits were still coming
+
+
 def test_round_robin_one_bank_per_pseudo_channel_per_slot():
     """After k slots on an idle device (refreshes due while idle happen at the next batch), banks
     0 .. k-1 of every pseudo channel are closed and the others keep their open rows."""
@@ -108,6 +125,23 @@ def test_round_robin_one_bank_per_pseudo_channel_per_slot():
         expect_closed[banks + banks - 1] = False     # `keep` reads it (re-opens it if refreshed)
         assert ((state["open_row"] < 0) == expect_closed).all(), k
         assert state["chst"][0, K.S_REFS] == k * spec.pseudo_channels
+
+
+def test_refpb_pending_at_the_end_of_a_batch_happens_while_idle():
+    """A batch can end with a REFpb pending (its bank still open); when the device resumes after
+    an idle gap, that REFpb and every slot due in the gap have happened (all counted, the banks
+    closed), instead of the schedule catching up one slot per tick."""
+    spec = per_bank_spec()
+    refi = spec.refresh_interval_cycles
+    state = spec.new_state()
+    replay(spec, state, [line_of(spec, 0, 0, 0)], start_tick=refi - 5)   # opens bank 0 (PC 0)
+    assert state["pq_n"][0] == spec.pseudo_channels and state["open_row"][0] >= 0
+    res = replay(spec, state, [line_of(spec, 0, 0, 0)], start_tick=20 * refi + 7)
+    assert state["chst"][0, K.S_REFS] == 20 * spec.pseudo_channels and state["pq_n"][0] == 0
+    assert state["next_ref"][0] == 21 * refi
+    c = spec.cycles
+    assert res.outcome[0] == K.MISS        # refreshed (closed); the ACT no longer waits
+    assert res.done[0] - res.arrive[0] == 1 + (c["tRCDRD"] + 1) + c["tCL"] + c["tBL"]
 
 
 def test_refresh_count_over_a_window():
