@@ -103,6 +103,7 @@ def run(args) -> int:
           f"{result['row_misses']}, conflicts {result['row_conflicts']})")
     print(f"channels    utilization min {min(util):.3f} / max {max(util):.3f}; "
           f"{result['rw_turnarounds']} read/write turnarounds")
-    print(f"refresh     {result['refresh_ns']:.0f} ns of all-bank refresh (summed over pseudo "
-          f"channels) in {result['simulated_ns']:.0f} ns")
+    per_bank = "; a REFpb counts 1/banks" if spec.refresh == "per_bank" else ""
+    print(f"refresh     {result['refresh_ns']:.0f} ns of {spec.refresh.replace('_', '-')} refresh "
+          f"(summed over pseudo channels{per_bank}) in {result['simulated_ns']:.0f} ns")
     return 0

@@ -25,7 +25,8 @@ enum { HIT, MISS, CONFLICT };
 
 /* Indices into the parameter vector `par` (P_* in dram_kernel.py). */
 enum { P_CHANNELS, P_PCS, P_BGS, P_BANKS, P_RQ, P_WQ, P_AQ, P_PQ, P_WR_HIGH, P_WR_LOW,
-       P_READ_LAT, P_WRITE_LAT, P_REFI, P_RFC, P_CLOSED_PAGE, P_FRONTEND, P_HIST };
+       P_READ_LAT, P_WRITE_LAT, P_REFI, P_RFC, P_CLOSED_PAGE, P_FRONTEND, P_HIST, P_PER_BANK_REF,
+       P_RREFD };
 
 /* Per-channel statistics chst[c * N_CH_STATS + S_*]. */
 enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK,
@@ -302,15 +303,16 @@ static inline i64 scan_active(const Device *d, const i64 *aq, const i64 *aqk, i6
 }
 
 /* FR-FCFS column pick in a read or write queue (arrival order): the first row hit whose cmd
- * (RD or WR) is ready -> slot or -1; *wake_out = earliest tick of a hit not ready. */
+ * (RD or WR) is ready -> slot or -1; *wake_out = earliest tick of a hit not ready. Bank `blocked`
+ * (a pending REFpb's, or -1) takes no new hits, so its PRE is not put off. */
 static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i64 cmd,
-                              i64 *ready_lb, i64 clk, i64 *wake_out)
+                              i64 blocked, i64 *ready_lb, i64 clk, i64 *wake_out)
 {
     i64 wake = FAR;
     for (i64 i = 0; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        if (d->open_row[bank] != (key & 0xFFFFFFFF))
+        if (d->open_row[bank] != (key & 0xFFFFFFFF) || bank == blocked)
             continue;
         i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
         if (t <= clk) {
@@ -445,6 +447,95 @@ static inline void reset_prefix(i64 *counts, i64 n_ch, i64 c)
     }
 }
 
+/* ---------------------------------------------------------------------- per-bank refresh */
+/* A refresh-queue entry is p + n_pcs * k: bank k (0 .. bank groups x banks - 1) of pseudo
+ * channel p. The bank of the REFpb due at tick s is (s / tREFIpb - 1) mod banks: round robin,
+ * each bank once per `banks` slots, and the same order after the clocks are shifted. */
+static inline i64 refresh_entry_bank(const Device *d, i64 c, i64 n_pcs, i64 e)
+{
+    return (c * n_pcs + e % n_pcs) * d->n_bgs * d->n_banks + e / n_pcs;
+}
+
+/* REFpb on (closed) flat bank `bank` at t: no ACT to it for tRFCpb; no ACT to another bank of
+ * its pseudo channel, nor another REFpb (it waits as an ACT would), for tRREFD. */
+static inline void refpb_issue(const Device *d, i64 bank, i64 t, i64 rfc_pb, i64 rrefd)
+{
+    d->open_row[bank] = -1;
+    i64 j = BANK_NODE(d, bank) * N_COMMANDS + ACT;
+    d->ready[j] = MAX(d->ready[j], t + rfc_pb);
+    j = PC_NODE(d, bank) * N_COMMANDS + ACT;
+    d->ready[j] = MAX(d->ready[j], t + rrefd);
+}
+
+/* REFpbs that were pending when the last batch ended, or fell due while the device sat idle
+ * before clk, happened: a pending one as soon as its bank could be closed and refreshed, a missed
+ * slot's at the slot (only the last `banks` slots matter: earlier ones refreshed the same banks);
+ * each closes its bank, with tRFCpb / tRREFD. */
+static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 *pq_n,
+                         i64 *chst, i64 c, i64 clk, i64 refi, i64 n_pcs, i64 rfc_pb, i64 rrefd)
+{
+    const i64 n_bpp = d->n_bgs * d->n_banks;
+    for (i64 j = 0; j < pq_n[c]; j++) {
+        i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap + j]);
+        if (d->open_row[bank] >= 0)
+            issue_bank_command(d, PRE, bank_path_ready(d, PRE, c, bank), c, bank, 0);
+        refpb_issue(d, bank, bank_path_ready(d, ACT, c, bank), rfc_pb, rrefd);
+    }
+    chst[c * N_CH_STATS + S_REFS] += pq_n[c];
+    pq_n[c] = 0;
+    i64 missed = (clk - next_ref[c] + refi - 1) / refi;
+    for (i64 j = MAX(0, missed - n_bpp); j < missed; j++) {
+        i64 s = next_ref[c] + j * refi;
+        i64 k = (s / refi - 1) % n_bpp;
+        for (i64 p = 0; p < n_pcs; p++)
+            refpb_issue(d, (c * n_pcs + p) * n_bpp + k, s, rfc_pb, rrefd);
+    }
+    chst[c * N_CH_STATS + S_REFS] += missed * n_pcs;
+    next_ref[c] += missed * refi;
+}
+
+/* Per-bank refresh on channel c's row bus: the head REFpb of its refresh queue. Returns 1 if a
+ * command issued; *t_out = the earliest tick it may issue. Its bank open: PRE it, unless an
+ * activated request waits on it (the bank takes no new hits meanwhile, scan_column). Closed:
+ * REFpb as soon as an ACT to the bank could issue, so ACT -> REFpb (tRC), PRE/RDA/WRA -> REFpb
+ * (tRP...), tRRD, tFAW and the row bus apply as to that ACT (Ramulator 2.1 applies tRC, tRP and
+ * tRRD_S only); refresh goes first on the row bus, so no ACT from the queues reaches the bank
+ * before its REFpb. */
+static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
+                               const i64 *active_per_bank, i64 *hits_per_bank,
+                               i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt, i64 n_ch,
+                               i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
+{
+    i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
+    if (d->open_row[bank] >= 0) {
+        if (active_per_bank[bank] > 0) {   /* its activated request issues first */
+            *t_out = FAR;
+            return 0;
+        }
+        i64 t = bank_path_ready(d, PRE, c, bank);
+        if (t > clk) {
+            *t_out = t;
+            return 0;
+        }
+        issue_bank_command(d, PRE, clk, c, bank, 0);
+        close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+    } else {
+        i64 t = bank_path_ready(d, ACT, c, bank);
+        if (t > clk) {
+            *t_out = t;
+            return 0;
+        }
+        refpb_issue(d, bank, clk, rfc_pb, rrefd);
+        chst[c * N_CH_STATS + S_REFS]++;
+        for (i64 j = 0; j < pq_n[c] - 1; j++)
+            pq[c * pcap + j] = pq[c * pcap + j + 1];
+        pq_n[c]--;
+    }
+    touch_bank(cnt, n_ch, bank);
+    *t_out = clk;
+    return 1;
+}
+
 /* ------------------------------------------------------------------------------ the batch */
 
 /* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
@@ -464,6 +555,9 @@ EXPORT i64 dram_simulate_batch(
     const i64 hi = par[P_WR_HIGH], lo = par[P_WR_LOW];
     const i64 read_lat = par[P_READ_LAT], write_lat = par[P_WRITE_LAT];
     const i64 refi = par[P_REFI];
+    /* per-bank refresh: refi is tREFIpb and rfc tRFCpb */
+    const int per_bank = par[P_PER_BANK_REF] != 0;
+    const i64 rfc = par[P_RFC], rrefd = par[P_RREFD], n_bpp = n_bgs * n_banks;
     const int closed = par[P_CLOSED_PAGE] != 0;
     const i64 per_tick = par[P_FRONTEND];
     BankRules rules;
@@ -509,7 +603,9 @@ EXPORT i64 dram_simulate_batch(
     /* Refreshes that fell due while the device sat idle before this batch: they happened, so
      * rows are closed and the last one still blocks ACT for tRFC. */
     for (i64 c = 0; c < n_ch; c++) {
-        if (next_ref[c] < clk && pq_n[c] == 0) {
+        if (next_ref[c] < clk && per_bank) {
+            missed_refpb(d, next_ref, pq, pcap, pq_n, chst, c, clk, refi, n_pcs, rfc, rrefd);
+        } else if (next_ref[c] < clk && pq_n[c] == 0) {
             i64 missed = (clk - next_ref[c] + refi - 1) / refi;
             i64 last = next_ref[c] + (missed - 1) * refi;
             next_ref[c] += missed * refi;
@@ -578,10 +674,11 @@ EXPORT i64 dram_simulate_batch(
         int any_issue = 0;
         for (i64 c = 0; c < n_ch; c++) {
             if (clk >= next_ref[c]) {
+                i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
                 next_ref[c] += refi;
                 for (i64 p = 0; p < n_pcs; p++) {
                     if (pq_n[c] < pcap) {
-                        pq[c * pcap + pq_n[c]] = p;
+                        pq[c * pcap + pq_n[c]] = p + e0;
                         pq_n[c]++;
                     }
                 }
@@ -595,6 +692,9 @@ EXPORT i64 dram_simulate_batch(
             int issued = 0;
             i64 soon = next_ref[c];
             i64 i, t, cmd = -1;
+            /* per-bank refresh: the pending REFpb's bank takes no new hits */
+            i64 ref_bank = per_bank && pq_n[c] > 0
+                ? refresh_entry_bank(d, c, n_pcs, pq[c * pcap]) : -1;
 
             /* -- column bus: active queue first, then (no refresh pending) the r/w queue -- */
             if (clk < aq_wake[c]) {
@@ -610,7 +710,7 @@ EXPORT i64 dram_simulate_batch(
             int src = 0;
             if (t < soon)
                 soon = t;
-            if (i < 0 && pq_n[c] == 0) {
+            if (i < 0 && (pq_n[c] == 0 || per_bank)) {
                 u8 was_writing = write_mode[c];
                 set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
                 if (write_mode[c] != was_writing)
@@ -619,8 +719,8 @@ EXPORT i64 dram_simulate_batch(
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
                 if ((wm ? hq_w[c] : hq_r[c]) > 0) {
-                    i = scan_column(d, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd, ready_lb, clk,
-                                    &t);
+                    i = scan_column(d, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd, ref_bank,
+                                    ready_lb, clk, &t);
                     if (t < soon)
                         soon = t;
                 }
@@ -677,8 +777,18 @@ EXPORT i64 dram_simulate_batch(
                 issued = 1;
             }
 
-            /* -- row bus: refresh first; ACT/PRE from the r/w queue only if none pending -- */
-            if (pq_n[c] > 0) {
+            /* -- row bus: refresh first; ACT/PRE from the r/w queue only if none pending (per-bank
+             * refresh: also when its command cannot issue) -- */
+            int row_free = pq_n[c] == 0;
+            if (per_bank && !row_free) {
+                int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
+                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, c, clk, n_pcs, rfc,
+                                       rrefd, &t);
+                issued |= did;
+                row_free = !did;
+                if (t < soon)
+                    soon = t;
+            } else if (!row_free) {
                 i64 p = pq[c * pcap];
                 i64 n1 = offs[1] + c * n_pcs + p;
                 i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
@@ -707,7 +817,8 @@ EXPORT i64 dram_simulate_batch(
                         soon = t;
                     }
                 }
-            } else {
+            }
+            if (row_free) {
                 set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
                 i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
                 i = -1;
@@ -860,12 +971,12 @@ EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
 }
 
 /* out[0..1] = slot, wake */
-EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, const i64 *open_row,
-                             const i64 *ready, i64 *ready_lb, const i64 *offs, i64 n_bgs,
-                             i64 n_banks, i64 clk, i64 *out)
+EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, i64 blocked,
+                             const i64 *open_row, const i64 *ready, i64 *ready_lb,
+                             const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_column(&d, keys, c, n, cmd, ready_lb, clk, &out[1]);
+    out[0] = scan_column(&d, keys, c, n, cmd, blocked, ready_lb, clk, &out[1]);
 }
 
 /* out[0..2] = slot, command, wake; aq holds request ids into write and arrive */

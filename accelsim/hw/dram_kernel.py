@@ -16,14 +16,16 @@ What it models (per channel, all channels in lock step, one iteration per DRAM c
 * open-page (rows stay open) or closed-page (a column access auto-precharges when no other queued
   request hits the same row) policy;
 * all-bank refresh per pseudo channel every ``tREFI``: precharge-all then REF, blocking new row and
-  column commands from the read/write queues while pending;
+  column commands from the read/write queues while pending; or (``P_PER_BANK_REF``) per-bank
+  refresh: every ``tREFIpb`` each pseudo channel refreshes its next bank (round robin), closing
+  only that bank; the other banks keep serving (``refresh_bank`` in the C file);
 * timing as data: ``rules`` rows ``(level, prev, next, latency, window)`` are applied to per-node
   "ready at" clocks, exactly as the rule table in ``arch_configs/memory/standards/hbm.yaml`` says.
 
 States of a bank: ``closed`` -> ACT -> ``open(row)`` -> PRE / PREA / RDA / WRA -> ``closed``; REF
 needs all banks of its pseudo channel closed. Times are integer ticks of tCK; nothing here knows ns.
 
-What it ignores: read-after-write forwarding, per-bank refresh, power-down, the command-address
+What it ignores: read-after-write forwarding, power-down, the command-address
 bus's bank-address fields, data-bus ODT/parity, and HBM3's half-cycle ACT (ACT is ``command_cycles``
 whole cycles).
 
@@ -67,7 +69,10 @@ P_REFI, P_RFC = 12, 13
 P_CLOSED_PAGE = 14
 P_FRONTEND = 15                     # requests the frontend may inject per tick
 P_HIST = 16                         # longest rule window
-N_PARAMS = 17
+# Per-bank refresh: P_REFI is then tREFIpb and P_RFC tRFCpb (REFpb -> ACT, same bank); P_RREFD is
+# REFpb -> ACT / REFpb on the other banks of the pseudo channel.
+P_PER_BANK_REF, P_RREFD = 17, 18
+N_PARAMS = 19
 
 # Indices into the per-channel statistics array ``chst[c, :]``.
 S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK, \
@@ -178,7 +183,7 @@ _SIGNATURES = {
     "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
     "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "ii" + "p",
-    "dram_scan_column": "piii" + "ppp" + "p" + "ii" + "ip",
+    "dram_scan_column": "piiii" + "pppp" + "ii" + "ip",
     "dram_scan_active": "ppii" + "ppppp" + "p" + "ii" + "ip",
     "dram_touch_bank": "piii",
 }
@@ -296,10 +301,12 @@ def _scan_row(keys, c, n, open_row, active_per_bank, ready, ready_lb, offs, n_bg
     return int(out[0]), int(out[1]), int(out[2])
 
 
-def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_banks, clk):
-    """The column pick of a read or write queue of channel ``c``: (slot, wake)."""
+def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_banks, clk,
+                 blocked=-1):
+    """The column pick of a read or write queue of channel ``c``: (slot, wake); bank ``blocked``
+    (a pending REFpb's) takes no hits."""
     out = np.zeros(2, dtype=np.int64)
-    _library().dram_scan_column(_ptr(keys[c]), c, n, cmd, _ptr(open_row), _ptr(ready),
+    _library().dram_scan_column(_ptr(keys[c]), c, n, cmd, blocked, _ptr(open_row), _ptr(ready),
                                 _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
     return int(out[0]), int(out[1])
 

@@ -3,13 +3,14 @@
 What it models: stacks x channels x pseudo channels x bank groups x banks, each bank's open row;
 every JEDEC timing rule of the standard file (``arch_configs/memory/standards/hbm.yaml``: tRCD
 rd/wr, tRP, tRAS, tRC, CL, CWL, tCCD_S/L, tRRD_S/L, tFAW, tWR, tWTR_S/L, tRTP, tREFI/tRFC all-bank
-refresh, read<->write turnaround tRTW); a per-channel controller with bounded read/write queues,
+refresh or tREFIpb/tRFCpb/tRREFD per-bank refresh (``refresh:``), read<->write turnaround tRTW);
+a per-channel controller with bounded read/write queues,
 FR-FCFS, open- or closed-page policy, write drain between high/low watermarks and a dual (row /
 column) command bus; address mappings (``MAPPINGS``: ``RoBaRaCoCh``, ``MOP4CLXOR``) behind a
 cache-line channel interleave; a frontend that injects requests in order, a bounded number per
 tick. The timing itself is the C kernel in ``accelsim.hw.dram_kernel``.
 
-What it ignores: read-after-write forwarding, per-bank refresh, power states, ECC, HBM3's
+What it ignores: read-after-write forwarding, power states, ECC, HBM3's
 half-cycle ACT and pseudo-channel SIDs as a level (folded into bank groups), and any on-chip
 interconnect between the engine and the controllers.
 
@@ -51,6 +52,11 @@ PRESET_ALIASES = {"hbm2": "hbm2_2000", "hbm2e": "hbm2e_3200", "hbm3": "hbm3_6400
 TIMING_NAMES = ("tCL", "tCWL", "tRCDRD", "tRCDWR", "tRP", "tRAS", "tRC", "tWR", "tRTP",
                 "tCCD_S", "tCCD_L", "tRRD_S", "tRRD_L", "tFAW", "tWTR_S", "tWTR_L", "tREFI", "tRFC")
 DERIVED_TIMINGS = ("tBL", "tRTW")
+#: Per-bank refresh (``refresh: per_bank``) needs tRFCpb (REFpb -> ACT, same bank) and tRREFD
+#: (REFpb -> ACT / REFpb, other banks of the pseudo channel); tREFIpb (one REFpb per pseudo channel
+#: per tREFIpb) defaults to tREFI / (bank groups x banks per group): each bank once per tREFI.
+PER_BANK_TIMINGS = ("tRFCpb", "tRREFD", "tREFIpb")
+REFRESH_MODES = ("all_bank", "per_bank")
 #: ``tRCD_ns`` (no RD/WR suffix) sets both tRCDRD and tRCDWR.
 TIMING_ALIASES = {"tRCD": ("tRCDRD", "tRCDWR")}
 _TIMING_KEY = re.compile(r"^(t[A-Z][A-Za-z0-9_]*?)_(ns|cycles)$")
@@ -309,6 +315,7 @@ class HbmSpec:
     rules: RuleTable
     mapping: str = "MOP4CLXOR"
     page_policy: str = "open"
+    refresh: str = "all_bank"        # REFRESH_MODES
     read_queue: int = 32
     write_queue: int = 32
     write_high_watermark: float = 0.8
@@ -341,6 +348,26 @@ class HbmSpec:
     bg_bits = property(lambda self: self.bits["bg"])
     ba_bits = property(lambda self: self.bits["ba"])
     row_bits = property(lambda self: self.bits["row"])
+
+    @property
+    def refresh_interval_cycles(self) -> int:
+        """Ticks between a pseudo channel's refresh commands (the kernel's ``next_ref`` step)."""
+        return self.cycles["tREFIpb" if self.refresh == "per_bank" else "tREFI"]
+
+    @property
+    def refresh_busy_cycles(self) -> float:
+        """Pseudo-channel time one refresh command takes: tRFC for a REF (the whole pseudo
+        channel), tRFCpb / banks for a REFpb (one of its banks) -- so refresh times compare."""
+        if self.refresh == "per_bank":
+            return self.cycles["tRFCpb"] / (self.bank_groups * self.banks_per_group)
+        return self.cycles["tRFC"]
+
+    @property
+    def refresh_period_cycles(self) -> int:
+        """Ticks in which every bank is refreshed once: tREFI, or tREFIpb x banks per PC."""
+        if self.refresh == "per_bank":
+            return self.cycles["tREFIpb"] * self.bank_groups * self.banks_per_group
+        return self.cycles["tREFI"]
 
     def peak_bandwidth_gbps(self) -> float:
         """channels x pseudo channels x pins x Gb/s / 8."""
@@ -378,8 +405,10 @@ class HbmSpec:
         par[K.P_WR_LOW] = max(1, math.ceil(self.write_low_watermark * self.write_queue))
         par[K.P_READ_LAT] = c["tCL"] + c["tBL"]
         par[K.P_WRITE_LAT] = c["tCWL"] + c["tBL"]
-        par[K.P_REFI] = c["tREFI"]
-        par[K.P_RFC] = c["tRFC"]
+        par[K.P_REFI] = self.refresh_interval_cycles
+        par[K.P_RFC] = c["tRFCpb" if self.refresh == "per_bank" else "tRFC"]
+        par[K.P_PER_BANK_REF] = 1 if self.refresh == "per_bank" else 0
+        par[K.P_RREFD] = c["tRREFD"] if self.refresh == "per_bank" else 0
         par[K.P_CLOSED_PAGE] = 1 if self.page_policy == "closed" else 0
         par[K.P_FRONTEND] = self.frontend_per_tick
         par[K.P_HIST] = self.rules.max_window
@@ -390,7 +419,7 @@ class HbmSpec:
                          self.banks_per_group, self.rules.max_window,
                          (self.read_queue, self.write_queue, self.banks_per_channel,
                           4 * self.pseudo_channels))
-        st["next_ref"][:] = self.cycles["tREFI"]
+        st["next_ref"][:] = self.refresh_interval_cycles
         return st
 
     # ---- closed forms
@@ -480,7 +509,7 @@ def load_spec(section: Section) -> HbmSpec:
 
     # ---- timings: preset cycles / ns, then overrides; one ns -> cycles conversion here
     cycles: dict[str, int] = {}
-    known = set(TIMING_NAMES) | set(DERIVED_TIMINGS)
+    known = set(TIMING_NAMES) | set(DERIVED_TIMINGS) | set(PER_BANK_TIMINGS)
 
     def read_timings(sec: Section, raw_keys, where: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -516,7 +545,10 @@ def load_spec(section: Section) -> HbmSpec:
         cycles[key] = tsec.int(key, minimum=0)
     tsec.done()
     cycles.update(read_timings(pre, list(pre.raw), "preset"))
-    cycles.update(read_timings(section, list(section.raw), "overrides"))
+    overrides = read_timings(section, list(section.raw), "overrides")
+    cycles.update(overrides)
+    refresh = section.choice("refresh", REFRESH_MODES,
+                             default=pre.choice("refresh", REFRESH_MODES, default="all_bank"))
     missing = [t for t in TIMING_NAMES if t not in cycles]
     if missing:
         raise ConfigError(f"timing {', '.join(missing)} not given (expected {missing[0]}_cycles "
@@ -526,6 +558,7 @@ def load_spec(section: Section) -> HbmSpec:
         cycles["tBL"] = max(1, int(math.ceil(org_vals["burst_length"] / beats_per_ck - 1e-9)))
     if "tRTW" not in cycles:
         cycles["tRTW"] = cycles["tCL"] + cycles["tBL"] + 2 - cycles["tCWL"]
+    _check_refresh_timings(refresh, cycles, overrides, org_vals, section, pfile)
     pre.done()
 
     rules = compile_rules(_load_yaml(std_path), cycles, file=str(std_path))
@@ -543,6 +576,7 @@ def load_spec(section: Section) -> HbmSpec:
                            key=section.key_path("mapping"))
     spec.mapping = mapping
     spec.page_policy = section.choice("page_policy", ("open", "closed"), default="open")
+    spec.refresh = refresh
     spec.read_queue = section.int("read_queue", default=32, minimum=1, maximum=4096)
     spec.write_queue = section.int("write_queue", default=32, minimum=1, maximum=4096)
     spec.write_high_watermark = section.float("write_high_watermark", default=0.8, minimum=0.0,
@@ -585,6 +619,29 @@ def load_spec(section: Section) -> HbmSpec:
                           file=pfile, key="organization.bus_width_bits")
     spec.bits = bits
     return spec
+
+
+def _check_refresh_timings(refresh: str, cycles: dict[str, int], overrides: dict[str, int],
+                           org: dict[str, int], section: Section, pfile: str) -> None:
+    """Per-bank refresh: tRFCpb and tRREFD given, tREFIpb derived when absent; all-bank refresh
+    rejects per-bank timing overrides (they would not take part in the result)."""
+    if refresh == "all_bank":
+        unused = [t for t in PER_BANK_TIMINGS if t in overrides]
+        if unused:
+            raise ConfigError(f"{unused[0]} applies to per-bank refresh only; expected "
+                              f"refresh: per_bank with it, got refresh: all_bank",
+                              file=section.file, key=section.key_path("refresh"))
+        return
+    missing = [t for t in PER_BANK_TIMINGS[:2] if t not in cycles]
+    if missing:
+        raise ConfigError(f"refresh: per_bank needs {missing[0]} (expected {missing[0]}_cycles "
+                          f"or {missing[0]}_ns in the preset or the memory section)", file=pfile,
+                          key="timing_cycles")
+    banks = org["bank_groups"] * org["banks_per_group"]
+    cycles.setdefault("tREFIpb", cycles["tREFI"] // banks)
+    if cycles["tREFIpb"] < 1:
+        raise ConfigError(f"expected tREFIpb >= 1 cycle, got {cycles['tREFIpb']} (tREFI "
+                          f"{cycles['tREFI']} / {banks} banks)", file=pfile, key="timing_cycles")
 
 
 def spec_from_dict(raw: dict, *, file: str | None = None) -> HbmSpec:
@@ -746,8 +803,8 @@ class HbmMemory(PatternTransfers, MemoryModel):
             self._extrapolated += rest
             self._extra_outcomes += np.array([hit_frac, (1 - hit_frac) / 2, (1 - hit_frac) / 2]) \
                 * rest
-            self._refresh_ticks_extra += (delta // spec.cycles["tREFI"]) * spec.cycles["tRFC"] \
-                * spec.channels * spec.pseudo_channels
+            self._refresh_ticks_extra += (delta // spec.refresh_interval_cycles) \
+                * spec.refresh_busy_cycles * spec.channels * spec.pseudo_channels
             self._last_tick = max(self._last_tick, end_tick)
         self._frontend_free_tick = free_tick
         if self.recorder is not None:     # timeline: the frontend injects transfers in order
@@ -774,7 +831,7 @@ class HbmMemory(PatternTransfers, MemoryModel):
         """(accesses per tick, row-hit fraction, ...) of a long sequential transfer, idle start."""
         if write not in self._steady:
             spec = self.spec
-            refi = spec.cycles["tREFI"]
+            refi = spec.refresh_period_cycles
             peak_per_tick = spec.channels * spec.pseudo_channels / spec.cycles["tBL"]
             n = int(peak_per_tick * refi * 2.5) + 4096
             state = spec.new_state()
@@ -810,7 +867,7 @@ class HbmMemory(PatternTransfers, MemoryModel):
         span = max(self._last_tick - (self._first_tick or 0), 1)
         col = chst[:, K.S_READS] + chst[:, K.S_WRITES]
         util = (col * spec.cycles["tBL"]) / (span * spec.pseudo_channels)
-        refresh_ticks = int(chst[:, K.S_REFS].sum()) * spec.cycles["tRFC"] \
+        refresh_ticks = int(chst[:, K.S_REFS].sum()) * spec.refresh_busy_cycles \
             + self._refresh_ticks_extra
         span_ns = spec.cycles_to_ns(span)
         base.update({
@@ -839,7 +896,7 @@ class HbmMemory(PatternTransfers, MemoryModel):
                "banks_per_group": s.banks_per_group, "rows": s.rows, "columns": s.columns,
                "bus_width_bits": s.bus_width_bits, "burst_length": s.burst_length,
                "data_rate_gbps": s.data_rate_gbps, "tCK_ps": s.tCK_ps, "mapping": s.mapping,
-               "page_policy": s.page_policy, "read_queue": s.read_queue,
+               "page_policy": s.page_policy, "refresh": s.refresh, "read_queue": s.read_queue,
                "write_queue": s.write_queue, "frontend_per_tick": s.frontend_per_tick}
         out.update({f"{k}_cycles": v for k, v in sorted(s.cycles.items())})
         return out
@@ -899,7 +956,7 @@ def summarize(spec: HbmSpec, res: BatchResult, write: np.ndarray, state: dict) -
         "row_conflicts": int(np.sum(res.outcome == K.CONFLICT)),
         "channel_utilization": [float(u) for u in
                                 col * spec.cycles["tBL"] / (ticks * spec.pseudo_channels)],
-        "refresh_ns": spec.cycles_to_ns(refs * spec.cycles["tRFC"]),
+        "refresh_ns": spec.cycles_to_ns(refs * spec.refresh_busy_cycles),
         "rw_turnarounds": int(chst[:, K.S_TURNS].sum()),
         "mem_ticks": int(ticks),
         "simulated_ns": spec.cycles_to_ns(ticks),

@@ -62,7 +62,7 @@ class _PatternMemo:
     lat_sum: int
     reads: int
     extrapolated: int
-    refresh_ticks: int
+    refresh_ticks: float
     bound_ticks: float
 
 
@@ -200,7 +200,8 @@ class PatternTransfers:
                                                 min(long_frac, 1.0))
             self._advance(delta, refreshes)
             end, free = end + delta, free + delta
-            refresh_ticks = int(refreshes.sum()) * spec.cycles["tRFC"] * spec.pseudo_channels
+            refresh_ticks = int(refreshes.sum()) * spec.refresh_busy_cycles \
+                * spec.pseudo_channels
             self._refresh_ticks_extra += refresh_ticks
             self._extrapolated += extrapolated
             bound = PATTERN_ERROR_BOUND * (end - start)
@@ -225,9 +226,9 @@ class PatternTransfers:
         memoized stream rate (``stream_rates``); the others at the sample's rate over its middle
         half, with the refreshes that fell inside it taken out. Each refresh due in the tail
         (the device's own schedule, ``next_ref``) then costs what one costs a stream:
-        ``tREFI x (1 / factor - 1)`` ticks.
+        ``interval x (1 / factor - 1)`` ticks (interval: tREFI, or tREFIpb for per-bank refresh).
         """
-        refi = self.spec.cycles["tREFI"]
+        refi = self.spec.refresh_interval_cycles
         stream_rate, factor = stream_rates(self.spec, write)
         loss = refi * (1.0 / factor - 1.0)
         next_ref = self.state["next_ref"]
@@ -252,7 +253,7 @@ class PatternTransfers:
         for key in ("ready", "hist"):
             arr = st[key]
             arr[arr > K.NEVER] += delta
-        st["next_ref"] += refreshes * self.spec.cycles["tREFI"]
+        st["next_ref"] += refreshes * self.spec.refresh_interval_cycles
 
     def _replay_pattern(self, memo: _PatternMemo, start: int) -> None:
         self.state["chst"] += memo.chst
@@ -315,7 +316,7 @@ def stream_rates(spec, write: bool) -> tuple[float, float]:
     key = (tuple(spec.kernel_params()), tuple(sorted(spec.cycles.items())), spec.mapping,
            spec.rows, spec.columns, write)
     if key not in _STREAM_RATES:
-        refi = spec.cycles["tREFI"]
+        refi = spec.refresh_period_cycles
         period = spec.accesses_per_row * spec.banks_per_channel * spec.channels
         n = max(int(spec.channels * spec.pseudo_channels / spec.cycles["tBL"] * refi * 2.5),
                 4 * period) + 4096

@@ -40,7 +40,10 @@ def _case(k: int) -> dict:
            "page_policy": pick(["open", "open", "closed"]),
            "read_queue": pick([4, 8, 32]),
            "write_queue": pick([4, 8, 32]),
-           "frontend_per_tick": pick([1, 4, 16, "auto"])}
+           "frontend_per_tick": pick([1, 4, 16, "auto"]),
+           # recorded with all-bank refresh, the only kind then; per-bank refresh has its own
+           # tests (test_hbm_per_bank_refresh.py)
+           "refresh": "all_bank"}
     if rng.random() < 0.3:
         lo = float(rng.choice([0.0, 0.2, 0.5]))
         mem.update(write_low_watermark=lo, write_high_watermark=float(rng.choice([lo, 0.8, 1.0])))
