@@ -638,30 +638,18 @@ EXPORT i64 dram_simulate_batch(
             i64 key = req_key[nxt];
             i64 bank = key >> 32;
             int hit = open_row[bank] == (key & 0xFFFFFFFF);
-            if (req_write[nxt]) {
-                if (wn[c] >= wcap) {
-                    blocked = 1;
-                    break;
-                }
-                wq[c * slots + wn[c]] = nxt;
-                wqk[c * slots + wn[c]] = key;
-                wn[c]++;
-                if (hit) {
-                    hq_w[c]++;
-                    hits_w[bank]++;
-                }
-            } else {
-                if (rn[c] >= rcap) {
-                    blocked = 1;
-                    break;
-                }
-                rq[c * slots + rn[c]] = nxt;
-                rqk[c * slots + rn[c]] = key;
-                rn[c]++;
-                if (hit) {
-                    hq_r[c]++;
-                    hits_r[bank]++;
-                }
+            int w = req_write[nxt];          /* the write or the read queue */
+            i64 *qn = w ? wn : rn;
+            if (qn[c] >= (w ? wcap : rcap)) {
+                blocked = 1;
+                break;
+            }
+            (w ? wq : rq)[c * slots + qn[c]] = nxt;
+            (w ? wqk : rqk)[c * slots + qn[c]] = key;
+            qn[c]++;
+            if (hit) {
+                (w ? hq_w : hq_r)[c]++;
+                (w ? hits_w : hits_r)[bank]++;
             }
             arrive[nxt] = clk;
             wake[c] = 0;
