@@ -63,6 +63,14 @@ _TIMING_KEY = re.compile(r"^(t[A-Z][A-Za-z0-9_]*?)_(ns|cycles)$")
 
 ORG_FIELDS = ("stacks", "channels", "pseudo_channels", "bank_groups", "banks_per_group", "rows",
               "columns", "bus_width_bits", "burst_length")
+# Largest organization the kernel's state and request keys hold: a request key is
+# ``flat bank << 32 | row``, so a row must fit 32 bits (rows < 2^31 keeps -1 free for "closed"),
+# and every bank has ready clocks and a command history (~300 B), so the whole device is bounded.
+ORG_MAX = {"stacks": 64, "channels": 1024, "pseudo_channels": 16, "bank_groups": 64,
+           "banks_per_group": 64, "rows": 1 << 30, "columns": 1 << 20, "bus_width_bits": 4096,
+           "burst_length": 1024}
+MAX_BANKS = 1 << 20
+MAX_TIMING_CYCLES = 1 << 40     # ticks stay far from int64 overflow when latencies are added
 
 
 # ----------------------------------------------------------------------------------------- presets
@@ -497,8 +505,8 @@ def load_spec(section: Section) -> HbmSpec:
                            [p.stem for p in STANDARD_DIR.glob("*.yaml")], file=pfile,
                            key="standard")
     org = pre.section("organization")
-    org_vals = {k: org.int(k, minimum=1) for k in ORG_FIELDS if k != "stacks"}
-    org_vals["stacks"] = org.int("stacks", default=1, minimum=1)
+    org_vals = {k: org.int(k, minimum=1, maximum=ORG_MAX[k]) for k in ORG_FIELDS if k != "stacks"}
+    org_vals["stacks"] = org.int("stacks", default=1, minimum=1, maximum=ORG_MAX["stacks"])
     rate = org.float("data_rate_gbps", minimum=0.0, exclusive_minimum=True)
     org.done()
     tck_ps = pre.int("tCK_ps", minimum=1)
@@ -506,6 +514,12 @@ def load_spec(section: Section) -> HbmSpec:
     org_vals["channels"] = section.int("channels", default=org_vals["channels"], minimum=1,
                                        maximum=1024)
     org_vals["stacks"] = section.int("stacks", default=org_vals["stacks"], minimum=1, maximum=64)
+    banks = (org_vals["stacks"] * org_vals["channels"] * org_vals["pseudo_channels"]
+             * org_vals["bank_groups"] * org_vals["banks_per_group"])
+    if banks > MAX_BANKS:
+        raise ConfigError(f"{banks:,} banks (stacks x channels x pseudo channels x bank groups x "
+                          f"banks per group) is more than the model holds; expected at most "
+                          f"{MAX_BANKS:,}", file=file, key=section.key_path("channels"))
 
     # ---- timings: preset cycles / ns, then overrides; one ns -> cycles conversion here
     cycles: dict[str, int] = {}
@@ -529,6 +543,10 @@ def load_spec(section: Section) -> HbmSpec:
                 value = ns_to_cycles(sec.float(key, minimum=0.0), tck_ps)
             else:
                 value = sec.int(key, minimum=0)
+            if value > MAX_TIMING_CYCLES:
+                raise ConfigError(f"{name} of {value:,} cycles is longer than the model holds; "
+                                  f"expected at most {MAX_TIMING_CYCLES:,} cycles", file=sec.file,
+                                  key=sec.key_path(key))
             for t in targets:
                 if t in out:
                     raise ConfigError(f"{t} is given twice ({where})", file=sec.file,

@@ -11,8 +11,8 @@ import simpy
 from accelsim.cli import main as cli_main
 from accelsim.errors import ConfigError, UnknownImplError
 from accelsim.hw import dram_kernel as K
-from accelsim.hw.hbm import (MAPPINGS, HbmMemory, preset_names, run_latency_probe, run_pattern,
-                             spec_from_dict)
+from accelsim.hw.hbm import (MAPPINGS, PRESET_DIR, HbmMemory, preset_names, run_latency_probe,
+                             run_pattern, spec_from_dict)
 from accelsim.hw.memory import build_memory
 
 from memory_contract import MemoryContract, run_requests  # tests/hw is on sys.path
@@ -222,3 +222,19 @@ def test_memtest_accepts_an_arch_file(tmp_path, capsys):
     f.write_text("memory: {impl: hbm, preset: hbm2_2000, channels: 2, mapping: RoBaRaCoCh}\n")
     assert cli_main(["memtest", "--memory", str(f), "--requests", "2000", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mapping"] == "RoBaRaCoCh"
+
+
+def test_organizations_and_timings_the_kernel_cannot_hold_are_refused(tmp_path):
+    """A request key is ``flat bank << 32 | row`` and every bank has state: rows past 2^30, more
+    than 2^20 banks or timings near int64 overflow are one clear error, not a corrupt replay."""
+    text = (PRESET_DIR / "hbm2_2000.yaml").read_text()
+    huge_rows = tmp_path / "huge_rows.yaml"
+    huge_rows.write_text(text.replace("rows: 65536", "rows: 1099511627776"))
+    assert "1099511627776" in huge_rows.read_text()
+    with pytest.raises(ConfigError, match="organization.rows"):
+        spec_from_dict({"preset": str(huge_rows)})
+    with pytest.raises(ConfigError, match="banks .* more than the model holds"):
+        spec_from_dict({"preset": "hbm2_2000", "channels": 1024, "stacks": 64})
+    with pytest.raises(ConfigError, match="tRP of .* longer than the model holds"):
+        spec_from_dict({"preset": "hbm2_2000", "tRP_cycles": 1 << 50})
+    spec_from_dict({"preset": "hbm2_2000", "channels": 1024})     # 32k banks: fine
