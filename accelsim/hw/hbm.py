@@ -3,16 +3,16 @@
 What it models: stacks x channels x pseudo channels x bank groups x banks, each bank's open row;
 every JEDEC timing rule of the standard file (``arch_configs/memory/standards/hbm.yaml``: tRCD
 rd/wr, tRP, tRAS, tRC, CL, CWL, tCCD_S/L, tRRD_S/L, tFAW, tWR, tWTR_S/L, tRTP, tREFI/tRFC all-bank
-refresh or tREFIpb/tRFCpb/tRREFD per-bank refresh (``refresh:``), read<->write turnaround tRTW);
-a per-channel controller with bounded read/write queues,
-FR-FCFS, open- or closed-page policy, write drain between high/low watermarks and a dual (row /
-column) command bus; address mappings (``MAPPINGS``: ``RoBaRaCoCh``, ``MOP4CLXOR``) behind a
-cache-line channel interleave; a frontend that injects requests in order, a bounded number per
-tick. The timing itself is the C kernel in ``accelsim.hw.dram_kernel``.
+refresh or tREFIpb/tRFCpb/tRREFD per-bank refresh (``refresh:``), read<->write turnaround tRTW); a
+per-channel controller with bounded read/write queues, FR-FCFS, open- or closed-page policy, write
+drain between high/low watermarks and a dual (row / column) command bus; address mappings
+(``MAPPINGS``: ``RoBaRaCoCh``, ``MOP4CLXOR``) behind a cache-line channel interleave; a frontend
+that injects requests in order, a bounded number per tick. The timing itself is the C kernel in
+``accelsim.hw.dram_kernel``.
 
-What it ignores: read-after-write forwarding, power states, ECC, HBM3's
-half-cycle ACT and pseudo-channel SIDs as a level (folded into bank groups), and any on-chip
-interconnect between the engine and the controllers.
+What it ignores: read-after-write forwarding, power states, ECC, HBM3's half-cycle ACT and
+pseudo-channel SIDs as a level (folded into bank groups), and any on-chip interconnect between the
+engine and the controllers.
 
 Units: the device counts integer ticks of ``tCK`` (``*_cycles``); the engine sees integer ps;
 bandwidth is GB/s (bytes/ns); latencies are ns. Timings in YAML are ``tXXX_cycles`` (as the cited
@@ -696,8 +696,7 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
     outcome = np.empty(n, dtype=np.int8)
     r = spec.rules
     last = K.simulate_batch(
-        ch, key, np.asarray(write, dtype=np.bool_), inject_tick,
-        chase,
+        ch, key, np.asarray(write, dtype=np.bool_), inject_tick, chase,
         np.int64(start_tick), spec.kernel_params(), spec.node_offsets(), r.con_ptr, r.con_next,
         r.con_lat, r.con_win, r.fast, state["ready"].reshape(-1), state["hist"], state["open_row"],
         state["next_ref"], state["write_mode"], state["pq"], state["pq_n"], state["chst"],
