@@ -485,7 +485,7 @@ class HbmSpec:
         channel and bank group nodes from it by shifts)."""
         flat = ((ch * self.pseudo_channels + pc) * self.bank_groups + bg) * self.banks_per_group \
             + ba
-        return (flat.astype(np.int64) << 32) | row
+        return (flat.astype(np.int64, copy=False) << 32) | row
 
 
 def load_spec(section: Section) -> HbmSpec:
