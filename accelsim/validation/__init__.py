@@ -75,7 +75,7 @@ def run_all(reference_dir: Path | None = None, *, quick: bool = False,
 
 #: the ``model`` column of the README's validation table -> the comparison that writes it
 MODEL_NAMES = {"systolic": "scalesim", "HBM": "dram", "mesh NoC": "noc", "cost": "cost",
-               "neupims": "neupims"}
+               "neupims": "neupims", "serving": "serving"}
 
 
 def _norm(name: str) -> str:
@@ -126,7 +126,7 @@ def _optional_validations() -> None:
 
     for module in ("accelsim.validation.dram", "accelsim.validation.noc",
                    "accelsim.validation.cost", "accelsim.validation.neupims",
-                   "accelsim.validation.silicon"):
+                   "accelsim.validation.silicon", "accelsim.validation.serving"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
