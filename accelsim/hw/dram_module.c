@@ -4,8 +4,9 @@
 #define Py_LIMITED_API 0x030A0000
 #include <Python.h>
 
-static struct PyModuleDef dram_module = {PyModuleDef_HEAD_INIT, "_dram_kernel",
-                                         "accelsim's DRAM scheduler; see dram_kernel.py", -1, 0};
+static struct PyModuleDef dram_module = {
+    PyModuleDef_HEAD_INIT, "_dram_kernel", "accelsim's DRAM scheduler; see dram_kernel.py", -1,
+    NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__dram_kernel(void)
 {
