@@ -594,6 +594,9 @@ EXPORT i64 dram_simulate_batch(
      * zero). */
     i64 *hq_r = counts + C_HQ_R * n_ch, *hq_w = counts + C_HQ_W * n_ch;
     i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
+    /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
+     * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
+    i64 *queued_r = hits_per_bank + 2 * n_bank_nodes, *queued_w = hits_per_bank + 3 * n_bank_nodes;
     /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c]: no active-queue entry is ready
      * before this tick. Entries never change row state while queued and ready clocks only grow,
      * so the bound stays valid until an entry is added (an ACT promotes one: fold its ready tick
@@ -606,7 +609,7 @@ EXPORT i64 dram_simulate_batch(
         rn[c] = wn[c] = an[c] = wake[c] = hq_r[c] = hq_w[c] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
-        active_per_bank[b] = hits_r[b] = hits_w[b] = 0;
+        active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = 0;
     for (i64 j = 0; j < n_bank_nodes * 4; j++)
         ready_lb[j] = NEVER;
     for (i64 i = 0; i < n; i++) {
@@ -662,6 +665,7 @@ EXPORT i64 dram_simulate_batch(
             (w ? wq : rq)[c * slots + qn[c]] = nxt;
             (w ? wqk : rqk)[c * slots + qn[c]] = key;
             qn[c]++;
+            (w ? queued_w : queued_r)[bank]++;
             if (hit) {
                 (w ? hq_w : hq_r)[c]++;
                 (w ? hits_w : hits_r)[bank]++;
@@ -765,12 +769,14 @@ EXPORT i64 dram_simulate_batch(
                     remove_slot(crq, crqk, i, rn[c]);
                     drop_slot(cnt, n_ch, 0, i);
                     rn[c]--;
+                    queued_r[bank]--;
                     hq_r[c]--;
                     hits_r[bank]--;
                 } else {
                     remove_slot(cwq, cwqk, i, wn[c]);
                     drop_slot(cnt, n_ch, 1, i);
                     wn[c]--;
+                    queued_w[bank]--;
                     hq_w[c]--;
                     hits_w[bank]--;
                 }
@@ -866,17 +872,19 @@ EXPORT i64 dram_simulate_batch(
                                 remove_slot(crq, crqk, i, rn[c]);
                                 drop_slot(cnt, n_ch, 0, i);
                                 rn[c]--;
+                                queued_r[bank]--;
                             } else {
                                 remove_slot(cwq, cwqk, i, wn[c]);
                                 drop_slot(cnt, n_ch, 1, i);
                                 wn[c]--;
+                                queued_w[bank]--;
                             }
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = count_key(crqk, rn[c], req_key[r]);
+                        i64 k = queued_r[bank] ? count_key(crqk, rn[c], req_key[r]) : 0;
                         hits_r[bank] = k;
                         hq_r[c] += k;
-                        k = count_key(cwqk, wn[c], req_key[r]);
+                        k = queued_w[bank] ? count_key(cwqk, wn[c], req_key[r]) : 0;
                         hits_w[bank] = k;
                         hq_w[c] += k;
                     } else {
