@@ -251,10 +251,11 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 
 /* ------------------------------------------------------------------------------- queues */
 
-/* Index of a bank's lower bound for cmd (ACT, PRE, RD or WR: the commands the queue scans ask
- * about) in ready_lb. NOTE(perf): see scripts/bench_dram.py -- four bounds per bank, 32 bytes, so
- * the bounds of 256 banks take 8 KB of L1 instead of 16 KB. */
-#define LB(bank, cmd) ((bank) * 4 + (cmd) - ((cmd) >= RD))
+/* Index of a bank's lower bound for RD or WR in ready_lb, and of its row bound (ROW_LB: see
+ * bound_row_command). NOTE(perf): see scripts/bench_dram.py -- four entries per bank (one
+ * unused), 32 bytes, so the bounds of 256 banks take 8 KB of L1 instead of 16 KB. */
+#define LB(bank, cmd) ((bank) * 4 + (cmd) - 1)
+#define ROW_LB(bank) ((bank) * 4)
 
 /* ready tick of `cmd` at a bank, or a lower bound on it when that bound already shows the command
  * cannot issue at clk. NOTE(perf): see scripts/bench_dram.py -- Ready clocks only grow (rules
@@ -272,15 +273,26 @@ static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64
     return t;
 }
 
-/* A command just issued on `bank`: take the lower bound of the bank's next row command (PRE if
- * the bank is open, else ACT) exact. NOTE(perf): see scripts/bench_dram.py -- the command raised
- * the bank's own clocks (tRAS, tRTP, tWR, tRP...), so the bound the row scan holds is stale and
- * its next look at the bank would take the exact path only to find the bank busy; the clocks
- * read here are the ones the rules just wrote (in cache). */
-static inline void bound_row_command(const Device *d, i64 *ready_lb, i64 c, i64 bank)
+/* The row bound ready_lb[ROW_LB(bank)]: no queued request of the bank that is not a row hit can
+ * issue its row command before this tick. That command is the bank's state's: PRE if it is open
+ * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
+ * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
+ * NOTE(perf): see scripts/bench_dram.py -- one bound per bank whatever its state, so the row scan
+ * reads it alongside the open row instead of after it (which of ACT / PRE) and without the
+ * activated count; and taken exact right after the bank's command, which raised its own clocks
+ * (tRAS, tRTP, tWR, tRP...): else the scan's next look would take the exact path only to find
+ * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
+static inline i64 row_bound(const Device *d, const i64 *active_per_bank, i64 c, i64 bank)
 {
-    i64 cmd = d->open_row[bank] >= 0 ? PRE : ACT;
-    ready_lb[LB(bank, cmd)] = bank_path_ready(d, cmd, c, bank);
+    if (d->open_row[bank] < 0)
+        return bank_path_ready(d, ACT, c, bank);
+    return active_per_bank[bank] > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
+}
+
+static inline void bound_row_command(const Device *d, const i64 *active_per_bank, i64 *ready_lb,
+                                     i64 c, i64 bank)
+{
+    ready_lb[ROW_LB(bank)] = row_bound(d, active_per_bank, c, bank);
 }
 
 /* FR-FCFS column pick in the active queue (aq/aqk: channel c's slots): the oldest ready entry
@@ -348,9 +360,9 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
  * qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask counts[C_PMASK +
  * qi], bit bank & 63) and the next scan starts after them: a prefix slot stays unready until that
  * tick, because ready clocks only grow, unless its bank changes state (touch_bank drops the
- * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit, or a conflict
- * whose bank has an activated request, gets the tick FAR (skipped); the others read their bank's
- * lower bound and only a bound that has come takes the exact path. */
+ * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit gets the tick
+ * FAR (skipped); the others read their bank's row bound (FAR for a conflict whose bank has an
+ * activated request: bound_row_command) and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
                            const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch,
                            int qi, i64 *cmd_out, i64 *wake_out)
@@ -368,20 +380,15 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
     for (i64 i = start; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        i64 r_open = open_row[bank];
-        int is_open = r_open >= 0;
-        i64 cmd = is_open ? PRE : ACT;
-        int skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0));
-        i64 j = LB(bank, cmd);
-        i64 t = skip ? FAR : ready_lb[j];
+        i64 t = open_row[bank] == (key & 0xFFFFFFFF) ? FAR : ready_lb[ROW_LB(bank)];
         if (t <= clk) {
-            t = bank_path_ready(d, cmd, c, bank);
-            ready_lb[j] = t;
+            t = row_bound(d, active_per_bank, c, bank);
+            ready_lb[ROW_LB(bank)] = t;
             if (t <= clk) {
                 *plen = i;
                 *pwake = wake;
                 *pmask = mask;
-                *cmd_out = cmd;
+                *cmd_out = open_row[bank] >= 0 ? PRE : ACT;
                 *wake_out = wake;
                 return i;
             }
@@ -519,7 +526,8 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
                                const i64 *active_per_bank, i64 *hits_per_bank,
                                i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt, i64 n_ch,
-                               i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
+                               i64 *ready_lb, i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd,
+                               i64 *t_out)
 {
     i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
     if (d->open_row[bank] >= 0) {
@@ -547,6 +555,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
         pq_n[c]--;
     }
     touch_bank(cnt, n_ch, bank);
+    bound_row_command(d, active_per_bank, ready_lb, c, bank);
     *t_out = clk;
     return 1;
 }
@@ -744,7 +753,6 @@ EXPORT i64 dram_simulate_batch(
                         cmd = autop;
                 }
                 issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
-                bound_row_command(d, ready_lb, c, bank);
                 if (outcome[r] < 0) {
                     outcome[r] = HIT;
                     chst[c * N_CH_STATS + S_HITS]++;
@@ -784,6 +792,7 @@ EXPORT i64 dram_simulate_batch(
                     close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
                     touch_bank(cnt, n_ch, bank);
                 }
+                bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 issued = 1;
             }
 
@@ -792,8 +801,8 @@ EXPORT i64 dram_simulate_batch(
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
                 int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
-                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, c, clk, n_pcs, rfc,
-                                       rrefd, &t);
+                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, ready_lb, c, clk,
+                                       n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
                 if (t < soon)
@@ -820,8 +829,10 @@ EXPORT i64 dram_simulate_batch(
                                 pq[c * pcap + j] = pq[c * pcap + j + 1];
                             pq_n[c]--;
                         } else {
-                            for (i64 b = b0; b < b0 + n_bgs * n_banks; b++)
+                            for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
                                 close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, b);
+                                ready_lb[ROW_LB(b)] = NEVER;   /* closed: ACT next */
+                            }
                         }
                     } else if (t < soon) {
                         soon = t;
@@ -851,7 +862,6 @@ EXPORT i64 dram_simulate_batch(
                     i64 r = src == 1 ? crq[i] : cwq[i];
                     i64 bank = req_key[r] >> 32;
                     issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
-                    bound_row_command(d, ready_lb, c, bank);
                     issued = 1;
                     touch_bank(cnt, n_ch, bank);
                     if (cmd == ACT) {
@@ -895,6 +905,7 @@ EXPORT i64 dram_simulate_batch(
                         }
                         close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
                     }
+                    bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 }
             }
             if (issued) {

@@ -122,8 +122,9 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     next tick the active queue needs a look, and per read / write queue the row scan's
     known-not-ready prefix: length, wake bound, bank bitmask -- see ``_scan_row``),
     activated requests per bank, row hits and requests queued per bank ``[4, bank]`` (rows: hits
-    in the read / write queue, requests in the read / write queue), and
-    a lower bound on each bank's ready tick for ACT, PRE, RD and WR ``[bank * 4 + k]``).
+    in the read / write queue, requests in the read / write queue), and a lower bound on each
+    bank's ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE; 1: unused;
+    2: RD; 3: WR).
     """
     return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
             np.zeros((N_COUNTS, n_channels), dtype=np.int64),
