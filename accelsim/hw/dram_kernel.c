@@ -39,6 +39,20 @@ enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
 
+/* NOTE(perf): see scripts/bench_dram.py -- OPAQUE(x) is x, but the compiler cannot see through
+ * it: the channel loop's body then computes its per-channel pointers from c, where otherwise it
+ * kept some fifteen of them as induction variables on the stack and stepped every one of them
+ * for every channel of every tick. */
+#if defined(__GNUC__)
+static inline i64 OPAQUE(i64 x)
+{
+    __asm__("" : "+r"(x));
+    return x;
+}
+#else
+#define OPAQUE(x) (x)
+#endif
+
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -688,7 +702,8 @@ EXPORT i64 dram_simulate_batch(
         /* ---- controllers: one tick ---- */
         clk++;
         int any_issue = 0;
-        for (i64 c = 0; c < n_ch; c++) {
+        for (i64 c_loop = 0; c_loop < n_ch; c_loop++) {
+            i64 c = OPAQUE(c_loop);
             if (clk >= next_ref[c]) {
                 i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
                 next_ref[c] += refi;
