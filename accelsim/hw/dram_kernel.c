@@ -266,7 +266,7 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 /* ------------------------------------------------------------------------------- queues */
 
 /* Index of a bank's lower bound for RD or WR in ready_lb, and of its row bound (ROW_LB: see
- * bound_row_command). NOTE(perf): see scripts/bench_dram.py -- four entries per bank (one
+ * row_bound). NOTE(perf): see scripts/bench_dram.py -- four entries per bank (one
  * unused), 32 bytes, so the bounds of 256 banks take 8 KB of L1 instead of 16 KB. */
 #define LB(bank, cmd) ((bank) * 4 + (cmd) - 1)
 #define ROW_LB(bank) ((bank) * 4)
@@ -303,6 +303,7 @@ static inline i64 row_bound(const Device *d, const i64 *active_per_bank, i64 c, 
     return active_per_bank[bank] > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
 }
 
+/* Set the bank's row bound (after a command on it or a change of its state). */
 static inline void bound_row_command(const Device *d, const i64 *active_per_bank, i64 *ready_lb,
                                      i64 c, i64 bank)
 {
