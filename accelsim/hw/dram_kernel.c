@@ -39,6 +39,20 @@ enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
 
+/* NOTE(perf): see scripts/bench_dram.py -- OPAQUE(x) is x, but the compiler cannot see through
+ * it: the channel loop's body then computes its per-channel pointers from c, where otherwise it
+ * kept some fifteen of them as induction variables on the stack and stepped every one of them
+ * for every channel of every tick. */
+#if defined(__GNUC__)
+static inline i64 OPAQUE(i64 x)
+{
+    __asm__("" : "+r"(x));
+    return x;
+}
+#else
+#define OPAQUE(x) (x)
+#endif
+
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -251,6 +265,11 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 
 /* ------------------------------------------------------------------------------- queues */
 
+/* Index of a bank's lower bound for RD or WR in ready_lb, and of its row bound (ROW_LB: see
+ * row_bound). NOTE(perf): see scripts/bench_dram.py -- four entries per bank (one
+ * unused), 32 bytes, so the bounds of 256 banks take 8 KB of L1 instead of 16 KB. */
+#define LB(bank, cmd) ((bank) * 4 + (cmd) - 1)
+#define ROW_LB(bank) ((bank) * 4)
 
 /* ready tick of `cmd` at a bank, or a lower bound on it when that bound already shows the command
  * cannot issue at clk. NOTE(perf): see scripts/bench_dram.py -- Ready clocks only grow (rules
@@ -259,13 +278,36 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
  * bound keeps safe. */
 static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64 bank, i64 clk)
 {
-    i64 j = bank * N_COMMANDS + cmd;
+    i64 j = LB(bank, cmd);
     i64 t = ready_lb[j];
     if (t <= clk) {
         t = bank_path_ready(d, cmd, c, bank);
         ready_lb[j] = t;
     }
     return t;
+}
+
+/* The row bound ready_lb[ROW_LB(bank)]: no queued request of the bank that is not a row hit can
+ * issue its row command before this tick. That command is the bank's state's: PRE if it is open
+ * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
+ * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
+ * NOTE(perf): see scripts/bench_dram.py -- one bound per bank whatever its state, so the row scan
+ * reads it alongside the open row instead of after it (which of ACT / PRE) and without the
+ * activated count; and taken exact right after the bank's command, which raised its own clocks
+ * (tRAS, tRTP, tWR, tRP...): else the scan's next look would take the exact path only to find
+ * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
+static inline i64 row_bound(const Device *d, const i64 *active_per_bank, i64 c, i64 bank)
+{
+    if (d->open_row[bank] < 0)
+        return bank_path_ready(d, ACT, c, bank);
+    return active_per_bank[bank] > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
+}
+
+/* Set the bank's row bound (after a command on it or a change of its state). */
+static inline void bound_row_command(const Device *d, const i64 *active_per_bank, i64 *ready_lb,
+                                     i64 c, i64 bank)
+{
+    ready_lb[ROW_LB(bank)] = row_bound(d, active_per_bank, c, bank);
 }
 
 /* FR-FCFS column pick in the active queue (aq/aqk: channel c's slots): the oldest ready entry
@@ -333,9 +375,9 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
  * qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask counts[C_PMASK +
  * qi], bit bank & 63) and the next scan starts after them: a prefix slot stays unready until that
  * tick, because ready clocks only grow, unless its bank changes state (touch_bank drops the
- * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit, or a conflict
- * whose bank has an activated request, gets the tick FAR (skipped); the others read their bank's
- * lower bound and only a bound that has come takes the exact path. */
+ * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit gets the tick
+ * FAR (skipped); the others read their bank's row bound (FAR for a conflict whose bank has an
+ * activated request: bound_row_command) and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
                            const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch,
                            int qi, i64 *cmd_out, i64 *wake_out)
@@ -353,20 +395,15 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
     for (i64 i = start; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        i64 r_open = open_row[bank];
-        int is_open = r_open >= 0;
-        i64 cmd = is_open ? PRE : ACT;
-        int skip = (r_open == (key & 0xFFFFFFFF)) | (is_open & (active_per_bank[bank] > 0));
-        i64 j = bank * N_COMMANDS + cmd;
-        i64 t = skip ? FAR : ready_lb[j];
+        i64 t = open_row[bank] == (key & 0xFFFFFFFF) ? FAR : ready_lb[ROW_LB(bank)];
         if (t <= clk) {
-            t = bank_path_ready(d, cmd, c, bank);
-            ready_lb[j] = t;
+            t = row_bound(d, active_per_bank, c, bank);
+            ready_lb[ROW_LB(bank)] = t;
             if (t <= clk) {
                 *plen = i;
                 *pwake = wake;
                 *pmask = mask;
-                *cmd_out = cmd;
+                *cmd_out = open_row[bank] >= 0 ? PRE : ACT;
                 *wake_out = wake;
                 return i;
             }
@@ -504,7 +541,8 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
                                const i64 *active_per_bank, i64 *hits_per_bank,
                                i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt, i64 n_ch,
-                               i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
+                               i64 *ready_lb, i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd,
+                               i64 *t_out)
 {
     i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
     if (d->open_row[bank] >= 0) {
@@ -532,6 +570,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
         pq_n[c]--;
     }
     touch_bank(cnt, n_ch, bank);
+    bound_row_command(d, active_per_bank, ready_lb, c, bank);
     *t_out = clk;
     return 1;
 }
@@ -579,6 +618,9 @@ EXPORT i64 dram_simulate_batch(
      * zero). */
     i64 *hq_r = counts + C_HQ_R * n_ch, *hq_w = counts + C_HQ_W * n_ch;
     i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
+    /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
+     * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
+    i64 *queued_r = hits_per_bank + 2 * n_bank_nodes, *queued_w = hits_per_bank + 3 * n_bank_nodes;
     /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c]: no active-queue entry is ready
      * before this tick. Entries never change row state while queued and ready clocks only grow,
      * so the bound stays valid until an entry is added (an ACT promotes one: fold its ready tick
@@ -591,8 +633,8 @@ EXPORT i64 dram_simulate_batch(
         rn[c] = wn[c] = an[c] = wake[c] = hq_r[c] = hq_w[c] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
-        active_per_bank[b] = hits_r[b] = hits_w[b] = 0;
-    for (i64 j = 0; j < n_bank_nodes * N_COMMANDS; j++)
+        active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = 0;
+    for (i64 j = 0; j < n_bank_nodes * 4; j++)
         ready_lb[j] = NEVER;
     for (i64 i = 0; i < n; i++) {
         outcome[i] = -1;
@@ -647,6 +689,7 @@ EXPORT i64 dram_simulate_batch(
             (w ? wq : rq)[c * slots + qn[c]] = nxt;
             (w ? wqk : rqk)[c * slots + qn[c]] = key;
             qn[c]++;
+            (w ? queued_w : queued_r)[bank]++;
             if (hit) {
                 (w ? hq_w : hq_r)[c]++;
                 (w ? hits_w : hits_r)[bank]++;
@@ -660,7 +703,8 @@ EXPORT i64 dram_simulate_batch(
         /* ---- controllers: one tick ---- */
         clk++;
         int any_issue = 0;
-        for (i64 c = 0; c < n_ch; c++) {
+        for (i64 c_loop = 0; c_loop < n_ch; c_loop++) {
+            i64 c = OPAQUE(c_loop);
             if (clk >= next_ref[c]) {
                 i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
                 next_ref[c] += refi;
@@ -749,12 +793,14 @@ EXPORT i64 dram_simulate_batch(
                     remove_slot(crq, crqk, i, rn[c]);
                     drop_slot(cnt, n_ch, 0, i);
                     rn[c]--;
+                    queued_r[bank]--;
                     hq_r[c]--;
                     hits_r[bank]--;
                 } else {
                     remove_slot(cwq, cwqk, i, wn[c]);
                     drop_slot(cnt, n_ch, 1, i);
                     wn[c]--;
+                    queued_w[bank]--;
                     hq_w[c]--;
                     hits_w[bank]--;
                 }
@@ -762,6 +808,7 @@ EXPORT i64 dram_simulate_batch(
                     close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
                     touch_bank(cnt, n_ch, bank);
                 }
+                bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 issued = 1;
             }
 
@@ -770,8 +817,8 @@ EXPORT i64 dram_simulate_batch(
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
                 int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
-                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, c, clk, n_pcs, rfc,
-                                       rrefd, &t);
+                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, ready_lb, c, clk,
+                                       n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
                 if (t < soon)
@@ -798,8 +845,10 @@ EXPORT i64 dram_simulate_batch(
                                 pq[c * pcap + j] = pq[c * pcap + j + 1];
                             pq_n[c]--;
                         } else {
-                            for (i64 b = b0; b < b0 + n_bgs * n_banks; b++)
+                            for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
                                 close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, b);
+                                ready_lb[ROW_LB(b)] = NEVER;   /* closed: ACT next */
+                            }
                         }
                     } else if (t < soon) {
                         soon = t;
@@ -849,17 +898,19 @@ EXPORT i64 dram_simulate_batch(
                                 remove_slot(crq, crqk, i, rn[c]);
                                 drop_slot(cnt, n_ch, 0, i);
                                 rn[c]--;
+                                queued_r[bank]--;
                             } else {
                                 remove_slot(cwq, cwqk, i, wn[c]);
                                 drop_slot(cnt, n_ch, 1, i);
                                 wn[c]--;
+                                queued_w[bank]--;
                             }
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = count_key(crqk, rn[c], req_key[r]);
+                        i64 k = queued_r[bank] ? count_key(crqk, rn[c], req_key[r]) : 0;
                         hits_r[bank] = k;
                         hq_r[c] += k;
-                        k = count_key(cwqk, wn[c], req_key[r]);
+                        k = queued_w[bank] ? count_key(cwqk, wn[c], req_key[r]) : 0;
                         hits_w[bank] = k;
                         hq_w[c] += k;
                     } else {
@@ -870,6 +921,7 @@ EXPORT i64 dram_simulate_batch(
                         }
                         close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
                     }
+                    bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 }
             }
             if (issued) {

@@ -121,14 +121,16 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     ``[N_COUNTS, channel]`` (queue lengths, wake tick, row hits queued in the read / write queue,
     next tick the active queue needs a look, and per read / write queue the row scan's
     known-not-ready prefix: length, wake bound, bank bitmask -- see ``_scan_row``),
-    activated requests per bank, row hits queued per bank ``[2, bank]`` (read / write queue), and
-    a lower bound on each bank's ready tick per command ``[bank * N_COMMANDS + cmd]``).
+    activated requests per bank, row hits and requests queued per bank ``[4, bank]`` (rows: hits
+    in the read / write queue, requests in the read / write queue), and a lower bound on each
+    bank's ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE; 1: unused;
+    2: RD; 3: WR).
     """
     return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
             np.zeros((N_COUNTS, n_channels), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
-            np.zeros((2, n_bank_nodes), dtype=np.int64),
-            np.zeros(n_bank_nodes * N_COMMANDS, dtype=np.int64))
+            np.zeros((4, n_bank_nodes), dtype=np.int64),
+            np.zeros(n_bank_nodes * 4, dtype=np.int64))
 
 
 # Layout of the per-command rule table ``fast`` (``command_rule_table``):
