@@ -4,12 +4,19 @@ Everything else is in pyproject.toml. The kernel is plain C99 called through cty
 numpy C API), built as a stable-ABI extension so one binary serves every Python version.
 """
 
+import hashlib
 import sys
+from pathlib import Path
 
 from setuptools import Extension, setup
 
 flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden"]
+# The library remembers which version of the source it was built from; dram_kernel.py refuses a
+# stale build (a checkout edited or pulled without rebuilding), whose array layouts may differ.
+SOURCE = "accelsim/hw/dram_kernel.c"
+source_hash = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()[:16]
 
-setup(ext_modules=[Extension("accelsim.hw._dram_kernel", ["accelsim/hw/dram_kernel.c",
+setup(ext_modules=[Extension("accelsim.hw._dram_kernel", [SOURCE,
                                                         "accelsim/hw/dram_module.c"],
+                             define_macros=[("DRAM_SOURCE_HASH", f'"{source_hash}"')],
                              extra_compile_args=flags, py_limited_api=True)])

@@ -963,6 +963,18 @@ EXPORT i64 dram_simulate_batch(
     return last_done;
 }
 
+/* The SHA-256 (first 16 hex digits) of this file as built: setup.py passes it, and
+ * dram_kernel.py refuses a library built from another version of this file (its array layouts
+ * may differ). Empty when built without setup.py (not checked). */
+#ifndef DRAM_SOURCE_HASH
+#define DRAM_SOURCE_HASH ""
+#endif
+
+EXPORT const char *dram_source_hash(void)
+{
+    return DRAM_SOURCE_HASH;
+}
+
 /* ------------------------------------------------- entry points for the unit tests (ctypes) */
 
 EXPORT void dram_issue_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,

@@ -41,7 +41,9 @@ per tick). ``docs/hbm.md`` has the measurements.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 
@@ -208,8 +210,27 @@ def _library():
             fn = getattr(lib, name)
             fn.argtypes = [_I64 if k == "i" else _PTR for k in kinds]
             fn.restype = _I64 if name in ("dram_simulate_batch", "dram_ready_tick") else None
+        _check_built_from_this_source(lib, spec.origin)
         _lib = lib
     return _lib
+
+
+def source_hash(source: bytes) -> str:
+    """What setup.py compiles into the library (``DRAM_SOURCE_HASH``)."""
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+def _check_built_from_this_source(lib, path: str) -> None:
+    """A library built from another version of dram_kernel.c (a checkout edited or pulled without
+    rebuilding) may lay out its arrays differently: refuse it with the way out, never run it."""
+    lib.dram_source_hash.restype = ctypes.c_char_p
+    built = lib.dram_source_hash().decode()
+    source = Path(__file__).with_suffix(".c")
+    if built and source.is_file() and built != source_hash(source.read_bytes()):
+        raise SimulationError(
+            f"{path}: the compiled DRAM kernel was built from another version of "
+            f"{source.name}; rebuild it: `pip install -e .` (or `python setup.py build_ext "
+            f"--inplace`) in the accelsim checkout")
 
 
 _DTYPES = {np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.int8)}

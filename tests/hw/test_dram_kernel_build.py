@@ -47,3 +47,15 @@ def test_arrays_of_the_wrong_type_are_refused():
         K._ptr(np.zeros(4, dtype=np.float64))
     with pytest.raises(TypeError, match="contiguous"):
         K._ptr(np.zeros((4, 4), dtype=np.int64)[:, 1])
+
+
+def test_the_library_was_built_from_this_source():
+    assert K._library().dram_source_hash().decode() == K.source_hash(C_SOURCE.read_bytes())
+
+
+def test_a_library_built_from_another_source_is_refused(monkeypatch):
+    """A checkout edited or pulled without rebuilding: its arrays may not match the library's."""
+    monkeypatch.setattr(K, "_lib", None)
+    monkeypatch.setattr(K, "source_hash", lambda source: "0" * 16)
+    with pytest.raises(SimulationError, match="built from another version of dram_kernel.c"):
+        K._library()
