@@ -62,9 +62,6 @@ static inline i64 OPAQUE(i64 x)
 #define EXPORT __attribute__((visibility("default")))
 #endif
 
-/* The device: timing clocks ready[node * N_COMMANDS + cmd], the command history
- * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
- * numbering (offs: first node of each level) and the rule tables. */
 /* The window-1 rules of each bank command, as a list: (level, next command, latency). */
 typedef struct {
     int32_t level, next;
@@ -75,6 +72,9 @@ typedef struct {
     Rule rule[N_COMMANDS][N_LEVELS * N_COMMANDS];
 } BankRules;
 
+/* The device: timing clocks ready[node * N_COMMANDS + cmd], the command history
+ * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
+ * numbering (offs: first node of each level) and the rule tables. */
 typedef struct {
     i64 *ready, *hist, *open_row;
     const i64 *offs, *fast, *con_ptr, *con_next, *con_lat, *con_win;
