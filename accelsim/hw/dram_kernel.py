@@ -245,7 +245,8 @@ def _ptr(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
-def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, par, offs, con_ptr, con_next, con_lat, con_win, fast,
+def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, par, offs,
+                   con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
                    arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
                    ready_lb) -> int:
