@@ -447,6 +447,17 @@ static inline void remove_slot(i64 *buf, i64 *keys, i64 i, i64 n)
     }
 }
 
+/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue leaves it: the
+ * slots behind it move up, the row scan's prefix and the bank's queued count follow. */
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *qn, i64 *queued, i64 *cnt, i64 n_ch,
+                               int qi, i64 i, i64 bank)
+{
+    remove_slot(buf, keys, i, *qn);
+    drop_slot(cnt, n_ch, qi, i);
+    (*qn)--;
+    queued[bank]--;
+}
+
 static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 {
     i64 k = 0;
@@ -789,20 +800,12 @@ EXPORT i64 dram_simulate_batch(
                     active_per_bank[bank]--;
                     if (active_per_bank[bank] == 0)
                         touch_bank(cnt, n_ch, bank);
-                } else if (src == 1) {
-                    remove_slot(crq, crqk, i, rn[c]);
-                    drop_slot(cnt, n_ch, 0, i);
-                    rn[c]--;
-                    queued_r[bank]--;
-                    hq_r[c]--;
-                    hits_r[bank]--;
-                } else {
-                    remove_slot(cwq, cwqk, i, wn[c]);
-                    drop_slot(cnt, n_ch, 1, i);
-                    wn[c]--;
-                    queued_w[bank]--;
-                    hq_w[c]--;
-                    hits_w[bank]--;
+                } else {              /* a row hit from the read or write queue */
+                    int qi = src - 1;
+                    leave_queue(qi ? cwq : crq, qi ? cwqk : crqk, qi ? &wn[c] : &rn[c],
+                                qi ? queued_w : queued_r, cnt, n_ch, qi, i, bank);
+                    (qi ? hq_w : hq_r)[c]--;
+                    (qi ? hits_w : hits_r)[bank]--;
                 }
                 if (cmd == RDA || cmd == WRA) {
                     close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
@@ -894,17 +897,9 @@ EXPORT i64 dram_simulate_batch(
                             t = bank_ready(d, ready_lb, req_write[r] ? WR : RD, c, bank, clk);
                             if (t < aq_wake[c])
                                 aq_wake[c] = t;
-                            if (src == 1) {
-                                remove_slot(crq, crqk, i, rn[c]);
-                                drop_slot(cnt, n_ch, 0, i);
-                                rn[c]--;
-                                queued_r[bank]--;
-                            } else {
-                                remove_slot(cwq, cwqk, i, wn[c]);
-                                drop_slot(cnt, n_ch, 1, i);
-                                wn[c]--;
-                                queued_w[bank]--;
-                            }
+                            int qi = src - 1;
+                            leave_queue(qi ? cwq : crq, qi ? cwqk : crqk, qi ? &wn[c] : &rn[c],
+                                        qi ? queued_w : queued_r, cnt, n_ch, qi, i, bank);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
                         i64 k = queued_r[bank] ? count_key(crqk, rn[c], req_key[r]) : 0;
