@@ -103,6 +103,9 @@ REGRESSIONS = [
                   FileSpec("bytes", "r.json", b'{"ops": [], "arch": {"name": "x"}, '
                            b'"clock_mhz": 1000, "total_cycles": 1, "memory": {}, '
                            b'"trace": {"name": "t"}}')], id="report-without-total-time"),
+    # seed 13: a billion replicas ran out of memory; replicas per pool are now bounded
+    pytest.param(["serve", "--no-progress", "--model", "tiny-llama-gqa-test", "--duration", "1",
+                  "--rate", "4", "--replicas", "1000000000"], id="serve-a-billion-replicas"),
 ]
 
 
