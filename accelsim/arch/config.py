@@ -368,6 +368,12 @@ def parse_arch(raw: Any, *, file: str | None = None) -> Arch:
 
         check_pim_section(arch.pim, memory_raw, file=file,
                           hbm_channels=hbm_channel_count(memory_model))
+        # the PIM units place their own all-bank refreshes (pim.tREFI / tRFC) in the same banks
+        if arch.pim.get("impl", "none") != "none" \
+                and memory_model.describe().get("refresh") == "per_bank":
+            raise ConfigError("per-bank refresh is not modelled with PIM (the PIM units refresh "
+                              "all banks every pim.tREFI); expected memory.refresh: all_bank, "
+                              "got per_bank", file=file, key="memory.refresh")
     return arch
 
 

@@ -80,7 +80,9 @@ CASES: dict[str, tuple] = {
     "memory.read_queue": (PIM, {"memory.read_queue": 2}, {}),
     "memory.write_queue": (PIM, {"memory.write_queue": 2}, {}),
     "memory.frontend_per_tick": (PIM, {"memory.frontend_per_tick": 1}, {}),
-    "memory.refresh": (PIM, {"memory.refresh": "per_bank"}, {}),
+    # (refused with PIM: the PIM units place their own all-bank refreshes)
+    "memory.refresh": (NPU, {"memory.refresh": "per_bank"},
+                       {"memory": {"impl": "hbm", "preset": "hbm2_2000", "channels": 8}}),
     "memory.max_simulated_requests": (PIM, {"memory.max_simulated_requests": 1024}, {}),
     "pim.macs_per_bank": (PIM, {"pim.macs_per_bank": 32}, {}),
     # blocked row buffer with sub-batches: the NPU's accesses during PIM work use the

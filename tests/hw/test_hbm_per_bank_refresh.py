@@ -187,3 +187,12 @@ def test_bad_refresh_settings_are_rejected(tmp_path: Path):
         spec_from_dict({"preset": str(preset), "refresh": "per_bank"})
     spec = spec_from_dict({"preset": str(preset), "refresh": "per_bank", "tRFCpb_ns": 160})
     assert spec.cycles["tRFCpb"] == 160
+
+
+def test_per_bank_refresh_with_pim_is_refused_at_load():
+    """The PIM units refresh all banks on their own schedule: per-bank refresh of the same banks
+    is not modelled, so it is refused rather than silently mixed."""
+    from accelsim.arch.config import load_arch
+
+    with pytest.raises(ConfigError, match="memory.refresh.*not modelled with PIM"):
+        load_arch("neupims_npu_hbm", overrides={"memory.refresh": "per_bank"})
