@@ -1,19 +1,20 @@
 """Bank-level HBM vs Ramulator 2.1: bandwidth, row hits and latency on the reference runs.
 
-The same experiments as ``../shared/reference/dram/`` (32-byte requests; stream / random /
-50-50 mixed; the reference frontend and controller queues). Goals: bandwidth within 5 %,
-row-hit fraction within 5 points where it discriminates (streams: ~0.96; the random patterns'
-~0.0003 would pass any model and is not scored), read latency under load within 5 % (a zero-load
-model is 2-6x off), unloaded latency within 5 %. Plus stream scaling with the default frontend
-(one request per pseudo channel per tick): 85-95 % of peak from 1 to 32 HBM2 channels and on
-5-stack HBM3 (refresh alone costs ~9 %, so the peak-bandwidth null model fails the band, and so
-does a fixed-rate frontend at high channel counts), measured over 8 refresh intervals (a shorter
-window misses refresh and reads high). Each preset's own refresh: all-bank on HBM2 (as the
-Ramulator runs), per-bank on HBM3 (its preset's ``refresh: per_bank``: one REFpb per pseudo channel
-every tREFI / 32, as HBM3 controllers hide refresh): 87.4 % of peak. With all-bank refresh it converges to 84.4 %
-(tRFC / tREFI = 9 % of each pseudo channel's time blocked), without refresh to 93.6 %; the rest
-is the 32-entry read queue per 64-bank channel (64 entries: 99.9 % without refresh). See
-docs/hbm.md, "Per-bank refresh".
+The same experiments as ``../shared/reference/dram/`` (32-byte requests; stream / random / 50-50
+mixed; the reference frontend and controller queues). Goals: bandwidth within 5 %, row-hit fraction
+within 5 points where it discriminates (streams: ~0.96; the random patterns' ~0.0003 would pass any
+model and is not scored), read latency under load within 5 % (a zero-load model is 2-6x off),
+unloaded latency within 5 %. Plus stream scaling with the default frontend (one request per pseudo
+channel per tick): 85-95 % of peak from 1 to 32 HBM2 channels and on 5-stack HBM3 (refresh alone
+costs ~9 %, so the peak-bandwidth null model fails the band, and so does a fixed-rate frontend at
+high channel counts), measured over 8 refresh intervals (a shorter window misses refresh and reads
+high). Each preset's own refresh: all-bank on HBM2 (as the Ramulator runs), per-bank on HBM3 (its
+preset's ``refresh: per_bank``: one REFpb per pseudo channel every tREFI / 32, as HBM3 controllers
+hide refresh): 87.4 % of peak. With all-bank refresh it converges to 84.4 % (tRFC / tREFI = 9 % of
+each pseudo channel's time blocked), without refresh to 93.6 % -- inside the band, so the HBM3 row
+does not test refresh (the HBM2 rows do: 96.6 % without it on 32 channels); the rest is the
+32-entry read queue per 64-bank channel (64 entries: 99.9 % without refresh). See docs/hbm.md,
+"Refresh".
 
     python scripts/validate_dram.py [--scale S]   or   accelsim validate --only dram
 """
