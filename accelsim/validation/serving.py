@@ -25,10 +25,12 @@ N_REQUESTS = 60_000
 
 
 def _poisson(n: int, rate_per_s: float, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    arrival_ns = np.rint(np.cumsum(rng.exponential(1e9 / rate_per_s, n))).astype(np.int64)
-    return pd.DataFrame({"req_id": np.arange(n), "arrival_ns": arrival_ns, "input_tokens": 16,
-                         "output_tokens": 1, "cached_tokens": 0})
+    """``n`` Poisson arrivals (the request generator's own), 16 input and 1 output token each."""
+    from ..workload.requests import arrival_times_s
+
+    t_s = arrival_times_s(np.random.default_rng(seed), rate=rate_per_s, num_requests=n)
+    return pd.DataFrame({"req_id": np.arange(n), "arrival_ns": np.rint(t_s * 1e9).astype(np.int64),
+                         "input_tokens": 16, "output_tokens": 1, "cached_tokens": 0})
 
 
 def md1(rho: float, n_requests: int, *, seed: int = 3) -> dict:
