@@ -59,3 +59,16 @@ def test_a_library_built_from_another_source_is_refused(monkeypatch):
     monkeypatch.setattr(K, "source_hash", lambda source: "0" * 16)
     with pytest.raises(SimulationError, match="built from another version of dram_kernel.c"):
         K._library()
+
+
+def test_pointers_of_writable_read_only_and_empty_arrays():
+    """The fast path (buffer protocol) needs a writable, non-empty array; the others take the
+    array interface: every one gives the array's own address."""
+    import numpy as np
+
+    for a in (np.arange(4, dtype=np.int64), np.zeros(0, dtype=np.int64),
+              np.zeros(3, dtype=np.bool_)):
+        assert K._ptr(a) == a.__array_interface__["data"][0]
+    ro = np.arange(4, dtype=np.int64)
+    ro.setflags(write=False)
+    assert K._ptr(ro) == ro.__array_interface__["data"][0]
