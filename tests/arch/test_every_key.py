@@ -80,6 +80,8 @@ CASES: dict[str, tuple] = {
     "memory.read_queue": (PIM, {"memory.read_queue": 2}, {}),
     "memory.write_queue": (PIM, {"memory.write_queue": 2}, {}),
     "memory.frontend_per_tick": (PIM, {"memory.frontend_per_tick": 1}, {}),
+    # HBM3 refreshes per bank by default, which PIM refuses: the PIM arch keeps all-bank refresh
+    "memory.preset": (PIM, {"memory.preset": "hbm3_6400", "memory.refresh": "all_bank"}, {}),
     # (refused with PIM: the PIM units place their own all-bank refreshes)
     "memory.refresh": (NPU, {"memory.refresh": "per_bank"},
                        {"memory": {"impl": "hbm", "preset": "hbm2_2000", "channels": 8}}),
