@@ -32,26 +32,16 @@ enum { P_CHANNELS, P_PCS, P_BGS, P_BANKS, P_RQ, P_WQ, P_AQ, P_PQ, P_WR_HIGH, P_W
 enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK,
        S_TURNS, N_CH_STATS };
 
-/* Rows of the counter array counts[row * n_ch + c]. */
+/* Per-channel counters counts[c * N_COUNTS + C_*] (N_COUNTS in dram_kernel.py). */
 enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE = 9,
-       C_PMASK = 11 };
+       C_PMASK = 11, N_COUNTS = 13 };
+
+/* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
+ * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue. */
+enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, N_PLANES = 6 };
 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
-
-/* NOTE(perf): see scripts/bench_dram.py -- OPAQUE(x) is x, but the compiler cannot see through
- * it: the channel loop's body then computes its per-channel pointers from c, where otherwise it
- * kept some fifteen of them as induction variables on the stack and stepped every one of them
- * for every channel of every tick. */
-#if defined(__GNUC__)
-static inline i64 OPAQUE(i64 x)
-{
-    __asm__("" : "+r"(x));
-    return x;
-}
-#else
-#define OPAQUE(x) (x)
-#endif
 
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -76,8 +66,8 @@ typedef struct {
  * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
  * numbering (offs: first node of each level) and the rule tables. */
 typedef struct {
-    i64 *ready, *hist, *open_row;
-    const i64 *offs, *fast, *con_ptr, *con_next, *con_lat, *con_win;
+    i64 *restrict ready, *restrict hist, *restrict open_row;
+    const i64 *restrict offs, *restrict fast, *con_ptr, *con_next, *con_lat, *con_win;
     i64 n_bgs, n_banks, hist_len;
     int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
     const BankRules *rules;   /* fast's dense rows without their NO_RULE entries */
@@ -206,7 +196,7 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
  * NOTE(perf): see scripts/bench_dram.py -- from the per-command rule list (ready = max(ready, t +
  * latency) per rule, no table walk; the history only for commands with a windowed rule). Every
  * rule is a max into a ready clock, so the order in which rules apply does not matter. */
-static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
+static inline __attribute__((always_inline)) void issue_bank_command_k(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
@@ -229,6 +219,16 @@ static inline void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i
         d->open_row[bank] = row;
     else if (cmd == PRE || cmd == RDA || cmd == WRA)
         d->open_row[bank] = -1;
+}
+static void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
+{
+    switch (cmd) {
+    case ACT: issue_bank_command_k(d, ACT, t, n0, bank, row); break;
+    case PRE: issue_bank_command_k(d, PRE, t, n0, bank, row); break;
+    case RD: issue_bank_command_k(d, RD, t, n0, bank, row); break;
+    case WR: issue_bank_command_k(d, WR, t, n0, bank, row); break;
+    default: issue_bank_command_k(d, cmd, t, n0, bank, row); break;
+    }
 }
 
 /* Earliest tick a command meets every rule on the node path n0 (channel) .. n3 (bank). */
@@ -375,17 +375,17 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
  * qi] slots, none ready before counts[C_PWAKE + qi], their banks in the bitmask counts[C_PMASK +
  * qi], bit bank & 63) and the next scan starts after them: a prefix slot stays unready until that
  * tick, because ready clocks only grow, unless its bank changes state (touch_bank drops the
- * prefix). `cnt` points at counts[0 * n_ch + c]; rows are n_ch apart. A row hit gets the tick
+ * prefix). `cnt` points at channel c's counters. A row hit gets the tick
  * FAR (skipped); the others read their bank's row bound (FAR for a conflict whose bank has an
  * activated request: bound_row_command) and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
-                           const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt, i64 n_ch,
+                           const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt,
                            int qi, i64 *cmd_out, i64 *wake_out)
 {
     const i64 *open_row = d->open_row;
-    i64 *plen = cnt + (C_PLEN + qi) * n_ch;
-    i64 *pwake = cnt + (C_PWAKE + qi) * n_ch;
-    i64 *pmask = cnt + (C_PMASK + qi) * n_ch;
+    i64 *plen = cnt + C_PLEN + qi;
+    i64 *pwake = cnt + C_PWAKE + qi;
+    i64 *pmask = cnt + C_PMASK + qi;
     i64 start = *plen, wake = *pwake, mask = *pmask;
     if (clk >= wake) {
         start = 0;
@@ -420,23 +420,23 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
 }
 
 /* `bank` changed state: drop a row-scan prefix that holds one of its requests. */
-static inline void touch_bank(i64 *cnt, i64 n_ch, i64 bank)
+static inline void touch_bank(i64 *cnt, i64 bank)
 {
     i64 bit = (i64)1 << (bank & 63);
     for (int qi = 0; qi < 2; qi++) {
-        if (cnt[(C_PMASK + qi) * n_ch] & bit) {
-            cnt[(C_PLEN + qi) * n_ch] = 0;
-            cnt[(C_PWAKE + qi) * n_ch] = NEVER;
-            cnt[(C_PMASK + qi) * n_ch] = 0;
+        if (cnt[C_PMASK + qi] & bit) {
+            cnt[C_PLEN + qi] = 0;
+            cnt[C_PWAKE + qi] = NEVER;
+            cnt[C_PMASK + qi] = 0;
         }
     }
 }
 
 /* Slot i of queue qi left: the prefix (if it held the slot) is one shorter. */
-static inline void drop_slot(i64 *cnt, i64 n_ch, int qi, i64 i)
+static inline void drop_slot(i64 *cnt, int qi, i64 i)
 {
-    if (i < cnt[(C_PLEN + qi) * n_ch])
-        cnt[(C_PLEN + qi) * n_ch] -= 1;
+    if (i < cnt[C_PLEN + qi])
+        cnt[C_PLEN + qi] -= 1;
 }
 
 static inline void remove_slot(i64 *buf, i64 *keys, i64 i, i64 n)
@@ -447,23 +447,34 @@ static inline void remove_slot(i64 *buf, i64 *keys, i64 i, i64 n)
     }
 }
 
-/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue leaves it: the
- * slots behind it move up, the row scan's prefix and the bank's queued count follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *qn, i64 *queued, i64 *cnt, i64 n_ch,
-                               int qi, i64 i, i64 bank)
-{
-    remove_slot(buf, keys, i, *qn);
-    drop_slot(cnt, n_ch, qi, i);
-    (*qn)--;
-    queued[bank]--;
-}
-
 static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 {
     i64 k = 0;
     for (i64 i = 0; i < n; i++)
         k += keys[i] == key;
     return k;
+}
+
+/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue leaves it: the
+ * slots behind it move up, the row scan's prefix and the bank's queued count follow. */
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *qn, i64 *queued, i64 *cnt,
+                               int qi, i64 i, i64 bank, i64 n_bank_nodes)
+{
+    queued[2 * n_bank_nodes + bank] -= keys[i] & 0xFFFFFFFF;
+    remove_slot(buf, keys, i, *qn);
+    drop_slot(cnt, qi, i);
+    (*qn)--;
+    queued[bank]--;
+}
+
+/* Requests of `key` (bank << 32 | row) in a queue (keys[0:n]) that holds `queued` requests of its
+ * bank whose rows sum to `row_sum`. NOTE(perf): see scripts/bench_dram.py -- with one request of
+ * the bank queued, its row is the sum: no scan. */
+static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64 row_sum)
+{
+    if (queued <= 1)
+        return queued == 1 && row_sum == (key & 0xFFFFFFFF);
+    return count_key(keys, n, key);
 }
 
 static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi, i64 lo)
@@ -480,18 +491,18 @@ static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi,
 static inline void close_bank(i64 *hits_per_bank, i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 c,
                               i64 bank)
 {
-    hq_r[c] -= hits_per_bank[bank];
-    hq_w[c] -= hits_per_bank[n_bank_nodes + bank];
+    hq_r[c * N_COUNTS] -= hits_per_bank[bank];
+    hq_w[c * N_COUNTS] -= hits_per_bank[n_bank_nodes + bank];
     hits_per_bank[bank] = 0;
     hits_per_bank[n_bank_nodes + bank] = 0;
 }
 
-static inline void reset_prefix(i64 *counts, i64 n_ch, i64 c)
+static inline void reset_prefix(i64 *cnt)
 {
     for (int qi = 0; qi < 2; qi++) {
-        counts[(C_PLEN + qi) * n_ch + c] = 0;
-        counts[(C_PWAKE + qi) * n_ch + c] = NEVER;
-        counts[(C_PMASK + qi) * n_ch + c] = 0;
+        cnt[C_PLEN + qi] = 0;
+        cnt[C_PWAKE + qi] = NEVER;
+        cnt[C_PMASK + qi] = 0;
     }
 }
 
@@ -551,7 +562,7 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
  * before its REFpb. */
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
                                const i64 *active_per_bank, i64 *hits_per_bank,
-                               i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt, i64 n_ch,
+                               i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt,
                                i64 *ready_lb, i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd,
                                i64 *t_out)
 {
@@ -580,7 +591,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
             pq[c * pcap + j] = pq[c * pcap + j + 1];
         pq_n[c]--;
     }
-    touch_bank(cnt, n_ch, bank);
+    touch_bank(cnt, bank);
     bound_row_command(d, active_per_bank, ready_lb, c, bank);
     *t_out = clk;
     return 1;
@@ -591,13 +602,13 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
 /* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
  * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py. */
 EXPORT i64 dram_simulate_batch(
-    i64 n, const i64 *req_ch, const i64 *req_key, const u8 *req_write, const i64 *inject_tick,
-    i64 chase, i64 start_tick, const i64 *par, const i64 *offs, const i64 *con_ptr,
-    const i64 *con_next, const i64 *con_lat, const i64 *con_win, const i64 *fast,
-    i64 *ready, i64 *hist, i64 *open_row, i64 *next_ref, u8 *write_mode, i64 *pq, i64 pcap,
-    i64 *pq_n, i64 *chst, i64 *clock, i64 *arrive, i64 *done_tick, int8_t *outcome,
-    i64 *scratch, i64 slots, i64 *counts, i64 *active_per_bank, i64 n_bank_nodes,
-    i64 *hits_per_bank, i64 *ready_lb)
+    i64 n, const i64 *restrict req_ch, const i64 *restrict req_key, const u8 *restrict req_write, const i64 *restrict inject_tick,
+    i64 chase, i64 start_tick, const i64 *restrict par, const i64 *restrict offs, const i64 *restrict con_ptr,
+    const i64 *restrict con_next, const i64 *restrict con_lat, const i64 *restrict con_win, const i64 *restrict fast,
+    i64 *restrict ready, i64 *restrict hist, i64 *restrict open_row, i64 *restrict next_ref, u8 *restrict write_mode, i64 *restrict pq, i64 pcap,
+    i64 *restrict pq_n, i64 *restrict chst, i64 *restrict clock, i64 *restrict arrive, i64 *restrict done_tick, int8_t *restrict outcome,
+    i64 *restrict scratch, i64 slots, i64 *restrict counts, i64 *restrict active_per_bank, i64 n_bank_nodes,
+    i64 *restrict hits_per_bank, i64 *restrict ready_lb)
 {
     const i64 n_ch = par[P_CHANNELS], n_pcs = par[P_PCS], n_bgs = par[P_BGS],
               n_banks = par[P_BANKS];
@@ -616,35 +627,35 @@ EXPORT i64 dram_simulate_batch(
                              con_lat, con_win, n_bgs, n_banks);
     dev.rules = &rules;
     const Device *d = &dev;
-    const i64 plane = n_ch * slots;
-    i64 *rq = scratch, *wq = scratch + plane, *aq = scratch + 2 * plane;
-    i64 *rqk = scratch + 3 * plane, *wqk = scratch + 4 * plane, *aqk = scratch + 5 * plane;
-    i64 *rn = counts + C_RN * n_ch, *wn = counts + C_WN * n_ch, *an = counts + C_AN * n_ch;
-    i64 *wake = counts + C_WAKE * n_ch;
+    /* channel c's counters: rn[c * N_COUNTS] ... */
+    i64 *rn = counts + C_RN, *wn = counts + C_WN, *an = counts + C_AN, *wake = counts + C_WAKE;
     /* NOTE(perf): see scripts/bench_dram.py -- row hits queued per channel (hq_r / hq_w) and per
      * bank (hits_per_bank) are kept up to date, so a column scan runs only when its queue holds a
      * hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
      * row is its bank's open row; that changes only when a request is queued or leaves, or when a
      * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
      * zero). */
-    i64 *hq_r = counts + C_HQ_R * n_ch, *hq_w = counts + C_HQ_W * n_ch;
+    i64 *hq_r = counts + C_HQ_R, *hq_w = counts + C_HQ_W;
     i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
     /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
      * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
     i64 *queued_r = hits_per_bank + 2 * n_bank_nodes, *queued_w = hits_per_bank + 3 * n_bank_nodes;
-    /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c]: no active-queue entry is ready
+    /* ... and the sums of their rows (queued_of_key) */
+    i64 *row_sum_r = queued_r + 2 * n_bank_nodes, *row_sum_w = queued_w + 2 * n_bank_nodes;
+    /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c * N_COUNTS]: no active-queue entry is ready
      * before this tick. Entries never change row state while queued and ready clocks only grow,
      * so the bound stays valid until an entry is added (an ACT promotes one: fold its ready tick
      * in). */
-    i64 *aq_wake = counts + C_AQ_WAKE * n_ch;
+    i64 *aq_wake = counts + C_AQ_WAKE;
 
     for (i64 c = 0; c < n_ch; c++) {
-        reset_prefix(counts, n_ch, c);
-        aq_wake[c] = 0;
-        rn[c] = wn[c] = an[c] = wake[c] = hq_r[c] = hq_w[c] = 0;
+        reset_prefix(counts + c * N_COUNTS);
+        aq_wake[c * N_COUNTS] = 0;
+        rn[c * N_COUNTS] = wn[c * N_COUNTS] = an[c * N_COUNTS] = wake[c * N_COUNTS] = hq_r[c * N_COUNTS] = hq_w[c * N_COUNTS] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
-        active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = 0;
+        active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = row_sum_r[b]
+            = row_sum_w[b] = 0;
     for (i64 j = 0; j < n_bank_nodes * 4; j++)
         ready_lb[j] = NEVER;
     for (i64 i = 0; i < n; i++) {
@@ -676,13 +687,20 @@ EXPORT i64 dram_simulate_batch(
     /* earliest tick request i may be injected (inject_tick NULL: all from start_tick) */
 #define INJECT(i) (inject_tick ? inject_tick[i] : start_tick)
     i64 nxt = 0;          /* next request the frontend injects */
+    /* NOTE(perf): see scripts/bench_dram.py -- the queue count that stopped the frontend and its
+     * capacity: until a request leaves that queue the frontend would stop at the same request
+     * (its inject tick and the chased request's done tick have passed and stay passed). */
+    const i64 *full_q = 0;
+    i64 full_cap = 0;
     i64 finished = 0;
     i64 last_done = start_tick;
     while (finished < n) {
         /* ---- frontend: in-order injection, up to per_tick requests this tick ---- */
         i64 sent = 0;
-        int blocked = 0;
-        while (nxt < n && sent < per_tick) {
+        int blocked = full_q != 0 && *full_q >= full_cap;
+        if (!blocked)
+            full_q = 0;
+        while (!blocked && nxt < n && sent < per_tick) {
             if (INJECT(nxt) > clk)
                 break;
             if (chase && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
@@ -693,20 +711,24 @@ EXPORT i64 dram_simulate_batch(
             int hit = open_row[bank] == (key & 0xFFFFFFFF);
             int w = req_write[nxt];          /* the write or the read queue */
             i64 *qn = w ? wn : rn;
-            if (qn[c] >= (w ? wcap : rcap)) {
+            if (qn[c * N_COUNTS] >= (w ? wcap : rcap)) {
                 blocked = 1;
+                full_q = &qn[c * N_COUNTS];
+                full_cap = w ? wcap : rcap;
                 break;
             }
-            (w ? wq : rq)[c * slots + qn[c]] = nxt;
-            (w ? wqk : rqk)[c * slots + qn[c]] = key;
-            qn[c]++;
+            i64 *q = scratch + (c * N_PLANES + Q_IDS + w) * slots + qn[c * N_COUNTS];
+            q[0] = nxt;
+            q[(Q_KEYS - Q_IDS) * slots] = key;
+            qn[c * N_COUNTS]++;
             (w ? queued_w : queued_r)[bank]++;
+            (w ? queued_w : queued_r)[2 * n_bank_nodes + bank] += key & 0xFFFFFFFF;
             if (hit) {
-                (w ? hq_w : hq_r)[c]++;
+                (w ? hq_w : hq_r)[c * N_COUNTS]++;
                 (w ? hits_w : hits_r)[bank]++;
             }
             arrive[nxt] = clk;
-            wake[c] = 0;
+            wake[c * N_COUNTS] = 0;
             nxt++;
             sent++;
         }
@@ -714,8 +736,7 @@ EXPORT i64 dram_simulate_batch(
         /* ---- controllers: one tick ---- */
         clk++;
         int any_issue = 0;
-        for (i64 c_loop = 0; c_loop < n_ch; c_loop++) {
-            i64 c = OPAQUE(c_loop);
+        for (i64 c = 0; c < n_ch; c++) {
             if (clk >= next_ref[c]) {
                 i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
                 next_ref[c] += refi;
@@ -725,13 +746,13 @@ EXPORT i64 dram_simulate_batch(
                         pq_n[c]++;
                     }
                 }
-                wake[c] = 0;
+                wake[c * N_COUNTS] = 0;
             }
-            if (clk < wake[c])
+            if (clk < wake[c * N_COUNTS])
                 continue;
-            i64 *cnt = counts + c;
-            i64 *crq = rq + c * slots, *cwq = wq + c * slots, *caq = aq + c * slots;
-            i64 *crqk = rqk + c * slots, *cwqk = wqk + c * slots, *caqk = aqk + c * slots;
+            i64 *cnt = counts + c * N_COUNTS;
+            i64 *q = scratch + c * N_PLANES * slots;     /* channel c's queues */
+            i64 *caq = q + Q_ACTIVE * slots, *caqk = q + (Q_KEYS + Q_ACTIVE) * slots;
             int issued = 0;
             i64 soon = next_ref[c];
             i64 i, t, cmd = -1;
@@ -740,13 +761,13 @@ EXPORT i64 dram_simulate_batch(
                 ? refresh_entry_bank(d, c, n_pcs, pq[c * pcap]) : -1;
 
             /* -- column bus: active queue first, then (no refresh pending) the r/w queue -- */
-            if (clk < aq_wake[c]) {
+            if (clk < aq_wake[c * N_COUNTS]) {
                 i = -1;
-                t = aq_wake[c];
+                t = aq_wake[c * N_COUNTS];
             } else {
-                i = scan_active(d, caq, caqk, c, an[c], req_write, arrive, ready_lb, clk, &cmd,
+                i = scan_active(d, caq, caqk, c, an[c * N_COUNTS], req_write, arrive, ready_lb, clk, &cmd,
                                 &t);
-                aq_wake[c] = t;
+                aq_wake[c * N_COUNTS] = t;
                 if (t <= clk)
                     t = clk + 1;
             }
@@ -755,21 +776,21 @@ EXPORT i64 dram_simulate_batch(
                 soon = t;
             if (i < 0 && (pq_n[c] == 0 || per_bank)) {
                 u8 was_writing = write_mode[c];
-                set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
+                set_write_mode(write_mode, c, rn[c * N_COUNTS], wn[c * N_COUNTS], hi, lo);
                 if (write_mode[c] != was_writing)
                     chst[c * N_CH_STATS + S_TURNS]++;
                 int wm = write_mode[c];
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
-                if ((wm ? hq_w[c] : hq_r[c]) > 0) {
-                    i = scan_column(d, wm ? cwqk : crqk, c, wm ? wn[c] : rn[c], cmd, ref_bank,
+                if ((wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]) > 0) {
+                    i = scan_column(d, q + (Q_KEYS + wm) * slots, c, wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS], cmd, ref_bank,
                                     ready_lb, clk, &t);
                     if (t < soon)
                         soon = t;
                 }
             }
             if (i >= 0) {
-                i64 r = src == 0 ? caq[i] : src == 1 ? crq[i] : cwq[i];
+                i64 r = src == 0 ? caq[i] : q[(Q_IDS + src - 1) * slots + i];
                 i64 bank = req_key[r] >> 32;
                 if (closed) {
                     /* auto-precharge unless another queued request hits this row: every aq
@@ -795,21 +816,22 @@ EXPORT i64 dram_simulate_batch(
                     last_done = done_tick[r];
                 finished++;
                 if (src == 0) {
-                    remove_slot(caq, caqk, i, an[c]);
-                    an[c]--;
+                    remove_slot(caq, caqk, i, an[c * N_COUNTS]);
+                    an[c * N_COUNTS]--;
                     active_per_bank[bank]--;
                     if (active_per_bank[bank] == 0)
-                        touch_bank(cnt, n_ch, bank);
+                        touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(qi ? cwq : crq, qi ? cwqk : crqk, qi ? &wn[c] : &rn[c],
-                                qi ? queued_w : queued_r, cnt, n_ch, qi, i, bank);
-                    (qi ? hq_w : hq_r)[c]--;
+                    leave_queue(q + (Q_IDS + qi) * slots, q + (Q_KEYS + qi) * slots, qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
+                                qi ? queued_w : queued_r, cnt, qi, i, bank,
+                                n_bank_nodes);
+                    (qi ? hq_w : hq_r)[c * N_COUNTS]--;
                     (qi ? hits_w : hits_r)[bank]--;
                 }
                 if (cmd == RDA || cmd == WRA) {
                     close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
-                    touch_bank(cnt, n_ch, bank);
+                    touch_bank(cnt, bank);
                 }
                 bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 issued = 1;
@@ -820,7 +842,7 @@ EXPORT i64 dram_simulate_batch(
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
                 int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
-                                       n_bank_nodes, hq_r, hq_w, cnt, n_ch, ready_lb, c, clk,
+                                       n_bank_nodes, hq_r, hq_w, cnt, ready_lb, c, clk,
                                        n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
@@ -841,7 +863,7 @@ EXPORT i64 dram_simulate_batch(
                     if (t <= clk) {
                         issue_command(d, rcmd, clk, c, n1, -1, -1, -1);
                         issued = 1;
-                        reset_prefix(counts, n_ch, c);
+                        reset_prefix(cnt);
                         if (rcmd == REF) {
                             chst[c * N_CH_STATS + S_REFS]++;
                             for (i64 j = 0; j < pq_n[c] - 1; j++)
@@ -859,7 +881,7 @@ EXPORT i64 dram_simulate_batch(
                 }
             }
             if (row_free) {
-                set_write_mode(write_mode, c, rn[c], wn[c], hi, lo);
+                set_write_mode(write_mode, c, rn[c * N_COUNTS], wn[c * N_COUNTS], hi, lo);
                 i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
                 i = -1;
                 if (bus_free > clk) {
@@ -870,44 +892,47 @@ EXPORT i64 dram_simulate_batch(
                     int wm = write_mode[c];
                     src = wm ? 2 : 1;
                     t = FAR;
-                    i64 n_q = wm ? wn[c] : rn[c];
-                    if (n_q > (wm ? hq_w[c] : hq_r[c]))
-                        i = scan_row(d, wm ? cwqk : crqk, c, n_q, active_per_bank, ready_lb, clk,
-                                     cnt, n_ch, wm ? 1 : 0, &cmd, &t);
+                    i64 n_q = wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS];
+                    if (n_q > (wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]))
+                        i = scan_row(d, q + (Q_KEYS + wm) * slots, c, n_q, active_per_bank, ready_lb, clk,
+                                     cnt, wm ? 1 : 0, &cmd, &t);
                 }
                 if (t < soon)
                     soon = t;
                 if (i >= 0) {
-                    i64 r = src == 1 ? crq[i] : cwq[i];
+                    i64 r = q[(Q_IDS + src - 1) * slots + i];
                     i64 bank = req_key[r] >> 32;
                     issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
                     issued = 1;
-                    touch_bank(cnt, n_ch, bank);
+                    touch_bank(cnt, bank);
                     if (cmd == ACT) {
                         chst[c * N_CH_STATS + S_ACTS]++;
                         if (outcome[r] < 0) {
                             outcome[r] = MISS;
                             chst[c * N_CH_STATS + S_MISSES]++;
                         }
-                        if (an[c] < acap) {   /* promote: the request leaves its queue */
-                            caq[an[c]] = r;
-                            caqk[an[c]] = req_key[r];
-                            an[c]++;
+                        if (an[c * N_COUNTS] < acap) {   /* promote: the request leaves its queue */
+                            caq[an[c * N_COUNTS]] = r;
+                            caqk[an[c * N_COUNTS]] = req_key[r];
+                            an[c * N_COUNTS]++;
                             active_per_bank[bank]++;
                             t = bank_ready(d, ready_lb, req_write[r] ? WR : RD, c, bank, clk);
-                            if (t < aq_wake[c])
-                                aq_wake[c] = t;
+                            if (t < aq_wake[c * N_COUNTS])
+                                aq_wake[c * N_COUNTS] = t;
                             int qi = src - 1;
-                            leave_queue(qi ? cwq : crq, qi ? cwqk : crqk, qi ? &wn[c] : &rn[c],
-                                        qi ? queued_w : queued_r, cnt, n_ch, qi, i, bank);
+                            leave_queue(q + (Q_IDS + qi) * slots, q + (Q_KEYS + qi) * slots, qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
+                                        qi ? queued_w : queued_r, cnt, qi, i, bank,
+                                n_bank_nodes);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = queued_r[bank] ? count_key(crqk, rn[c], req_key[r]) : 0;
+                        i64 k = queued_of_key(q + Q_KEYS * slots, rn[c * N_COUNTS], req_key[r], queued_r[bank],
+                                              row_sum_r[bank]);
                         hits_r[bank] = k;
-                        hq_r[c] += k;
-                        k = queued_w[bank] ? count_key(cwqk, wn[c], req_key[r]) : 0;
+                        hq_r[c * N_COUNTS] += k;
+                        k = queued_of_key(q + (Q_KEYS + 1) * slots, wn[c * N_COUNTS], req_key[r], queued_w[bank],
+                                          row_sum_w[bank]);
                         hits_w[bank] = k;
-                        hq_w[c] += k;
+                        hq_w[c * N_COUNTS] += k;
                     } else {
                         chst[c * N_CH_STATS + S_PRES]++;
                         if (outcome[r] < 0) {
@@ -921,9 +946,9 @@ EXPORT i64 dram_simulate_batch(
             }
             if (issued) {
                 any_issue = 1;
-                wake[c] = clk + 1;
+                wake[c * N_COUNTS] = clk + 1;
             } else {
-                wake[c] = soon;
+                wake[c * N_COUNTS] = soon;
             }
         }
 
@@ -937,8 +962,8 @@ EXPORT i64 dram_simulate_batch(
             if (!can_send) {
                 i64 target = FAR;
                 for (i64 c = 0; c < n_ch; c++)
-                    if (wake[c] - 1 < target)
-                        target = wake[c] - 1;
+                    if (wake[c * N_COUNTS] - 1 < target)
+                        target = wake[c * N_COUNTS] - 1;
                 if (nxt < n && !blocked) {
                     i64 tt = INJECT(nxt);
                     if (chase && nxt > 0 && done_tick[nxt - 1] > tt)
@@ -1009,11 +1034,11 @@ EXPORT i64 dram_ready_tick(i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3, 
 /* out[0..2] = slot, command, wake */
 EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
                           const i64 *active_per_bank, const i64 *ready, i64 *ready_lb,
-                          const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *counts, i64 n_ch,
+                          const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *counts,
                           i64 qi, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c, n_ch, (int)qi,
+    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c * N_COUNTS, (int)qi,
                       &out[1], &out[2]);
 }
 
@@ -1036,7 +1061,7 @@ EXPORT void dram_scan_active(const i64 *aq, const i64 *keys, i64 c, i64 n, const
     out[0] = scan_active(&d, aq, keys, c, n, write, arrive, ready_lb, clk, &out[1], &out[2]);
 }
 
-EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 n_ch, i64 bank)
+EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 bank)
 {
-    touch_bank(counts + c, n_ch, bank);
+    touch_bank(counts + c * N_COUNTS, bank);
 }

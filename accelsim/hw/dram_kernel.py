@@ -81,7 +81,7 @@ S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST
     S_TURNS = range(10)          # S_TURNS: read<->write mode switches of the controller
 N_CH_STATS = 10
 
-# Rows of the per-channel counter array ``counts`` (``new_scratch``).
+# Columns of the per-channel counter array ``counts[channel]`` (``new_scratch``).
 C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
 C_PLEN, C_PWAKE, C_PMASK = 7, 9, 11     # + 0 for the read queue, + 1 for the write queue
 N_COUNTS = 13
@@ -119,19 +119,20 @@ def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, 
 def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
 
-    Returns (queues of request ids and packed keys ``[6, channel, slot]``, per-channel counters
-    ``[N_COUNTS, channel]`` (queue lengths, wake tick, row hits queued in the read / write queue,
-    next tick the active queue needs a look, and per read / write queue the row scan's
-    known-not-ready prefix: length, wake bound, bank bitmask -- see ``_scan_row``),
-    activated requests per bank, row hits and requests queued per bank ``[4, bank]`` (rows: hits
-    in the read / write queue, requests in the read / write queue), and a lower bound on each
-    bank's ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE; 1: unused;
-    2: RD; 3: WR).
+    Returns (queues ``[channel, 6, slot]``: request ids of the read, write and active queue, then
+    their packed keys; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
+    row hits queued in the read / write queue, next tick the active queue needs a look, and per
+    read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask --
+    see ``_scan_row``); activated requests per bank; per bank ``[6, bank]`` the row hits queued
+    in the read / write queue, the requests queued there and the sums of their rows; and a lower
+    bound on each bank's ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE;
+    1: unused; 2: RD; 3: WR). NOTE(perf): see scripts/bench_dram.py -- channel-major, so one
+    channel's queues and counters sit together and are addressed from one base.
     """
-    return (np.zeros((6, n_channels, max(queue_slots, 1)), dtype=np.int64),
-            np.zeros((N_COUNTS, n_channels), dtype=np.int64),
+    return (np.zeros((n_channels, 6, max(queue_slots, 1)), dtype=np.int64),
+            np.zeros((n_channels, N_COUNTS), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
-            np.zeros((4, n_bank_nodes), dtype=np.int64),
+            np.zeros((6, n_bank_nodes), dtype=np.int64),
             np.zeros(n_bank_nodes * 4, dtype=np.int64))
 
 
@@ -186,10 +187,10 @@ _SIGNATURES = {
     "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
     "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
-    "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "ii" + "p",
+    "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "i" + "p",
     "dram_scan_column": "piiii" + "pppp" + "ii" + "ip",
     "dram_scan_active": "ppii" + "ppppp" + "p" + "ii" + "ip",
-    "dram_touch_bank": "piii",
+    "dram_touch_bank": "pii",
 }
 _lib = None
 
@@ -326,7 +327,7 @@ def _scan_row(keys, c, n, open_row, active_per_bank, ready, ready_lb, offs, n_bg
     out = np.zeros(3, dtype=np.int64)
     _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(active_per_bank),
                              _ptr(ready), _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk,
-                             _ptr(counts), counts.shape[1], q, _ptr(out))
+                             _ptr(counts), q, _ptr(out))
     return int(out[0]), int(out[1]), int(out[2])
 
 
@@ -353,4 +354,4 @@ def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, of
 def _touch_bank(counts, c, bank):
     """``bank`` changed state: drop a row-scan prefix of channel ``c`` that holds one of its
     requests."""
-    _library().dram_touch_bank(_ptr(counts), c, counts.shape[1], bank)
+    _library().dram_touch_bank(_ptr(counts), c, bank)

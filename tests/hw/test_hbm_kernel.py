@@ -78,7 +78,7 @@ def test_queued_hit_counters_drain_to_zero(pattern, policy):
     res = run_batch(spec, state, lines, write)
     assert (res.done > res.arrive).all()
     _, counts, active, hits_per_bank, _ = state["scratch"]
-    assert not counts[:3].any() and not counts[4:6].any()      # queues and hit counters empty
+    assert not counts[:, :3].any() and not counts[:, 4:6].any()   # queues and hit counters empty
     assert not active.any() and not hits_per_bank.any()
 
 
@@ -118,23 +118,23 @@ def test_row_scan_prefix_picks_what_a_full_scan_picks(seed):
     n = 24
     bank = rng.integers(0, n_bank, n)
     keys = ((bank << 32) | rng.integers(0, 3, n))[None, :].astype(np.int64)
-    counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
-    counts[K.C_PWAKE] = K.NEVER
+    counts = np.zeros((1, K.N_COUNTS), dtype=np.int64)
+    counts[:, K.C_PWAKE] = K.NEVER
     lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
     for clk in range(0, 80, 3):
         ready += rng.integers(0, 3, ready.shape[0])     # clocks only grow
         fresh = np.zeros_like(counts)
-        fresh[K.C_PWAKE] = K.NEVER
+        fresh[:, K.C_PWAKE] = K.NEVER
         want = _scan(keys, n, open_row, active, ready, np.full_like(lb, K.NEVER), fresh, clk,
                      offs, spec.bank_groups, spec.banks_per_group)
         got = _scan(keys, n, open_row, active, ready, lb, counts, clk, offs, spec.bank_groups,
                     spec.banks_per_group)
         assert got[:2] == want[:2]
         assert got[2] <= max(want[2], clk + 1) or got[0] >= 0   # wake stays a lower bound
-        assert counts[K.C_PLEN, 0] == (got[0] if got[0] >= 0 else n)
-    if counts[K.C_PLEN, 0] > 0:
+        assert counts[0, K.C_PLEN] == (got[0] if got[0] >= 0 else n)
+    if counts[0, K.C_PLEN] > 0:
         K._touch_bank(counts, 0, int(bank[0]))
-        assert counts[K.C_PLEN, 0] == 0 and counts[K.C_PMASK, 0] == 0
+        assert counts[0, K.C_PLEN] == 0 and counts[0, K.C_PMASK] == 0
 
 
 def test_row_scan_prefix_empty_after_batch():
@@ -144,7 +144,7 @@ def test_row_scan_prefix_empty_after_batch():
     lines, write = pattern_lines(spec, "mixed", 3000, seed=3)
     run_batch(spec, state, lines, write)
     counts = state["scratch"][1]
-    assert not counts[K.C_PLEN:K.C_PLEN + 2].any()     # queues drained: nothing left behind
+    assert not counts[:, K.C_PLEN:K.C_PLEN + 2].any()  # queues drained: nothing left behind
 
 
 @pytest.mark.parametrize("preset", ["hbm2_2000", "hbm3_6400", "hbm2e_3200"])
@@ -244,8 +244,8 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
                 want = (i, cmd)
                 break
             wake = min(wake, t)
-        counts = np.zeros((K.N_COUNTS, 1), dtype=np.int64)
-        counts[K.C_PWAKE] = K.NEVER
+        counts = np.zeros((1, K.N_COUNTS), dtype=np.int64)
+        counts[:, K.C_PWAKE] = K.NEVER
         lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
         got = K._scan_row(keys, 0, n, open_row, active, ready, lb, offs, nbg, nba, clk, counts,
                           0)
