@@ -116,6 +116,23 @@ def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, 
     }
 
 
+def unkept_commands(closed_page: bool, per_bank_refresh: bool) -> tuple[int, ...]:
+    """Commands whose ready clocks ``simulate_batch`` does not keep in ``state["ready"]``: those the
+    replay never issues nor asks the ready tick of -- RDA / WRA with an open page policy, PREA /
+    REF with per-bank refresh. NOTE(perf): see scripts/bench_dram.py -- the bank commands skip
+    the rules to them (ACT 14 -> 12 rules, RD 8 -> 5, WR 10 -> 6 on HBM2); those clocks go stale,
+    unread. The kernel (``list_bank_rules``) takes the same choice from ``par``."""
+    return (() if closed_page else (RDA, WRA)) + ((PREA, REF) if per_bank_refresh else ())
+
+
+def kept_clocks(ready: np.ndarray, closed_page: bool, per_bank_refresh: bool) -> np.ndarray:
+    """``state["ready"]`` ([node, command]) with the clocks of ``unkept_commands`` set to NEVER:
+    the part of the device state a replay's future depends on."""
+    out = np.array(ready, copy=True)
+    out[:, list(unkept_commands(closed_page, per_bank_refresh))] = NEVER
+    return out
+
+
 def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
 
