@@ -37,8 +37,12 @@ enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE 
        C_PMASK = 11, N_COUNTS = 13 };
 
 /* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
- * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue. */
-enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, N_PLANES = 6 };
+ * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue, and the arrival
+ * ticks of the active queue's requests. An active-queue key carries its direction in bit
+ * WRITE_BIT (rows < 2^30, hbm.py). */
+enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
+#define WRITE_BIT 31
+#define ROW_OF(key) ((key) & 0x7FFFFFFF)
 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
@@ -314,28 +318,28 @@ static inline void bound_row_command(const Device *d, const i64 *active_per_bank
     ready_lb[ROW_LB(bank)] = row_bound(d, active_per_bank, c, bank);
 }
 
-/* FR-FCFS column pick in the active queue (aq/aqk: channel c's slots): the oldest ready entry
+/* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks; NOTE(perf):
+ * see scripts/bench_dram.py -- the direction in the key and the arrival tick in the queue, not
+ * read from the request arrays): the oldest ready entry
  * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
-static inline i64 scan_active(const Device *d, const i64 *aq, const i64 *aqk, i64 c, i64 n,
-                              const u8 *req_write, const i64 *arrive, i64 *ready_lb, i64 clk,
-                              i64 *cmd_out, i64 *wake_out)
+static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive, i64 c, i64 n,
+                              i64 *ready_lb, i64 clk, i64 *cmd_out, i64 *wake_out)
 {
     i64 best = -1, best_cmd = -1, best_arr = FAR, wake = FAR, n_ready = 0;
     for (i64 i = 0; i < n; i++) {
         i64 key = aqk[i];
         i64 bank = key >> 32;
-        if (d->open_row[bank] != (key & 0xFFFFFFFF))
+        if (d->open_row[bank] != ROW_OF(key))
             continue;
-        i64 r = aq[i];
-        i64 cmd = req_write[r] ? WR : RD;
+        i64 cmd = RD + (key >> WRITE_BIT & 1);   /* WR = RD + 1 */
         i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
         if (t <= clk) {
             n_ready++;
-            if (arrive[r] < best_arr) {
+            if (arrive[i] < best_arr) {
                 best = i;
                 best_cmd = cmd;
-                best_arr = arrive[r];
+                best_arr = arrive[i];
             }
         } else if (t < wake) {
             wake = t;
@@ -758,6 +762,7 @@ EXPORT i64 dram_simulate_batch(
             i64 *cnt = counts + c * N_COUNTS;
             i64 *q = scratch + c * N_PLANES * slots;     /* channel c's queues */
             i64 *caq = q + Q_ACTIVE * slots, *caqk = q + (Q_KEYS + Q_ACTIVE) * slots;
+            i64 *carr = q + Q_ARRIVE * slots;
             int issued = 0;
             i64 soon = next_ref[c];
             i64 i, t, cmd = -1;
@@ -770,7 +775,7 @@ EXPORT i64 dram_simulate_batch(
                 i = -1;
                 t = aq_wake[c * N_COUNTS];
             } else {
-                i = scan_active(d, caq, caqk, c, an[c * N_COUNTS], req_write, arrive, ready_lb, clk, &cmd,
+                i = scan_active(d, caqk, carr, c, an[c * N_COUNTS], ready_lb, clk, &cmd,
                                 &t);
                 aq_wake[c * N_COUNTS] = t;
                 if (t <= clk)
@@ -795,8 +800,12 @@ EXPORT i64 dram_simulate_batch(
                 }
             }
             if (i >= 0) {
+                /* NOTE(perf): see scripts/bench_dram.py -- the key and direction from the
+                 * queue, not from the request arrays (a random load each) */
                 i64 r = src == 0 ? caq[i] : q[(Q_IDS + src - 1) * slots + i];
-                i64 bank = req_key[r] >> 32;
+                i64 key = src == 0 ? caqk[i] : q[(Q_KEYS + src - 1) * slots + i];
+                i64 bank = key >> 32;
+                int wr = cmd == WR;
                 if (closed) {
                     /* auto-precharge unless another queued request hits this row: every aq
                      * entry of the bank is a hit, plus the queued hits; minus r itself */
@@ -805,12 +814,12 @@ EXPORT i64 dram_simulate_batch(
                     if (others == 0 && bank_path_ready(d, autop, c, bank) <= clk)
                         cmd = autop;
                 }
-                issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
+                issue_bank_command(d, cmd, clk, c, bank, ROW_OF(key));
                 if (outcome[r] < 0) {
                     outcome[r] = HIT;
                     chst[c * N_CH_STATS + S_HITS]++;
                 }
-                if (req_write[r]) {
+                if (wr) {
                     done_tick[r] = clk + write_lat;
                     chst[c * N_CH_STATS + S_WRITES]++;
                 } else {
@@ -822,6 +831,7 @@ EXPORT i64 dram_simulate_batch(
                 finished++;
                 if (src == 0) {
                     remove_slot(caq, caqk, i, an[c * N_COUNTS]);
+                    remove_slot(carr, carr, i, an[c * N_COUNTS]);
                     an[c * N_COUNTS]--;
                     active_per_bank[bank]--;
                     if (active_per_bank[bank] == 0)
@@ -906,8 +916,9 @@ EXPORT i64 dram_simulate_batch(
                     soon = t;
                 if (i >= 0) {
                     i64 r = q[(Q_IDS + src - 1) * slots + i];
-                    i64 bank = req_key[r] >> 32;
-                    issue_bank_command(d, cmd, clk, c, bank, req_key[r] & 0xFFFFFFFF);
+                    i64 key = q[(Q_KEYS + src - 1) * slots + i];
+                    i64 bank = key >> 32;
+                    issue_bank_command(d, cmd, clk, c, bank, key & 0xFFFFFFFF);
                     issued = 1;
                     touch_bank(cnt, bank);
                     if (cmd == ACT) {
@@ -918,10 +929,11 @@ EXPORT i64 dram_simulate_batch(
                         }
                         if (an[c * N_COUNTS] < acap) {   /* promote: the request leaves its queue */
                             caq[an[c * N_COUNTS]] = r;
-                            caqk[an[c * N_COUNTS]] = req_key[r];
+                            caqk[an[c * N_COUNTS]] = key | (i64)(src == 2) << WRITE_BIT;
+                            carr[an[c * N_COUNTS]] = arrive[r];
                             an[c * N_COUNTS]++;
                             active_per_bank[bank]++;
-                            t = bank_ready(d, ready_lb, req_write[r] ? WR : RD, c, bank, clk);
+                            t = bank_ready(d, ready_lb, src == 2 ? WR : RD, c, bank, clk);
                             if (t < aq_wake[c * N_COUNTS])
                                 aq_wake[c * N_COUNTS] = t;
                             int qi = src - 1;
@@ -930,11 +942,11 @@ EXPORT i64 dram_simulate_batch(
                                 n_bank_nodes);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = queued_of_key(q + Q_KEYS * slots, rn[c * N_COUNTS], req_key[r], queued_r[bank],
+                        i64 k = queued_of_key(q + Q_KEYS * slots, rn[c * N_COUNTS], key, queued_r[bank],
                                               row_sum_r[bank]);
                         hits_r[bank] = k;
                         hq_r[c * N_COUNTS] += k;
-                        k = queued_of_key(q + (Q_KEYS + 1) * slots, wn[c * N_COUNTS], req_key[r], queued_w[bank],
+                        k = queued_of_key(q + (Q_KEYS + 1) * slots, wn[c * N_COUNTS], key, queued_w[bank],
                                           row_sum_w[bank]);
                         hits_w[bank] = k;
                         hq_w[c * N_COUNTS] += k;
@@ -1056,14 +1068,13 @@ EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, i64 blocked
     out[0] = scan_column(&d, keys, c, n, cmd, blocked, ready_lb, clk, &out[1]);
 }
 
-/* out[0..2] = slot, command, wake; aq holds request ids into write and arrive */
-EXPORT void dram_scan_active(const i64 *aq, const i64 *keys, i64 c, i64 n, const u8 *write,
-                             const i64 *arrive, const i64 *open_row, const i64 *ready,
-                             i64 *ready_lb, const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk,
-                             i64 *out)
+/* out[0..2] = slot, command, wake; keys with the direction in bit WRITE_BIT, arrival ticks */
+EXPORT void dram_scan_active(const i64 *keys, const i64 *arrive, i64 c, i64 n,
+                             const i64 *open_row, const i64 *ready, i64 *ready_lb,
+                             const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_active(&d, aq, keys, c, n, write, arrive, ready_lb, clk, &out[1], &out[2]);
+    out[0] = scan_active(&d, keys, arrive, c, n, ready_lb, clk, &out[1], &out[2]);
 }
 
 EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 bank)

@@ -136,8 +136,8 @@ def kept_clocks(ready: np.ndarray, closed_page: bool, per_bank_refresh: bool) ->
 def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
 
-    Returns (queues ``[channel, 6, slot]``: request ids of the read, write and active queue, then
-    their packed keys; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
+    Returns (queues ``[channel, 7, slot]``: request ids of the read, write and active queue, their
+    packed keys, and the active queue's arrival ticks; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
     row hits queued in the read / write queue, next tick the active queue needs a look, and per
     read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask --
     see ``_scan_row``); activated requests per bank; per bank ``[6, bank]`` the row hits queued
@@ -146,7 +146,7 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     1: unused; 2: RD; 3: WR). NOTE(perf): see scripts/bench_dram.py -- channel-major, so one
     channel's queues and counters sit together and are addressed from one base.
     """
-    return (np.zeros((n_channels, 6, max(queue_slots, 1)), dtype=np.int64),
+    return (np.zeros((n_channels, 7, max(queue_slots, 1)), dtype=np.int64),
             np.zeros((n_channels, N_COUNTS), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
             np.zeros((6, n_bank_nodes), dtype=np.int64),
@@ -206,7 +206,7 @@ _SIGNATURES = {
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
     "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "i" + "p",
     "dram_scan_column": "piiii" + "pppp" + "ii" + "ip",
-    "dram_scan_active": "ppii" + "ppppp" + "p" + "ii" + "ip",
+    "dram_scan_active": "ppii" + "ppp" + "p" + "ii" + "ip",
     "dram_touch_bank": "pii",
 }
 _lib = None
@@ -360,11 +360,15 @@ def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_bank
 
 def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, offs, n_bgs,
                  n_banks, clk):
-    """The column pick of channel ``c``'s active queue: (slot, RD/WR, wake)."""
+    """The column pick of channel ``c``'s active queue: (slot, RD/WR, wake). The kernel keeps an
+    entry's direction in its key (bit 31) and its arrival tick beside it: built here from
+    ``req_write`` and ``arrive``."""
     out = np.zeros(3, dtype=np.int64)
-    _library().dram_scan_active(_ptr(aq[c]), _ptr(aqk[c]), c, n, _ptr(req_write), _ptr(arrive),
-                                _ptr(open_row), _ptr(ready), _ptr(ready_lb), _ptr(offs), n_bgs,
-                                n_banks, clk, _ptr(out))
+    ids = aq[c][:n]
+    keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << 31)
+    arr = np.ascontiguousarray(arrive[ids], dtype=np.int64)
+    _library().dram_scan_active(_ptr(keys), _ptr(arr), c, n, _ptr(open_row), _ptr(ready),
+                                _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
     return int(out[0]), int(out[1]), int(out[2])
 
 
