@@ -34,14 +34,16 @@ enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS,
 
 /* Per-channel counters counts[c * N_COUNTS + C_*] (N_COUNTS in dram_kernel.py). */
 enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE = 9,
-       C_PMASK = 11, N_COUNTS = 13 };
+       C_PMASK = 11, C_HEAD = 13, N_COUNTS = 15 };
 
 /* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
  * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue, and the arrival
- * ticks of the active queue's requests. An active-queue key carries its direction in bit
+ * ticks of the active queue's requests. The read and write queues start at their head
+ * (counts[C_HEAD + qi]) in a plane twice their capacity: QUEUE. An active-queue key carries its direction in bit
  * WRITE_BIT (rows < 2^30, hbm.py). */
 enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
 #define WRITE_BIT 31
+#define QUEUE(plane, qi) (q + ((plane) + (qi)) * slots + cnt[C_HEAD + (qi)])
 #define ROW_OF(key) ((key) & 0x7FFFFFFF)
 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
@@ -463,13 +465,25 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
     return k;
 }
 
-/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue leaves it: the
- * slots behind it move up, the row scan's prefix and the bank's queued count follow. */
+/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
+ * its head) leaves it: the queue closes up, the row scan's prefix and the bank's queued count and
+ * row sum follow. */
 static inline void leave_queue(i64 *buf, i64 *keys, i64 *qn, i64 *queued, i64 *cnt,
                                int qi, i64 i, i64 bank, i64 n_bank_nodes)
 {
     queued[2 * n_bank_nodes + bank] -= keys[i] & 0xFFFFFFFF;
-    remove_slot(buf, keys, i, *qn);
+    if (i < *qn - 1 - i) {
+        /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
+         * the head follows, when they are fewer than those behind it (a row pick is mostly near
+         * the front): either way the others keep their order and places relative to the head */
+        for (i64 j = i; j > 0; j--) {
+            buf[j] = buf[j - 1];
+            keys[j] = keys[j - 1];
+        }
+        cnt[C_HEAD + qi]++;
+    } else {
+        remove_slot(buf, keys, i, *qn);
+    }
     drop_slot(cnt, qi, i);
     (*qn)--;
     queued[bank]--;
@@ -660,7 +674,9 @@ EXPORT i64 dram_simulate_batch(
     for (i64 c = 0; c < n_ch; c++) {
         reset_prefix(counts + c * N_COUNTS);
         aq_wake[c * N_COUNTS] = 0;
-        rn[c * N_COUNTS] = wn[c * N_COUNTS] = an[c * N_COUNTS] = wake[c * N_COUNTS] = hq_r[c * N_COUNTS] = hq_w[c * N_COUNTS] = 0;
+        i64 *cnt = counts + c * N_COUNTS;
+        cnt[C_RN] = cnt[C_WN] = cnt[C_AN] = cnt[C_WAKE] = cnt[C_HQ_R] = cnt[C_HQ_W] = 0;
+        cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
         active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = row_sum_r[b]
@@ -726,9 +742,18 @@ EXPORT i64 dram_simulate_batch(
                 full_cap = w ? wcap : rcap;
                 break;
             }
-            i64 *q = scratch + (c * N_PLANES + Q_IDS + w) * slots + qn[c * N_COUNTS];
-            q[0] = nxt;
-            q[(Q_KEYS - Q_IDS) * slots] = key;
+            i64 *ids = scratch + (c * N_PLANES + Q_IDS + w) * slots;
+            i64 *keys = ids + (Q_KEYS - Q_IDS) * slots;
+            i64 *head = counts + c * N_COUNTS + C_HEAD + w, len = qn[c * N_COUNTS];
+            if (*head + len == slots) {          /* the queue reached the plane's end */
+                for (i64 j = 0; j < len; j++) {
+                    ids[j] = ids[*head + j];
+                    keys[j] = keys[*head + j];
+                }
+                *head = 0;
+            }
+            ids[*head + len] = nxt;
+            keys[*head + len] = key;
             qn[c * N_COUNTS]++;
             (w ? queued_w : queued_r)[bank]++;
             (w ? queued_w : queued_r)[2 * n_bank_nodes + bank] += key & 0xFFFFFFFF;
@@ -793,7 +818,7 @@ EXPORT i64 dram_simulate_batch(
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
                 if ((wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]) > 0) {
-                    i = scan_column(d, q + (Q_KEYS + wm) * slots, c, wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS], cmd, ref_bank,
+                    i = scan_column(d, QUEUE(Q_KEYS, wm), c, wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS], cmd, ref_bank,
                                     ready_lb, clk, &t);
                     if (t < soon)
                         soon = t;
@@ -802,8 +827,8 @@ EXPORT i64 dram_simulate_batch(
             if (i >= 0) {
                 /* NOTE(perf): see scripts/bench_dram.py -- the key and direction from the
                  * queue, not from the request arrays (a random load each) */
-                i64 r = src == 0 ? caq[i] : q[(Q_IDS + src - 1) * slots + i];
-                i64 key = src == 0 ? caqk[i] : q[(Q_KEYS + src - 1) * slots + i];
+                i64 r = src == 0 ? caq[i] : QUEUE(Q_IDS, src - 1)[i];
+                i64 key = src == 0 ? caqk[i] : QUEUE(Q_KEYS, src - 1)[i];
                 i64 bank = key >> 32;
                 int wr = cmd == WR;
                 if (closed) {
@@ -838,7 +863,7 @@ EXPORT i64 dram_simulate_batch(
                         touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(q + (Q_IDS + qi) * slots, q + (Q_KEYS + qi) * slots, qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
+                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
                                 qi ? queued_w : queued_r, cnt, qi, i, bank,
                                 n_bank_nodes);
                     (qi ? hq_w : hq_r)[c * N_COUNTS]--;
@@ -909,14 +934,14 @@ EXPORT i64 dram_simulate_batch(
                     t = FAR;
                     i64 n_q = wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS];
                     if (n_q > (wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]))
-                        i = scan_row(d, q + (Q_KEYS + wm) * slots, c, n_q, active_per_bank, ready_lb, clk,
+                        i = scan_row(d, QUEUE(Q_KEYS, wm), c, n_q, active_per_bank, ready_lb, clk,
                                      cnt, wm ? 1 : 0, &cmd, &t);
                 }
                 if (t < soon)
                     soon = t;
                 if (i >= 0) {
-                    i64 r = q[(Q_IDS + src - 1) * slots + i];
-                    i64 key = q[(Q_KEYS + src - 1) * slots + i];
+                    i64 r = QUEUE(Q_IDS, src - 1)[i];
+                    i64 key = QUEUE(Q_KEYS, src - 1)[i];
                     i64 bank = key >> 32;
                     issue_bank_command(d, cmd, clk, c, bank, key & 0xFFFFFFFF);
                     issued = 1;
@@ -937,16 +962,16 @@ EXPORT i64 dram_simulate_batch(
                             if (t < aq_wake[c * N_COUNTS])
                                 aq_wake[c * N_COUNTS] = t;
                             int qi = src - 1;
-                            leave_queue(q + (Q_IDS + qi) * slots, q + (Q_KEYS + qi) * slots, qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
+                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
                                         qi ? queued_w : queued_r, cnt, qi, i, bank,
                                 n_bank_nodes);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = queued_of_key(q + Q_KEYS * slots, rn[c * N_COUNTS], key, queued_r[bank],
+                        i64 k = queued_of_key(QUEUE(Q_KEYS, 0), rn[c * N_COUNTS], key, queued_r[bank],
                                               row_sum_r[bank]);
                         hits_r[bank] = k;
                         hq_r[c * N_COUNTS] += k;
-                        k = queued_of_key(q + (Q_KEYS + 1) * slots, wn[c * N_COUNTS], key, queued_w[bank],
+                        k = queued_of_key(QUEUE(Q_KEYS, 1), wn[c * N_COUNTS], key, queued_w[bank],
                                           row_sum_w[bank]);
                         hits_w[bank] = k;
                         hq_w[c * N_COUNTS] += k;

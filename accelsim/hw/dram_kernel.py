@@ -83,8 +83,8 @@ N_CH_STATS = 10
 
 # Columns of the per-channel counter array ``counts[channel]`` (``new_scratch``).
 C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
-C_PLEN, C_PWAKE, C_PMASK = 7, 9, 11     # + 0 for the read queue, + 1 for the write queue
-N_COUNTS = 13
+C_PLEN, C_PWAKE, C_PMASK, C_HEAD = 7, 9, 11, 13   # + 0 for the read queue, + 1 for the write queue
+N_COUNTS = 15
 
 
 def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, queue_caps
@@ -136,8 +136,9 @@ def kept_clocks(ready: np.ndarray, closed_page: bool, per_bank_refresh: bool) ->
 def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     """Work arrays for ``simulate_batch``; the kernel allocates nothing and resets them per batch.
 
-    Returns (queues ``[channel, 7, slot]``: request ids of the read, write and active queue, their
-    packed keys, and the active queue's arrival ticks; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
+    Returns (queues ``[channel, 7, 2 * queue_slots]``: request ids of the read, write and active
+    queue, their packed keys, and the active queue's arrival ticks -- a read or write queue starts
+    at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
     row hits queued in the read / write queue, next tick the active queue needs a look, and per
     read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask --
     see ``_scan_row``); activated requests per bank; per bank ``[6, bank]`` the row hits queued
@@ -146,7 +147,7 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     1: unused; 2: RD; 3: WR). NOTE(perf): see scripts/bench_dram.py -- channel-major, so one
     channel's queues and counters sit together and are addressed from one base.
     """
-    return (np.zeros((n_channels, 7, max(queue_slots, 1)), dtype=np.int64),
+    return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
             np.zeros((n_channels, N_COUNTS), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
             np.zeros((6, n_bank_nodes), dtype=np.int64),
