@@ -10,7 +10,11 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 
-flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden"]
+# -fno-wrapv undoes the -fwrapv of Python's own CFLAGS (made for CPython's C): the kernel's integers
+# never overflow (ticks stay below 2^60: hbm.py bounds timings and organizations), and without
+# wrapping semantics GCC simplifies its index arithmetic (NOTE(perf): see scripts/bench_dram.py).
+flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden",
+                                                 "-fno-wrapv"]
 # The library remembers which version of the source it was built from; dram_kernel.py refuses a
 # stale build (a checkout edited or pulled without rebuilding), whose array layouts may differ.
 SOURCE = "accelsim/hw/dram_kernel.c"

@@ -105,7 +105,7 @@ def build_kernel_s() -> float | None:
     cc = new_compiler()
     customize_compiler(cc)
     flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden",
-                                                     "-fPIC"]
+                                                     "-fno-wrapv", "-fPIC"]
     with tempfile.TemporaryDirectory(prefix="accelsim-build-") as tmp:
         t0 = time.perf_counter()
         try:

@@ -76,6 +76,7 @@ typedef struct {
     const i64 *restrict offs, *restrict fast, *con_ptr, *con_next, *con_lat, *con_win;
     i64 n_bgs, n_banks, hist_len;
     int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
+    i64 pc_node0, bg_node0, bank_node0;   /* offs[1..3], the first node of each level */
     const BankRules *rules;   /* fast's dense rows without their NO_RULE entries */
 } Device;
 
@@ -114,14 +115,15 @@ static Device make_device(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, co
                           const i64 *con_lat, const i64 *con_win, i64 n_bgs, i64 n_banks)
 {
     Device d = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win, n_bgs,
-                n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks), 0};
+                n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks), offs[1], offs[2],
+                offs[3], 0};
     return d;
 }
 
 /* Node path of flat bank `bank` on channel c: the pseudo channel, bank group and bank nodes. */
-#define PC_NODE(d, bank) ((d)->offs[1] + ((bank) >> (d)->pc_shift))
-#define BG_NODE(d, bank) ((d)->offs[2] + ((bank) >> (d)->bg_shift))
-#define BANK_NODE(d, bank) ((d)->offs[3] + (bank))
+#define PC_NODE(d, bank) ((d)->pc_node0 + ((bank) >> (d)->pc_shift))
+#define BG_NODE(d, bank) ((d)->bg_node0 + ((bank) >> (d)->bg_shift))
+#define BANK_NODE(d, bank) ((d)->bank_node0 + (bank))
 
 /* ------------------------------------------------------------------ timing rules (generic) */
 
