@@ -626,7 +626,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
 /* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
  * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py. */
 EXPORT i64 dram_simulate_batch(
-    i64 n, const i64 *restrict req_ch, const i64 *restrict req_key, const u8 *restrict req_write, const i64 *restrict inject_tick,
+    i64 n, const i64 *restrict req_key, const u8 *restrict req_write, const i64 *restrict inject_tick,
     i64 chase, i64 start_tick, const i64 *restrict par, const i64 *restrict offs, const i64 *restrict con_ptr,
     const i64 *restrict con_next, const i64 *restrict con_lat, const i64 *restrict con_win, const i64 *restrict fast,
     i64 *restrict ready, i64 *restrict hist, i64 *restrict open_row, i64 *restrict next_ref, u8 *restrict write_mode, i64 *restrict pq, i64 pcap,
@@ -652,6 +652,7 @@ EXPORT i64 dram_simulate_batch(
                              con_lat, con_win, n_bgs, n_banks);
     dev.rules = &rules;
     const Device *d = &dev;
+    const int ch_shift = log2_of(n_pcs * n_bgs * n_banks);   /* flat bank >> ch_shift = channel */
     /* channel c's counters: rn[c * N_COUNTS] ... */
     i64 *rn = counts + C_RN, *wn = counts + C_WN, *an = counts + C_AN, *wake = counts + C_WAKE;
     /* NOTE(perf): see scripts/bench_dram.py -- row hits queued per channel (hq_r / hq_w) and per
@@ -732,9 +733,9 @@ EXPORT i64 dram_simulate_batch(
                 break;
             if (chase && nxt > 0 && (done_tick[nxt - 1] < 0 || done_tick[nxt - 1] > clk))
                 break;
-            i64 c = req_ch[nxt];
             i64 key = req_key[nxt];
             i64 bank = key >> 32;
+            i64 c = bank >> ch_shift;          /* banks per channel: a power of two */
             int hit = open_row[bank] == (key & 0xFFFFFFFF);
             int w = req_write[nxt];          /* the write or the read queue */
             i64 *qn = w ? wn : rn;

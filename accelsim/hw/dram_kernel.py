@@ -201,7 +201,7 @@ _EXTENSION = "accelsim.hw._dram_kernel"
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 # Argument kinds of each C entry point: "i" an integer, "p" an array (see _call).
 _SIGNATURES = {
-    "dram_simulate_batch": "i" + "p" * 4 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pipp",
+    "dram_simulate_batch": "i" + "p" * 3 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pipp",
     "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
     "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
@@ -269,7 +269,7 @@ def _ptr(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
-def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, par, offs,
+def simulate_batch(req_key, req_write, inject_tick, chase, start_tick, par, offs,
                    con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
                    arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
@@ -277,9 +277,9 @@ def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, p
     """Replay one batch of requests; fills ``arrive``, ``done_tick`` and ``outcome`` per request.
 
     Args:
-        req_ch: channel of each request.
         req_key: ``bank << 32 | row`` of each request (bank = flat bank index over all channels;
-            its pseudo channel and bank group follow from the organization in ``par``).
+            its channel, pseudo channel and bank group follow from the organization in ``par``:
+            the sizes of the levels are powers of two, so they are shifts of it).
         req_write: direction of each request.
         inject_tick: earliest tick the frontend may inject each request (requests go in order);
             None: every request from ``start_tick``.
@@ -297,13 +297,13 @@ def simulate_batch(req_ch, req_key, req_write, inject_tick, chase, start_tick, p
     Returns:
         The tick at which the last request finished.
     """
-    n = req_ch.shape[0]
-    for a in (req_key, req_write, arrive, done_tick, outcome) + (
+    n = req_key.shape[0]
+    for a in (req_write, arrive, done_tick, outcome) + (
             () if inject_tick is None else (inject_tick,)):
         if a.shape[0] != n:
             raise ValueError(f"request arrays differ in length: {a.shape[0]} != {n}")
     return int(_library().dram_simulate_batch(
-        n, _ptr(req_ch), _ptr(req_key), _ptr(req_write),
+        n, _ptr(req_key), _ptr(req_write),
         None if inject_tick is None else _ptr(inject_tick), int(bool(chase)), int(start_tick),
         _ptr(par),
         _ptr(offs), _ptr(con_ptr), _ptr(con_next), _ptr(con_lat), _ptr(con_win), _ptr(fast),

@@ -462,30 +462,32 @@ class HbmSpec:
         pc, bg, ba, row, col = MAPPINGS[self.mapping][1](local, self)
         return ch, pc, bg, ba, row, col
 
-    def request_keys(self, line: np.ndarray, chunk: int = 1 << 15
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Access indices -> (channel, ``bank_keys``) for the kernel.
+    def request_keys(self, line: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        """Access indices -> the kernel's request keys (``bank_keys``).
 
         NOTE(perf): see scripts/bench_dram.py -- mapped in chunks of 32k accesses: the mapping's
         temporaries stay in cache instead of faulting in fresh pages per array (a 1M-access
         mapping took 20 ms whole, 10 ms in chunks).
         """
         line = np.asarray(line, dtype=np.int64)
-        ch = np.empty(len(line), dtype=np.int64)
         key = np.empty(len(line), dtype=np.int64)
         for i in range(0, len(line), chunk):
             c, pc, bg, ba, row, _ = self.map_lines(line[i:i + chunk])
-            ch[i:i + chunk] = c
             key[i:i + chunk] = self.bank_keys(c, pc, bg, ba, row)
-        return ch, key
+        return key
 
     def bank_keys(self, ch, pc, bg, ba, row) -> np.ndarray:
         """The kernel's request key ``flat bank << 32 | row``; the flat bank numbers banks
-        channel-major, then pseudo channel, bank group, bank (the kernel derives the pseudo
-        channel and bank group nodes from it by shifts)."""
-        flat = ((ch * self.pseudo_channels + pc) * self.bank_groups + bg) * self.banks_per_group \
-            + ba
-        return (flat.astype(np.int64, copy=False) << 32) | row
+        channel-major, then pseudo channel, bank group, bank. Every level below the channel has a
+        power-of-two size, so the kernel takes the channel, pseudo channel and bank group of a
+        bank by shifts. NOTE(perf): see scripts/bench_dram.py -- shifts and ORs into one array
+        (the mapping's outputs are left alone: a mapping may return one array twice)."""
+        key = np.left_shift(ch, self.pc_bits, dtype=np.int64)
+        for field, bits in ((pc, self.bg_bits), (bg, self.ba_bits), (ba, 32)):
+            key |= field
+            key <<= bits
+        key |= row
+        return key
 
 
 def load_spec(section: Section) -> HbmSpec:
@@ -687,7 +689,7 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
               start_tick: int = 0, inject_tick: np.ndarray | None = None,
               chase: bool = False) -> BatchResult:
     """Replay accesses ``line`` (address // tx_bytes) through the device, updating ``state``."""
-    ch, key = spec.request_keys(line)
+    key = spec.request_keys(line)
     n = len(line)
     if inject_tick is not None:
         inject_tick = np.asarray(inject_tick, dtype=np.int64)
@@ -696,7 +698,7 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
     outcome = np.empty(n, dtype=np.int8)
     r = spec.rules
     last = K.simulate_batch(
-        ch, key, np.asarray(write, dtype=np.bool_), inject_tick, chase,
+        key, np.asarray(write, dtype=np.bool_), inject_tick, chase,
         np.int64(start_tick), spec.kernel_params(), spec.node_offsets(), r.con_ptr, r.con_next,
         r.con_lat, r.con_win, r.fast, state["ready"].reshape(-1), state["hist"], state["open_row"],
         state["next_ref"], state["write_mode"], state["pq"], state["pq_n"], state["chst"],
