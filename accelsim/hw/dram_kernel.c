@@ -686,10 +686,13 @@ EXPORT i64 dram_simulate_batch(
             = row_sum_w[b] = 0;
     for (i64 j = 0; j < n_bank_nodes * 4; j++)
         ready_lb[j] = NEVER;
-    for (i64 i = 0; i < n; i++) {
+    /* every request gets its arrive tick when injected and its done tick when its column command
+     * issues; before that only pointer chasing reads a done tick (-1: not done) */
+    for (i64 i = 0; i < n; i++)
         outcome[i] = -1;
-        arrive[i] = done_tick[i] = -1;
-    }
+    if (chase)
+        for (i64 i = 0; i < n; i++)
+            done_tick[i] = -1;
 
     i64 clk = start_tick;
     /* Refreshes that fell due while the device sat idle before this batch: they happened, so

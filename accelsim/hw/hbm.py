@@ -693,7 +693,7 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
     n = len(line)
     if inject_tick is not None:
         inject_tick = np.asarray(inject_tick, dtype=np.int64)
-    arrive = np.empty(n, dtype=np.int64)       # the kernel sets every entry (-1 first)
+    arrive = np.empty(n, dtype=np.int64)       # the kernel sets every entry
     done = np.empty(n, dtype=np.int64)
     outcome = np.empty(n, dtype=np.int8)
     r = spec.rules
