@@ -39,8 +39,8 @@ enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE 
 /* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
  * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue, and the arrival
  * ticks of the active queue's requests. The read and write queues start at their head
- * (counts[C_HEAD + qi]) in a plane twice their capacity: QUEUE. An active-queue key carries its direction in bit
- * WRITE_BIT (rows < 2^30, hbm.py). */
+ * (counts[C_HEAD + qi]) in a plane twice their capacity: QUEUE. An active-queue key carries its
+ * direction in bit WRITE_BIT (rows < 2^30, hbm.py). */
 enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
 #define WRITE_BIT 31
 #define QUEUE(plane, qi) (q + ((plane) + (qi)) * slots + cnt[C_HEAD + (qi)])
@@ -208,7 +208,9 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
  * NOTE(perf): see scripts/bench_dram.py -- from the per-command rule list (ready = max(ready, t +
  * latency) per rule, no table walk; the history only for commands with a windowed rule). Every
  * rule is a max into a ready clock, so the order in which rules apply does not matter. */
-static inline __attribute__((always_inline)) void issue_bank_command_k(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
+static inline __attribute__((always_inline)) void issue_bank_command_k(const Device *d, i64 cmd,
+                                                                       i64 t, i64 n0, i64 bank,
+                                                                       i64 row)
 {
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
@@ -232,6 +234,8 @@ static inline __attribute__((always_inline)) void issue_bank_command_k(const Dev
     else if (cmd == PRE || cmd == RDA || cmd == WRA)
         d->open_row[bank] = -1;
 }
+/* NOTE(perf): see scripts/bench_dram.py -- each command its own copy of the rule loop: one trip
+ * count per copy, so the loop's exit is predicted. */
 static void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
     switch (cmd) {
@@ -322,9 +326,9 @@ static inline void bound_row_command(const Device *d, const i64 *active_per_bank
     ready_lb[ROW_LB(bank)] = row_bound(d, active_per_bank, c, bank);
 }
 
-/* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks; NOTE(perf):
- * see scripts/bench_dram.py -- the direction in the key and the arrival tick in the queue, not
- * read from the request arrays): the oldest ready entry
+/* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
+ * NOTE(perf): see scripts/bench_dram.py -- the direction in the key and the arrival tick in the
+ * queue, not read from the request arrays): the oldest ready entry
  * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
 static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive, i64 c, i64 n,
@@ -470,10 +474,11 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 /* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
  * its head) leaves it: the queue closes up, the row scan's prefix and the bank's queued count and
  * row sum follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *qn, i64 *queued, i64 *cnt,
-                               int qi, i64 i, i64 bank, i64 n_bank_nodes)
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, i64 bank,
+                               i64 *queued, i64 *row_sum)
 {
-    queued[2 * n_bank_nodes + bank] -= keys[i] & 0xFFFFFFFF;
+    i64 *qn = &cnt[C_RN + qi];
+    row_sum[bank] -= keys[i] & 0xFFFFFFFF;
     if (i < *qn - 1 - i) {
         /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
          * the head follows, when they are fewer than those behind it (a row pick is mostly near
@@ -512,11 +517,10 @@ static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi,
 }
 
 /* A bank closed: the row hits queued for it become misses. */
-static inline void close_bank(i64 *hits_per_bank, i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 c,
-                              i64 bank)
+static inline void close_bank(i64 *hits_per_bank, i64 n_bank_nodes, i64 *cnt, i64 bank)
 {
-    hq_r[c * N_COUNTS] -= hits_per_bank[bank];
-    hq_w[c * N_COUNTS] -= hits_per_bank[n_bank_nodes + bank];
+    cnt[C_HQ_R] -= hits_per_bank[bank];
+    cnt[C_HQ_W] -= hits_per_bank[n_bank_nodes + bank];
     hits_per_bank[bank] = 0;
     hits_per_bank[n_bank_nodes + bank] = 0;
 }
@@ -586,9 +590,8 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
  * before its REFpb. */
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
                                const i64 *active_per_bank, i64 *hits_per_bank,
-                               i64 n_bank_nodes, i64 *hq_r, i64 *hq_w, i64 *cnt,
-                               i64 *ready_lb, i64 c, i64 clk, i64 n_pcs, i64 rfc_pb, i64 rrefd,
-                               i64 *t_out)
+                               i64 n_bank_nodes, i64 *cnt, i64 *ready_lb, i64 c, i64 clk,
+                               i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
 {
     i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
     if (d->open_row[bank] >= 0) {
@@ -602,7 +605,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
             return 0;
         }
         issue_bank_command(d, PRE, clk, c, bank, 0);
-        close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+        close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
     } else {
         i64 t = bank_path_ready(d, ACT, c, bank);
         if (t > clk) {
@@ -624,19 +627,24 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
 /* ------------------------------------------------------------------------------ the batch */
 
 /* Replay one batch of requests; fills arrive, done_tick and outcome per request and returns the
- * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py. */
+ * tick at which the last request finished. Arguments as simulate_batch in dram_kernel.py; no two
+ * arrays overlap (restrict: each is its own numpy array), so a store to one does not make the
+ * compiler load the others again. */
 EXPORT i64 dram_simulate_batch(
-    i64 n, const i64 *restrict req_key, const u8 *restrict req_write, const i64 *restrict inject_tick,
-    i64 chase, i64 start_tick, const i64 *restrict par, const i64 *restrict offs, const i64 *restrict con_ptr,
-    const i64 *restrict con_next, const i64 *restrict con_lat, const i64 *restrict con_win, const i64 *restrict fast,
-    i64 *restrict ready, i64 *restrict hist, i64 *restrict open_row, i64 *restrict next_ref, u8 *restrict write_mode, i64 *restrict pq, i64 pcap,
-    i64 *restrict pq_n, i64 *restrict chst, i64 *restrict clock, i64 *restrict arrive, i64 *restrict done_tick, int8_t *restrict outcome,
-    i64 *restrict scratch, i64 slots, i64 *restrict counts, i64 *restrict active_per_bank, i64 n_bank_nodes,
-    i64 *restrict hits_per_bank, i64 *restrict ready_lb)
+    i64 n, const i64 *restrict req_key, const u8 *restrict req_write,
+    const i64 *restrict inject_tick, i64 chase, i64 start_tick, const i64 *restrict par,
+    const i64 *restrict offs, const i64 *restrict con_ptr, const i64 *restrict con_next,
+    const i64 *restrict con_lat, const i64 *restrict con_win, const i64 *restrict fast,
+    i64 *restrict ready, i64 *restrict hist, i64 *restrict open_row, i64 *restrict next_ref,
+    u8 *restrict write_mode, i64 *restrict pq, i64 pcap, i64 *restrict pq_n, i64 *restrict chst,
+    i64 *restrict clock, i64 *restrict arrive, i64 *restrict done_tick, int8_t *restrict outcome,
+    i64 *restrict scratch, i64 slots, i64 *restrict counts, i64 *restrict active_per_bank,
+    i64 n_bank_nodes, i64 *restrict hits_per_bank, i64 *restrict ready_lb)
 {
     const i64 n_ch = par[P_CHANNELS], n_pcs = par[P_PCS], n_bgs = par[P_BGS],
               n_banks = par[P_BANKS];
     const i64 rcap = par[P_RQ], wcap = par[P_WQ], acap = par[P_AQ];
+    const i64 cap[2] = {rcap, wcap};
     const i64 hi = par[P_WR_HIGH], lo = par[P_WR_LOW];
     const i64 read_lat = par[P_READ_LAT], write_lat = par[P_WRITE_LAT];
     const i64 refi = par[P_REFI];
@@ -653,33 +661,27 @@ EXPORT i64 dram_simulate_batch(
     dev.rules = &rules;
     const Device *d = &dev;
     const int ch_shift = log2_of(n_pcs * n_bgs * n_banks);   /* flat bank >> ch_shift = channel */
-    /* channel c's counters: rn[c * N_COUNTS] ... */
-    i64 *rn = counts + C_RN, *wn = counts + C_WN, *an = counts + C_AN, *wake = counts + C_WAKE;
-    /* NOTE(perf): see scripts/bench_dram.py -- row hits queued per channel (hq_r / hq_w) and per
+    /* Channel c's counters are counts + c * N_COUNTS (C_*). NOTE(perf): see
+     * scripts/bench_dram.py -- row hits queued per channel (C_HQ_R / C_HQ_W) and per
      * bank (hits_per_bank) are kept up to date, so a column scan runs only when its queue holds a
      * hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
      * row is its bank's open row; that changes only when a request is queued or leaves, or when a
      * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
      * zero). */
-    i64 *hq_r = counts + C_HQ_R, *hq_w = counts + C_HQ_W;
     i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
     /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
      * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
     i64 *queued_r = hits_per_bank + 2 * n_bank_nodes, *queued_w = hits_per_bank + 3 * n_bank_nodes;
     /* ... and the sums of their rows (queued_of_key) */
     i64 *row_sum_r = queued_r + 2 * n_bank_nodes, *row_sum_w = queued_w + 2 * n_bank_nodes;
-    /* NOTE(perf): see scripts/bench_dram.py -- aq_wake[c * N_COUNTS]: no active-queue entry is ready
-     * before this tick. Entries never change row state while queued and ready clocks only grow,
-     * so the bound stays valid until an entry is added (an ACT promotes one: fold its ready tick
-     * in). */
-    i64 *aq_wake = counts + C_AQ_WAKE;
-
+    /* NOTE(perf): see scripts/bench_dram.py -- C_AQ_WAKE: no active-queue entry is ready before
+     * this tick. Entries never change row state while queued and ready clocks only grow, so the
+     * bound stays valid until an entry is added (an ACT promotes one: fold its ready tick in). */
     for (i64 c = 0; c < n_ch; c++) {
-        reset_prefix(counts + c * N_COUNTS);
-        aq_wake[c * N_COUNTS] = 0;
         i64 *cnt = counts + c * N_COUNTS;
+        reset_prefix(cnt);
         cnt[C_RN] = cnt[C_WN] = cnt[C_AN] = cnt[C_WAKE] = cnt[C_HQ_R] = cnt[C_HQ_W] = 0;
-        cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
+        cnt[C_AQ_WAKE] = cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
         active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = row_sum_r[b]
@@ -740,17 +742,21 @@ EXPORT i64 dram_simulate_batch(
             i64 bank = key >> 32;
             i64 c = bank >> ch_shift;          /* banks per channel: a power of two */
             int hit = open_row[bank] == (key & 0xFFFFFFFF);
-            int w = req_write[nxt];          /* the write or the read queue */
-            i64 *qn = w ? wn : rn;
-            if (qn[c * N_COUNTS] >= (w ? wcap : rcap)) {
+            /* the write (w = 1) or the read queue. NOTE(perf): see scripts/bench_dram.py -- its
+             * counters by index arithmetic, not by branches on a direction that mixed traffic
+             * draws at random */
+            int w = req_write[nxt];
+            i64 *cnt = counts + c * N_COUNTS;
+            i64 len = cnt[C_RN + w];
+            if (len >= cap[w]) {
                 blocked = 1;
-                full_q = &qn[c * N_COUNTS];
-                full_cap = w ? wcap : rcap;
+                full_q = &cnt[C_RN + w];
+                full_cap = cap[w];
                 break;
             }
             i64 *ids = scratch + (c * N_PLANES + Q_IDS + w) * slots;
             i64 *keys = ids + (Q_KEYS - Q_IDS) * slots;
-            i64 *head = counts + c * N_COUNTS + C_HEAD + w, len = qn[c * N_COUNTS];
+            i64 *head = cnt + C_HEAD + w;
             if (*head + len == slots) {          /* the queue reached the plane's end */
                 for (i64 j = 0; j < len; j++) {
                     ids[j] = ids[*head + j];
@@ -760,15 +766,13 @@ EXPORT i64 dram_simulate_batch(
             }
             ids[*head + len] = nxt;
             keys[*head + len] = key;
-            qn[c * N_COUNTS]++;
-            (w ? queued_w : queued_r)[bank]++;
-            (w ? queued_w : queued_r)[2 * n_bank_nodes + bank] += key & 0xFFFFFFFF;
-            if (hit) {
-                (w ? hq_w : hq_r)[c * N_COUNTS]++;
-                (w ? hits_w : hits_r)[bank]++;
-            }
+            cnt[C_RN + w]++;
+            queued_r[w * n_bank_nodes + bank]++;            /* queued_w = queued_r + banks */
+            row_sum_r[w * n_bank_nodes + bank] += key & 0xFFFFFFFF;
+            cnt[C_HQ_R + w] += hit;
+            hits_r[w * n_bank_nodes + bank] += hit;
             arrive[nxt] = clk;
-            wake[c * N_COUNTS] = 0;
+            cnt[C_WAKE] = 0;
             nxt++;
             sent++;
         }
@@ -777,6 +781,7 @@ EXPORT i64 dram_simulate_batch(
         clk++;
         int any_issue = 0;
         for (i64 c = 0; c < n_ch; c++) {
+            i64 *cnt = counts + c * N_COUNTS;
             if (clk >= next_ref[c]) {
                 i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
                 next_ref[c] += refi;
@@ -786,11 +791,10 @@ EXPORT i64 dram_simulate_batch(
                         pq_n[c]++;
                     }
                 }
-                wake[c * N_COUNTS] = 0;
+                cnt[C_WAKE] = 0;
             }
-            if (clk < wake[c * N_COUNTS])
+            if (clk < cnt[C_WAKE])
                 continue;
-            i64 *cnt = counts + c * N_COUNTS;
             i64 *q = scratch + c * N_PLANES * slots;     /* channel c's queues */
             i64 *caq = q + Q_ACTIVE * slots, *caqk = q + (Q_KEYS + Q_ACTIVE) * slots;
             i64 *carr = q + Q_ARRIVE * slots;
@@ -802,13 +806,13 @@ EXPORT i64 dram_simulate_batch(
                 ? refresh_entry_bank(d, c, n_pcs, pq[c * pcap]) : -1;
 
             /* -- column bus: active queue first, then (no refresh pending) the r/w queue -- */
-            if (clk < aq_wake[c * N_COUNTS]) {
+            if (clk < cnt[C_AQ_WAKE]) {
                 i = -1;
-                t = aq_wake[c * N_COUNTS];
+                t = cnt[C_AQ_WAKE];
             } else {
-                i = scan_active(d, caqk, carr, c, an[c * N_COUNTS], ready_lb, clk, &cmd,
+                i = scan_active(d, caqk, carr, c, cnt[C_AN], ready_lb, clk, &cmd,
                                 &t);
-                aq_wake[c * N_COUNTS] = t;
+                cnt[C_AQ_WAKE] = t;
                 if (t <= clk)
                     t = clk + 1;
             }
@@ -817,14 +821,14 @@ EXPORT i64 dram_simulate_batch(
                 soon = t;
             if (i < 0 && (pq_n[c] == 0 || per_bank)) {
                 u8 was_writing = write_mode[c];
-                set_write_mode(write_mode, c, rn[c * N_COUNTS], wn[c * N_COUNTS], hi, lo);
+                set_write_mode(write_mode, c, cnt[C_RN], cnt[C_WN], hi, lo);
                 if (write_mode[c] != was_writing)
                     chst[c * N_CH_STATS + S_TURNS]++;
                 int wm = write_mode[c];
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
-                if ((wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]) > 0) {
-                    i = scan_column(d, QUEUE(Q_KEYS, wm), c, wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS], cmd, ref_bank,
+                if (cnt[C_HQ_R + wm] > 0) {
+                    i = scan_column(d, QUEUE(Q_KEYS, wm), c, cnt[C_RN + wm], cmd, ref_bank,
                                     ready_lb, clk, &t);
                     if (t < soon)
                         soon = t;
@@ -850,33 +854,27 @@ EXPORT i64 dram_simulate_batch(
                     outcome[r] = HIT;
                     chst[c * N_CH_STATS + S_HITS]++;
                 }
-                if (wr) {
-                    done_tick[r] = clk + write_lat;
-                    chst[c * N_CH_STATS + S_WRITES]++;
-                } else {
-                    done_tick[r] = clk + read_lat;
-                    chst[c * N_CH_STATS + S_READS]++;
-                }
+                done_tick[r] = clk + (wr ? write_lat : read_lat);
+                chst[c * N_CH_STATS + S_READS + wr]++;      /* S_WRITES = S_READS + 1 */
                 if (done_tick[r] > last_done)
                     last_done = done_tick[r];
                 finished++;
                 if (src == 0) {
-                    remove_slot(caq, caqk, i, an[c * N_COUNTS]);
-                    remove_slot(carr, carr, i, an[c * N_COUNTS]);
-                    an[c * N_COUNTS]--;
+                    remove_slot(caq, caqk, i, cnt[C_AN]);
+                    remove_slot(carr, carr, i, cnt[C_AN]);
+                    cnt[C_AN]--;
                     active_per_bank[bank]--;
                     if (active_per_bank[bank] == 0)
                         touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
-                                qi ? queued_w : queued_r, cnt, qi, i, bank,
-                                n_bank_nodes);
-                    (qi ? hq_w : hq_r)[c * N_COUNTS]--;
-                    (qi ? hits_w : hits_r)[bank]--;
+                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, bank,
+                                queued_r + qi * n_bank_nodes, row_sum_r + qi * n_bank_nodes);
+                    cnt[C_HQ_R + qi]--;
+                    hits_r[qi * n_bank_nodes + bank]--;             /* hits_w = hits_r + banks */
                 }
                 if (cmd == RDA || cmd == WRA) {
-                    close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+                    close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
                     touch_bank(cnt, bank);
                 }
                 bound_row_command(d, active_per_bank, ready_lb, c, bank);
@@ -888,7 +886,7 @@ EXPORT i64 dram_simulate_batch(
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
                 int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
-                                       n_bank_nodes, hq_r, hq_w, cnt, ready_lb, c, clk,
+                                       n_bank_nodes, cnt, ready_lb, c, clk,
                                        n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
@@ -917,7 +915,7 @@ EXPORT i64 dram_simulate_batch(
                             pq_n[c]--;
                         } else {
                             for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
-                                close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, b);
+                                close_bank(hits_per_bank, n_bank_nodes, cnt, b);
                                 ready_lb[ROW_LB(b)] = NEVER;   /* closed: ACT next */
                             }
                         }
@@ -927,7 +925,7 @@ EXPORT i64 dram_simulate_batch(
                 }
             }
             if (row_free) {
-                set_write_mode(write_mode, c, rn[c * N_COUNTS], wn[c * N_COUNTS], hi, lo);
+                set_write_mode(write_mode, c, cnt[C_RN], cnt[C_WN], hi, lo);
                 i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
                 i = -1;
                 if (bus_free > clk) {
@@ -938,10 +936,10 @@ EXPORT i64 dram_simulate_batch(
                     int wm = write_mode[c];
                     src = wm ? 2 : 1;
                     t = FAR;
-                    i64 n_q = wm ? wn[c * N_COUNTS] : rn[c * N_COUNTS];
-                    if (n_q > (wm ? hq_w[c * N_COUNTS] : hq_r[c * N_COUNTS]))
+                    i64 n_q = cnt[C_RN + wm];
+                    if (n_q > cnt[C_HQ_R + wm])
                         i = scan_row(d, QUEUE(Q_KEYS, wm), c, n_q, active_per_bank, ready_lb, clk,
-                                     cnt, wm ? 1 : 0, &cmd, &t);
+                                     cnt, wm, &cmd, &t);
                 }
                 if (t < soon)
                     soon = t;
@@ -958,45 +956,45 @@ EXPORT i64 dram_simulate_batch(
                             outcome[r] = MISS;
                             chst[c * N_CH_STATS + S_MISSES]++;
                         }
-                        if (an[c * N_COUNTS] < acap) {   /* promote: the request leaves its queue */
-                            caq[an[c * N_COUNTS]] = r;
-                            caqk[an[c * N_COUNTS]] = key | (i64)(src == 2) << WRITE_BIT;
-                            carr[an[c * N_COUNTS]] = arrive[r];
-                            an[c * N_COUNTS]++;
+                        if (cnt[C_AN] < acap) {   /* promote: the request leaves its queue */
+                            caq[cnt[C_AN]] = r;
+                            caqk[cnt[C_AN]] = key | (i64)(src == 2) << WRITE_BIT;
+                            carr[cnt[C_AN]] = arrive[r];
+                            cnt[C_AN]++;
                             active_per_bank[bank]++;
                             t = bank_ready(d, ready_lb, src == 2 ? WR : RD, c, bank, clk);
-                            if (t < aq_wake[c * N_COUNTS])
-                                aq_wake[c * N_COUNTS] = t;
+                            if (t < cnt[C_AQ_WAKE])
+                                cnt[C_AQ_WAKE] = t;
                             int qi = src - 1;
-                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), qi ? &wn[c * N_COUNTS] : &rn[c * N_COUNTS],
-                                        qi ? queued_w : queued_r, cnt, qi, i, bank,
-                                n_bank_nodes);
+                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, bank,
+                                        queued_r + qi * n_bank_nodes,
+                                        row_sum_r + qi * n_bank_nodes);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = queued_of_key(QUEUE(Q_KEYS, 0), rn[c * N_COUNTS], key, queued_r[bank],
+                        i64 k = queued_of_key(QUEUE(Q_KEYS, 0), cnt[C_RN], key, queued_r[bank],
                                               row_sum_r[bank]);
                         hits_r[bank] = k;
-                        hq_r[c * N_COUNTS] += k;
-                        k = queued_of_key(QUEUE(Q_KEYS, 1), wn[c * N_COUNTS], key, queued_w[bank],
+                        cnt[C_HQ_R] += k;
+                        k = queued_of_key(QUEUE(Q_KEYS, 1), cnt[C_WN], key, queued_w[bank],
                                           row_sum_w[bank]);
                         hits_w[bank] = k;
-                        hq_w[c * N_COUNTS] += k;
+                        cnt[C_HQ_W] += k;
                     } else {
                         chst[c * N_CH_STATS + S_PRES]++;
                         if (outcome[r] < 0) {
                             outcome[r] = CONFLICT;
                             chst[c * N_CH_STATS + S_CONFLICTS]++;
                         }
-                        close_bank(hits_per_bank, n_bank_nodes, hq_r, hq_w, c, bank);
+                        close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
                     }
                     bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 }
             }
             if (issued) {
                 any_issue = 1;
-                wake[c * N_COUNTS] = clk + 1;
+                cnt[C_WAKE] = clk + 1;
             } else {
-                wake[c * N_COUNTS] = soon;
+                cnt[C_WAKE] = soon;
             }
         }
 
@@ -1010,8 +1008,8 @@ EXPORT i64 dram_simulate_batch(
             if (!can_send) {
                 i64 target = FAR;
                 for (i64 c = 0; c < n_ch; c++)
-                    if (wake[c * N_COUNTS] - 1 < target)
-                        target = wake[c * N_COUNTS] - 1;
+                    if (counts[c * N_COUNTS + C_WAKE] - 1 < target)
+                        target = counts[c * N_COUNTS + C_WAKE] - 1;
                 if (nxt < n && !blocked) {
                     i64 tt = INJECT(nxt);
                     if (chase && nxt > 0 && done_tick[nxt - 1] > tt)
@@ -1086,8 +1084,8 @@ EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
                           i64 qi, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c * N_COUNTS, (int)qi,
-                      &out[1], &out[2]);
+    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c * N_COUNTS,
+                      (int)qi, &out[1], &out[2]);
 }
 
 /* out[0..1] = slot, wake */

@@ -138,13 +138,13 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
 
     Returns (queues ``[channel, 7, 2 * queue_slots]``: request ids of the read, write and active
     queue, their packed keys, and the active queue's arrival ticks -- a read or write queue starts
-    at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths, wake tick,
-    row hits queued in the read / write queue, next tick the active queue needs a look, and per
-    read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask --
-    see ``_scan_row``); activated requests per bank; per bank ``[6, bank]`` the row hits queued
-    in the read / write queue, the requests queued there and the sums of their rows; and a lower
-    bound on each bank's ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE;
-    1: unused; 2: RD; 3: WR). NOTE(perf): see scripts/bench_dram.py -- channel-major, so one
+    at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths,
+    wake tick, row hits queued in the read / write queue, next tick the active queue needs a look,
+    per read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask
+    -- see ``_scan_row`` -- and the queue's head); activated requests per bank; per bank
+    ``[6, bank]`` the row hits queued in the read / write queue, the requests queued there and the
+    sums of their rows; and a lower bound on each bank's ready tick ``[bank * 4 + k]`` (k = 0: its
+    next row command, ACT or PRE; 1: unused; 2: RD; 3: WR). NOTE(perf): see scripts/bench_dram.py -- channel-major, so one
     channel's queues and counters sit together and are addressed from one base.
     """
     return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
