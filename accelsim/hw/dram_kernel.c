@@ -58,6 +58,14 @@ enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED 
 #define EXPORT __attribute__((visibility("default")))
 #endif
 
+/* A bank's queued requests (work array hits_per_bank, 32 bytes per bank): per read (0) and write
+ * (1) queue, the row hits queued, the requests queued and the XOR of their rows (with one request
+ * queued: its row, queued_of_key). NOTE(perf): see scripts/bench_dram.py -- one record per bank,
+ * so that filing a request or opening a row touches one cache line of its bank, not six arrays. */
+typedef struct {
+    int32_t hits[2], queued[2], rows_xor[2], unused[2];
+} BankQueue;
+
 /* The window-1 rules of each bank command, as a list: (level, next command, latency). */
 typedef struct {
     int32_t level, next;
@@ -474,11 +482,10 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 /* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
  * its head) leaves it: the queue closes up, the row scan's prefix and the bank's queued count and
  * row sum follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, i64 bank,
-                               i64 *queued, i64 *row_sum)
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, BankQueue *bq)
 {
     i64 *qn = &cnt[C_RN + qi];
-    row_sum[bank] -= keys[i] & 0xFFFFFFFF;
+    bq->rows_xor[qi] ^= (int32_t)(keys[i] & 0xFFFFFFFF);
     if (i < *qn - 1 - i) {
         /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
          * the head follows, when they are fewer than those behind it (a row pick is mostly near
@@ -493,16 +500,16 @@ static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, i64
     }
     drop_slot(cnt, qi, i);
     (*qn)--;
-    queued[bank]--;
+    bq->queued[qi]--;
 }
 
 /* Requests of `key` (bank << 32 | row) in a queue (keys[0:n]) that holds `queued` requests of its
- * bank whose rows sum to `row_sum`. NOTE(perf): see scripts/bench_dram.py -- with one request of
- * the bank queued, its row is the sum: no scan. */
-static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64 row_sum)
+ * bank, the XOR of whose rows is `rows_xor`. NOTE(perf): see scripts/bench_dram.py -- with one
+ * request of the bank queued, its row is the XOR: no scan. */
+static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64 rows_xor)
 {
     if (queued <= 1)
-        return queued == 1 && row_sum == (key & 0xFFFFFFFF);
+        return queued == 1 && rows_xor == (key & 0xFFFFFFFF);
     return count_key(keys, n, key);
 }
 
@@ -517,12 +524,11 @@ static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi,
 }
 
 /* A bank closed: the row hits queued for it become misses. */
-static inline void close_bank(i64 *hits_per_bank, i64 n_bank_nodes, i64 *cnt, i64 bank)
+static inline void close_bank(BankQueue *bq, i64 *cnt)
 {
-    cnt[C_HQ_R] -= hits_per_bank[bank];
-    cnt[C_HQ_W] -= hits_per_bank[n_bank_nodes + bank];
-    hits_per_bank[bank] = 0;
-    hits_per_bank[n_bank_nodes + bank] = 0;
+    cnt[C_HQ_R] -= bq->hits[0];
+    cnt[C_HQ_W] -= bq->hits[1];
+    bq->hits[0] = bq->hits[1] = 0;
 }
 
 static inline void reset_prefix(i64 *cnt)
@@ -589,8 +595,8 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
  * tRRD_S only); refresh goes first on the row bus, so no ACT from the queues reaches the bank
  * before its REFpb. */
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
-                               const i64 *active_per_bank, i64 *hits_per_bank,
-                               i64 n_bank_nodes, i64 *cnt, i64 *ready_lb, i64 c, i64 clk,
+                               const i64 *active_per_bank, BankQueue *bq, i64 *cnt,
+                               i64 *ready_lb, i64 c, i64 clk,
                                i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
 {
     i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
@@ -605,7 +611,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
             return 0;
         }
         issue_bank_command(d, PRE, clk, c, bank, 0);
-        close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
+        close_bank(&bq[bank], cnt);
     } else {
         i64 t = bank_path_ready(d, ACT, c, bank);
         if (t > clk) {
@@ -668,12 +674,9 @@ EXPORT i64 dram_simulate_batch(
      * row is its bank's open row; that changes only when a request is queued or leaves, or when a
      * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
      * zero). */
-    i64 *hits_r = hits_per_bank, *hits_w = hits_per_bank + n_bank_nodes;
+    BankQueue *bq = (BankQueue *)hits_per_bank;
     /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
      * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
-    i64 *queued_r = hits_per_bank + 2 * n_bank_nodes, *queued_w = hits_per_bank + 3 * n_bank_nodes;
-    /* ... and the sums of their rows (queued_of_key) */
-    i64 *row_sum_r = queued_r + 2 * n_bank_nodes, *row_sum_w = queued_w + 2 * n_bank_nodes;
     /* NOTE(perf): see scripts/bench_dram.py -- C_AQ_WAKE: no active-queue entry is ready before
      * this tick. Entries never change row state while queued and ready clocks only grow, so the
      * bound stays valid until an entry is added (an ACT promotes one: fold its ready tick in). */
@@ -684,8 +687,9 @@ EXPORT i64 dram_simulate_batch(
         cnt[C_AQ_WAKE] = cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
     }
     for (i64 b = 0; b < n_bank_nodes; b++)
-        active_per_bank[b] = hits_r[b] = hits_w[b] = queued_r[b] = queued_w[b] = row_sum_r[b]
-            = row_sum_w[b] = 0;
+        active_per_bank[b] = 0;
+    for (i64 j = 0; j < n_bank_nodes * 4; j++)
+        hits_per_bank[j] = 0;              /* the BankQueue records */
     for (i64 j = 0; j < n_bank_nodes * 4; j++)
         ready_lb[j] = NEVER;
     /* every request gets its arrive tick when injected and its done tick when its column command
@@ -767,10 +771,10 @@ EXPORT i64 dram_simulate_batch(
             ids[*head + len] = nxt;
             keys[*head + len] = key;
             cnt[C_RN + w]++;
-            queued_r[w * n_bank_nodes + bank]++;            /* queued_w = queued_r + banks */
-            row_sum_r[w * n_bank_nodes + bank] += key & 0xFFFFFFFF;
+            bq[bank].queued[w]++;
+            bq[bank].rows_xor[w] ^= (int32_t)(key & 0xFFFFFFFF);
+            bq[bank].hits[w] += hit;
             cnt[C_HQ_R + w] += hit;
-            hits_r[w * n_bank_nodes + bank] += hit;
             arrive[nxt] = clk;
             cnt[C_WAKE] = 0;
             nxt++;
@@ -845,7 +849,7 @@ EXPORT i64 dram_simulate_batch(
                     /* auto-precharge unless another queued request hits this row: every aq
                      * entry of the bank is a hit, plus the queued hits; minus r itself */
                     i64 autop = cmd == RD ? RDA : WRA;
-                    i64 others = active_per_bank[bank] + hits_r[bank] + hits_w[bank] - 1;
+                    i64 others = active_per_bank[bank] + bq[bank].hits[0] + bq[bank].hits[1] - 1;
                     if (others == 0 && bank_path_ready(d, autop, c, bank) <= clk)
                         cmd = autop;
                 }
@@ -868,13 +872,12 @@ EXPORT i64 dram_simulate_batch(
                         touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, bank,
-                                queued_r + qi * n_bank_nodes, row_sum_r + qi * n_bank_nodes);
+                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, &bq[bank]);
                     cnt[C_HQ_R + qi]--;
-                    hits_r[qi * n_bank_nodes + bank]--;             /* hits_w = hits_r + banks */
+                    bq[bank].hits[qi]--;
                 }
                 if (cmd == RDA || cmd == WRA) {
-                    close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
+                    close_bank(&bq[bank], cnt);
                     touch_bank(cnt, bank);
                 }
                 bound_row_command(d, active_per_bank, ready_lb, c, bank);
@@ -885,8 +888,8 @@ EXPORT i64 dram_simulate_batch(
              * refresh: also when its command cannot issue) -- */
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
-                int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, hits_per_bank,
-                                       n_bank_nodes, cnt, ready_lb, c, clk,
+                int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, bq, cnt,
+                                       ready_lb, c, clk,
                                        n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
@@ -915,7 +918,7 @@ EXPORT i64 dram_simulate_batch(
                             pq_n[c]--;
                         } else {
                             for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
-                                close_bank(hits_per_bank, n_bank_nodes, cnt, b);
+                                close_bank(&bq[b], cnt);
                                 ready_lb[ROW_LB(b)] = NEVER;   /* closed: ACT next */
                             }
                         }
@@ -966,26 +969,23 @@ EXPORT i64 dram_simulate_batch(
                             if (t < cnt[C_AQ_WAKE])
                                 cnt[C_AQ_WAKE] = t;
                             int qi = src - 1;
-                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, bank,
-                                        queued_r + qi * n_bank_nodes,
-                                        row_sum_r + qi * n_bank_nodes);
+                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i,
+                                        &bq[bank]);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
-                        i64 k = queued_of_key(QUEUE(Q_KEYS, 0), cnt[C_RN], key, queued_r[bank],
-                                              row_sum_r[bank]);
-                        hits_r[bank] = k;
-                        cnt[C_HQ_R] += k;
-                        k = queued_of_key(QUEUE(Q_KEYS, 1), cnt[C_WN], key, queued_w[bank],
-                                          row_sum_w[bank]);
-                        hits_w[bank] = k;
-                        cnt[C_HQ_W] += k;
+                        for (int qi = 0; qi < 2; qi++) {
+                            i64 k = queued_of_key(QUEUE(Q_KEYS, qi), cnt[C_RN + qi], key,
+                                                  bq[bank].queued[qi], bq[bank].rows_xor[qi]);
+                            bq[bank].hits[qi] = (int32_t)k;
+                            cnt[C_HQ_R + qi] += k;
+                        }
                     } else {
                         chst[c * N_CH_STATS + S_PRES]++;
                         if (outcome[r] < 0) {
                             outcome[r] = CONFLICT;
                             chst[c * N_CH_STATS + S_CONFLICTS]++;
                         }
-                        close_bank(hits_per_bank, n_bank_nodes, cnt, bank);
+                        close_bank(&bq[bank], cnt);
                     }
                     bound_row_command(d, active_per_bank, ready_lb, c, bank);
                 }

@@ -141,17 +141,18 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths,
     wake tick, row hits queued in the read / write queue, next tick the active queue needs a look,
     per read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask
-    -- see ``_scan_row`` -- and the queue's head); activated requests per bank; per bank
-    ``[6, bank]`` the row hits queued in the read / write queue, the requests queued there and the
-    sums of their rows; and a lower bound on each bank's ready tick ``[bank * 4 + k]`` (k = 0: its
-    next row command, ACT or PRE; 1: unused; 2: RD; 3: WR). NOTE(perf): see
+    -- see ``_scan_row`` -- and the queue's head); activated requests per bank; per bank one
+    32-byte record ``[bank, 4]`` (the kernel's ``BankQueue``: int32 row hits queued in the read /
+    write queue, requests queued there and the XOR of their rows); and a lower bound on each bank's
+    ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE; 1: unused; 2: RD; 3:
+    WR). NOTE(perf): see
     scripts/bench_dram.py -- channel-major, so one channel's queues and counters sit together and
     are addressed from one base.
     """
     return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
             np.zeros((n_channels, N_COUNTS), dtype=np.int64),
             np.zeros(n_bank_nodes, dtype=np.int64),
-            np.zeros((6, n_bank_nodes), dtype=np.int64),
+            np.zeros((n_bank_nodes, 4), dtype=np.int64),
             np.zeros(n_bank_nodes * 4, dtype=np.int64))
 
 
