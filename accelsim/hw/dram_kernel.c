@@ -58,13 +58,17 @@ enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED 
 #define EXPORT __attribute__((visibility("default")))
 #endif
 
-/* A bank's queued requests (work array hits_per_bank, 32 bytes per bank): per read (0) and write
- * (1) queue, the row hits queued, the requests queued and the XOR of their rows (with one request
- * queued: its row, queued_of_key). NOTE(perf): see scripts/bench_dram.py -- one record per bank,
- * so that filing a request or opening a row touches one cache line of its bank, not six arrays. */
+/* A bank's bookkeeping for one batch (work array `banks`, 64 bytes per bank): lower bounds on its
+ * ready ticks (lb[0]: its next row command, row_bound; lb[RD - 1], lb[WR - 1]: bank_ready; lb[1]
+ * unused), the activated requests waiting on it, and per read (0) and write (1) queue the row
+ * hits queued, the requests queued and the XOR of their rows (with one request queued: its row,
+ * queued_of_key). NOTE(perf): see scripts/bench_dram.py -- one cache line per bank: a scan, filing
+ * a request or a command touch one line of the bank, not nine arrays indexed by bank (whose
+ * entries for one bank, a power-of-two apart, also competed for the same L1 sets). */
 typedef struct {
-    int32_t hits[2], queued[2], rows_xor[2], unused[2];
-} BankQueue;
+    i64 lb[4];
+    int32_t active, hits[2], queued[2], rows_xor[2], unused;
+} Bank;
 
 /* The window-1 rules of each bank command, as a list: (level, next command, latency). */
 typedef struct {
@@ -289,29 +293,23 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 
 /* ------------------------------------------------------------------------------- queues */
 
-/* Index of a bank's lower bound for RD or WR in ready_lb, and of its row bound (ROW_LB: see
- * row_bound). NOTE(perf): see scripts/bench_dram.py -- four entries per bank (one
- * unused), 32 bytes, so the bounds of 256 banks take 8 KB of L1 instead of 16 KB. */
-#define LB(bank, cmd) ((bank) * 4 + (cmd) - 1)
-#define ROW_LB(bank) ((bank) * 4)
-
 /* ready tick of `cmd` at a bank, or a lower bound on it when that bound already shows the command
  * cannot issue at clk. NOTE(perf): see scripts/bench_dram.py -- Ready clocks only grow (rules
  * apply max), so a bank's ready tick computed once stays a lower bound: while it is > clk the
  * 4-level path need not be re-read. Callers use the value as "wake no earlier than", which a lower
  * bound keeps safe. */
-static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64 bank, i64 clk)
+static inline i64 bank_ready(const Device *d, Bank *bk, i64 cmd, i64 c, i64 bank, i64 clk)
 {
-    i64 j = LB(bank, cmd);
-    i64 t = ready_lb[j];
+    i64 *lb = &bk[bank].lb[cmd - 1];   /* RD or WR */
+    i64 t = *lb;
     if (t <= clk) {
         t = bank_path_ready(d, cmd, c, bank);
-        ready_lb[j] = t;
+        *lb = t;
     }
     return t;
 }
 
-/* The row bound ready_lb[ROW_LB(bank)]: no queued request of the bank that is not a row hit can
+/* The row bound lb[0]: no queued request of the bank that is not a row hit can
  * issue its row command before this tick. That command is the bank's state's: PRE if it is open
  * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
  * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
@@ -320,18 +318,17 @@ static inline i64 bank_ready(const Device *d, i64 *ready_lb, i64 cmd, i64 c, i64
  * activated count; and taken exact right after the bank's command, which raised its own clocks
  * (tRAS, tRTP, tWR, tRP...): else the scan's next look would take the exact path only to find
  * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
-static inline i64 row_bound(const Device *d, const i64 *active_per_bank, i64 c, i64 bank)
+static inline i64 row_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
 {
     if (d->open_row[bank] < 0)
         return bank_path_ready(d, ACT, c, bank);
-    return active_per_bank[bank] > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
+    return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
 }
 
 /* Set the bank's row bound (after a command on it or a change of its state). */
-static inline void bound_row_command(const Device *d, const i64 *active_per_bank, i64 *ready_lb,
-                                     i64 c, i64 bank)
+static inline void bound_row_command(const Device *d, Bank *bk, i64 c, i64 bank)
 {
-    ready_lb[ROW_LB(bank)] = row_bound(d, active_per_bank, c, bank);
+    bk[bank].lb[0] = row_bound(d, bk, c, bank);
 }
 
 /* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
@@ -340,7 +337,7 @@ static inline void bound_row_command(const Device *d, const i64 *active_per_bank
  * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
 static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive, i64 c, i64 n,
-                              i64 *ready_lb, i64 clk, i64 *cmd_out, i64 *wake_out)
+                              Bank *bk, i64 clk, i64 *cmd_out, i64 *wake_out)
 {
     i64 best = -1, best_cmd = -1, best_arr = FAR, wake = FAR, n_ready = 0;
     for (i64 i = 0; i < n; i++) {
@@ -349,7 +346,7 @@ static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive
         if (d->open_row[bank] != ROW_OF(key))
             continue;
         i64 cmd = RD + (key >> WRITE_BIT & 1);   /* WR = RD + 1 */
-        i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
+        i64 t = bank_ready(d, bk, cmd, c, bank, clk);
         if (t <= clk) {
             n_ready++;
             if (arrive[i] < best_arr) {
@@ -372,7 +369,7 @@ static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive
  * (RD or WR) is ready -> slot or -1; *wake_out = earliest tick of a hit not ready. Bank `blocked`
  * (a pending REFpb's, or -1) takes no new hits, so its PRE is not put off. */
 static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i64 cmd,
-                              i64 blocked, i64 *ready_lb, i64 clk, i64 *wake_out)
+                              i64 blocked, Bank *bk, i64 clk, i64 *wake_out)
 {
     i64 wake = FAR;
     for (i64 i = 0; i < n; i++) {
@@ -380,7 +377,7 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
         i64 bank = key >> 32;
         if (d->open_row[bank] != (key & 0xFFFFFFFF) || bank == blocked)
             continue;
-        i64 t = bank_ready(d, ready_lb, cmd, c, bank, clk);
+        i64 t = bank_ready(d, bk, cmd, c, bank, clk);
         if (t <= clk) {
             *wake_out = wake;
             return i;
@@ -403,7 +400,7 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
  * FAR (skipped); the others read their bank's row bound (FAR for a conflict whose bank has an
  * activated request: bound_row_command) and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
-                           const i64 *active_per_bank, i64 *ready_lb, i64 clk, i64 *cnt,
+                           Bank *bk, i64 clk, i64 *cnt,
                            int qi, i64 *cmd_out, i64 *wake_out)
 {
     const i64 *open_row = d->open_row;
@@ -419,10 +416,10 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
     for (i64 i = start; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        i64 t = open_row[bank] == (key & 0xFFFFFFFF) ? FAR : ready_lb[ROW_LB(bank)];
+        i64 t = open_row[bank] == (key & 0xFFFFFFFF) ? FAR : bk[bank].lb[0];
         if (t <= clk) {
-            t = row_bound(d, active_per_bank, c, bank);
-            ready_lb[ROW_LB(bank)] = t;
+            t = row_bound(d, bk, c, bank);
+            bk[bank].lb[0] = t;
             if (t <= clk) {
                 *plen = i;
                 *pwake = wake;
@@ -482,7 +479,7 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 /* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
  * its head) leaves it: the queue closes up, the row scan's prefix and the bank's queued count and
  * row sum follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, BankQueue *bq)
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Bank *bq)
 {
     i64 *qn = &cnt[C_RN + qi];
     bq->rows_xor[qi] ^= (int32_t)(keys[i] & 0xFFFFFFFF);
@@ -524,7 +521,7 @@ static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi,
 }
 
 /* A bank closed: the row hits queued for it become misses. */
-static inline void close_bank(BankQueue *bq, i64 *cnt)
+static inline void close_bank(Bank *bq, i64 *cnt)
 {
     cnt[C_HQ_R] -= bq->hits[0];
     cnt[C_HQ_W] -= bq->hits[1];
@@ -595,13 +592,12 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
  * tRRD_S only); refresh goes first on the row bus, so no ACT from the queues reaches the bank
  * before its REFpb. */
 static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
-                               const i64 *active_per_bank, BankQueue *bq, i64 *cnt,
-                               i64 *ready_lb, i64 c, i64 clk,
+                               Bank *bk, i64 *cnt, i64 c, i64 clk,
                                i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
 {
     i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
     if (d->open_row[bank] >= 0) {
-        if (active_per_bank[bank] > 0) {   /* its activated request issues first */
+        if (bk[bank].active > 0) {   /* its activated request issues first */
             *t_out = FAR;
             return 0;
         }
@@ -611,7 +607,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
             return 0;
         }
         issue_bank_command(d, PRE, clk, c, bank, 0);
-        close_bank(&bq[bank], cnt);
+        close_bank(&bk[bank], cnt);
     } else {
         i64 t = bank_path_ready(d, ACT, c, bank);
         if (t > clk) {
@@ -625,7 +621,7 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
         pq_n[c]--;
     }
     touch_bank(cnt, bank);
-    bound_row_command(d, active_per_bank, ready_lb, c, bank);
+    bound_row_command(d, bk, c, bank);
     *t_out = clk;
     return 1;
 }
@@ -644,8 +640,8 @@ EXPORT i64 dram_simulate_batch(
     i64 *restrict ready, i64 *restrict hist, i64 *restrict open_row, i64 *restrict next_ref,
     u8 *restrict write_mode, i64 *restrict pq, i64 pcap, i64 *restrict pq_n, i64 *restrict chst,
     i64 *restrict clock, i64 *restrict arrive, i64 *restrict done_tick, int8_t *restrict outcome,
-    i64 *restrict scratch, i64 slots, i64 *restrict counts, i64 *restrict active_per_bank,
-    i64 n_bank_nodes, i64 *restrict hits_per_bank, i64 *restrict ready_lb)
+    i64 *restrict scratch, i64 slots, i64 *restrict counts, i64 *restrict banks,
+    i64 n_bank_nodes)
 {
     const i64 n_ch = par[P_CHANNELS], n_pcs = par[P_PCS], n_bgs = par[P_BGS],
               n_banks = par[P_BANKS];
@@ -669,14 +665,15 @@ EXPORT i64 dram_simulate_batch(
     const int ch_shift = log2_of(n_pcs * n_bgs * n_banks);   /* flat bank >> ch_shift = channel */
     /* Channel c's counters are counts + c * N_COUNTS (C_*). NOTE(perf): see
      * scripts/bench_dram.py -- row hits queued per channel (C_HQ_R / C_HQ_W) and per
-     * bank (hits_per_bank) are kept up to date, so a column scan runs only when its queue holds a
+     * bank (Bank.hits) are kept up to date, so a column scan runs only when its queue holds a
      * hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
      * row is its bank's open row; that changes only when a request is queued or leaves, or when a
      * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
      * zero). */
-    BankQueue *bq = (BankQueue *)hits_per_bank;
+    Bank *bk = (Bank *)banks;
     /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
-     * queue: an ACT counts the new row's queued hits only in a queue that holds its bank. */
+     * queue (Bank.queued): an ACT counts the new row's queued hits only in a queue that holds its
+     * bank. */
     /* NOTE(perf): see scripts/bench_dram.py -- C_AQ_WAKE: no active-queue entry is ready before
      * this tick. Entries never change row state while queued and ready clocks only grow, so the
      * bound stays valid until an entry is added (an ACT promotes one: fold its ready tick in). */
@@ -686,12 +683,10 @@ EXPORT i64 dram_simulate_batch(
         cnt[C_RN] = cnt[C_WN] = cnt[C_AN] = cnt[C_WAKE] = cnt[C_HQ_R] = cnt[C_HQ_W] = 0;
         cnt[C_AQ_WAKE] = cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
     }
-    for (i64 b = 0; b < n_bank_nodes; b++)
-        active_per_bank[b] = 0;
-    for (i64 j = 0; j < n_bank_nodes * 4; j++)
-        hits_per_bank[j] = 0;              /* the BankQueue records */
-    for (i64 j = 0; j < n_bank_nodes * 4; j++)
-        ready_lb[j] = NEVER;
+    for (i64 b = 0; b < n_bank_nodes; b++) {
+        Bank fresh = {{NEVER, NEVER, NEVER, NEVER}, 0, {0, 0}, {0, 0}, {0, 0}, 0};
+        bk[b] = fresh;
+    }
     /* every request gets its arrive tick when injected and its done tick when its column command
      * issues; before that only pointer chasing reads a done tick (-1: not done) */
     for (i64 i = 0; i < n; i++)
@@ -771,9 +766,9 @@ EXPORT i64 dram_simulate_batch(
             ids[*head + len] = nxt;
             keys[*head + len] = key;
             cnt[C_RN + w]++;
-            bq[bank].queued[w]++;
-            bq[bank].rows_xor[w] ^= (int32_t)(key & 0xFFFFFFFF);
-            bq[bank].hits[w] += hit;
+            bk[bank].queued[w]++;
+            bk[bank].rows_xor[w] ^= (int32_t)(key & 0xFFFFFFFF);
+            bk[bank].hits[w] += hit;
             cnt[C_HQ_R + w] += hit;
             arrive[nxt] = clk;
             cnt[C_WAKE] = 0;
@@ -814,7 +809,7 @@ EXPORT i64 dram_simulate_batch(
                 i = -1;
                 t = cnt[C_AQ_WAKE];
             } else {
-                i = scan_active(d, caqk, carr, c, cnt[C_AN], ready_lb, clk, &cmd,
+                i = scan_active(d, caqk, carr, c, cnt[C_AN], bk, clk, &cmd,
                                 &t);
                 cnt[C_AQ_WAKE] = t;
                 if (t <= clk)
@@ -833,7 +828,7 @@ EXPORT i64 dram_simulate_batch(
                 cmd = wm ? WR : RD;
                 if (cnt[C_HQ_R + wm] > 0) {
                     i = scan_column(d, QUEUE(Q_KEYS, wm), c, cnt[C_RN + wm], cmd, ref_bank,
-                                    ready_lb, clk, &t);
+                                    bk, clk, &t);
                     if (t < soon)
                         soon = t;
                 }
@@ -849,7 +844,7 @@ EXPORT i64 dram_simulate_batch(
                     /* auto-precharge unless another queued request hits this row: every aq
                      * entry of the bank is a hit, plus the queued hits; minus r itself */
                     i64 autop = cmd == RD ? RDA : WRA;
-                    i64 others = active_per_bank[bank] + bq[bank].hits[0] + bq[bank].hits[1] - 1;
+                    i64 others = bk[bank].active + bk[bank].hits[0] + bk[bank].hits[1] - 1;
                     if (others == 0 && bank_path_ready(d, autop, c, bank) <= clk)
                         cmd = autop;
                 }
@@ -867,20 +862,20 @@ EXPORT i64 dram_simulate_batch(
                     remove_slot(caq, caqk, i, cnt[C_AN]);
                     remove_slot(carr, carr, i, cnt[C_AN]);
                     cnt[C_AN]--;
-                    active_per_bank[bank]--;
-                    if (active_per_bank[bank] == 0)
+                    bk[bank].active--;
+                    if (bk[bank].active == 0)
                         touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, &bq[bank]);
+                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, &bk[bank]);
                     cnt[C_HQ_R + qi]--;
-                    bq[bank].hits[qi]--;
+                    bk[bank].hits[qi]--;
                 }
                 if (cmd == RDA || cmd == WRA) {
-                    close_bank(&bq[bank], cnt);
+                    close_bank(&bk[bank], cnt);
                     touch_bank(cnt, bank);
                 }
-                bound_row_command(d, active_per_bank, ready_lb, c, bank);
+                bound_row_command(d, bk, c, bank);
                 issued = 1;
             }
 
@@ -888,8 +883,7 @@ EXPORT i64 dram_simulate_batch(
              * refresh: also when its command cannot issue) -- */
             int row_free = pq_n[c] == 0;
             if (per_bank && !row_free) {
-                int did = refresh_bank(d, pq, pcap, pq_n, chst, active_per_bank, bq, cnt,
-                                       ready_lb, c, clk,
+                int did = refresh_bank(d, pq, pcap, pq_n, chst, bk, cnt, c, clk,
                                        n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
@@ -902,7 +896,7 @@ EXPORT i64 dram_simulate_batch(
                 int any_open = 0, busy = 0;
                 for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
                     any_open |= open_row[b] >= 0;
-                    busy |= active_per_bank[b] > 0;
+                    busy |= bk[b].active > 0;
                 }
                 i64 rcmd = any_open ? PREA : REF;
                 if (!(rcmd == PREA && busy)) {
@@ -918,8 +912,8 @@ EXPORT i64 dram_simulate_batch(
                             pq_n[c]--;
                         } else {
                             for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
-                                close_bank(&bq[b], cnt);
-                                ready_lb[ROW_LB(b)] = NEVER;   /* closed: ACT next */
+                                close_bank(&bk[b], cnt);
+                                bk[b].lb[0] = NEVER;   /* closed: ACT next */
                             }
                         }
                     } else if (t < soon) {
@@ -941,7 +935,7 @@ EXPORT i64 dram_simulate_batch(
                     t = FAR;
                     i64 n_q = cnt[C_RN + wm];
                     if (n_q > cnt[C_HQ_R + wm])
-                        i = scan_row(d, QUEUE(Q_KEYS, wm), c, n_q, active_per_bank, ready_lb, clk,
+                        i = scan_row(d, QUEUE(Q_KEYS, wm), c, n_q, bk, clk,
                                      cnt, wm, &cmd, &t);
                 }
                 if (t < soon)
@@ -964,19 +958,19 @@ EXPORT i64 dram_simulate_batch(
                             caqk[cnt[C_AN]] = key | (i64)(src == 2) << WRITE_BIT;
                             carr[cnt[C_AN]] = arrive[r];
                             cnt[C_AN]++;
-                            active_per_bank[bank]++;
-                            t = bank_ready(d, ready_lb, src == 2 ? WR : RD, c, bank, clk);
+                            bk[bank].active++;
+                            t = bank_ready(d, bk, src == 2 ? WR : RD, c, bank, clk);
                             if (t < cnt[C_AQ_WAKE])
                                 cnt[C_AQ_WAKE] = t;
                             int qi = src - 1;
                             leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i,
-                                        &bq[bank]);
+                                        &bk[bank]);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
                         for (int qi = 0; qi < 2; qi++) {
                             i64 k = queued_of_key(QUEUE(Q_KEYS, qi), cnt[C_RN + qi], key,
-                                                  bq[bank].queued[qi], bq[bank].rows_xor[qi]);
-                            bq[bank].hits[qi] = (int32_t)k;
+                                                  bk[bank].queued[qi], bk[bank].rows_xor[qi]);
+                            bk[bank].hits[qi] = (int32_t)k;
                             cnt[C_HQ_R + qi] += k;
                         }
                     } else {
@@ -985,9 +979,9 @@ EXPORT i64 dram_simulate_batch(
                             outcome[r] = CONFLICT;
                             chst[c * N_CH_STATS + S_CONFLICTS]++;
                         }
-                        close_bank(&bq[bank], cnt);
+                        close_bank(&bk[bank], cnt);
                     }
-                    bound_row_command(d, active_per_bank, ready_lb, c, bank);
+                    bound_row_command(d, bk, c, bank);
                 }
             }
             if (issued) {
@@ -1073,37 +1067,38 @@ EXPORT i64 dram_ready_tick(i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3, 
 }
 
 /* The queue scans on channel c's slots (keys: bank << 32 | row). The device needs: ready,
- * open_row, offs and the organization (n_bgs, n_banks). */
+ * open_row, offs and the organization (n_bgs, n_banks); banks: the Bank records (64 bytes each,
+ * dram_kernel.py builds them). */
 #define SCAN_DEVICE Device d = make_device((i64 *)ready, 0, 0, (i64 *)open_row, offs, 0, 0, 0, \
                                            0, 0, n_bgs, n_banks)
 
 /* out[0..2] = slot, command, wake */
 EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
-                          const i64 *active_per_bank, const i64 *ready, i64 *ready_lb,
+                          i64 *banks, const i64 *ready,
                           const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *counts,
                           i64 qi, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_row(&d, keys, c, n, active_per_bank, ready_lb, clk, counts + c * N_COUNTS,
+    out[0] = scan_row(&d, keys, c, n, (Bank *)banks, clk, counts + c * N_COUNTS,
                       (int)qi, &out[1], &out[2]);
 }
 
 /* out[0..1] = slot, wake */
 EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, i64 blocked,
-                             const i64 *open_row, const i64 *ready, i64 *ready_lb,
+                             const i64 *open_row, const i64 *ready, i64 *banks,
                              const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_column(&d, keys, c, n, cmd, blocked, ready_lb, clk, &out[1]);
+    out[0] = scan_column(&d, keys, c, n, cmd, blocked, (Bank *)banks, clk, &out[1]);
 }
 
 /* out[0..2] = slot, command, wake; keys with the direction in bit WRITE_BIT, arrival ticks */
 EXPORT void dram_scan_active(const i64 *keys, const i64 *arrive, i64 c, i64 n,
-                             const i64 *open_row, const i64 *ready, i64 *ready_lb,
+                             const i64 *open_row, const i64 *ready, i64 *banks,
                              const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_active(&d, keys, arrive, c, n, ready_lb, clk, &out[1], &out[2]);
+    out[0] = scan_active(&d, keys, arrive, c, n, (Bank *)banks, clk, &out[1], &out[2]);
 }
 
 EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 bank)

@@ -141,19 +141,15 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths,
     wake tick, row hits queued in the read / write queue, next tick the active queue needs a look,
     per read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask
-    -- see ``_scan_row`` -- and the queue's head); activated requests per bank; per bank one
-    32-byte record ``[bank, 4]`` (the kernel's ``BankQueue``: int32 row hits queued in the read /
-    write queue, requests queued there and the XOR of their rows); and a lower bound on each bank's
-    ready tick ``[bank * 4 + k]`` (k = 0: its next row command, ACT or PRE; 1: unused; 2: RD; 3:
-    WR). NOTE(perf): see
-    scripts/bench_dram.py -- channel-major, so one channel's queues and counters sit together and
-    are addressed from one base.
+    -- see ``_scan_row`` -- and the queue's head); and one 64-byte record per bank ``[bank, 8]``
+    (the kernel's ``Bank``: lower bounds on its ready ticks -- its next row command, unused, RD,
+    WR -- then int32 activated requests and, per read / write queue, the row hits queued, the
+    requests queued and the XOR of their rows; ``bank_records``). NOTE(perf): see
+    scripts/bench_dram.py -- channel-major queues and counters, one cache line per bank.
     """
     return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
             np.zeros((n_channels, N_COUNTS), dtype=np.int64),
-            np.zeros(n_bank_nodes, dtype=np.int64),
-            np.zeros((n_bank_nodes, 4), dtype=np.int64),
-            np.zeros(n_bank_nodes * 4, dtype=np.int64))
+            np.zeros((n_bank_nodes, 8), dtype=np.int64))
 
 
 # Layout of the per-command rule table ``fast`` (``command_rule_table``):
@@ -203,11 +199,11 @@ _EXTENSION = "accelsim.hw._dram_kernel"
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 # Argument kinds of each C entry point: "i" an integer, "p" an array (see _call).
 _SIGNATURES = {
-    "dram_simulate_batch": "i" + "p" * 3 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pipp",
+    "dram_simulate_batch": "i" + "p" * 3 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pi",
     "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
     "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
     "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
-    "dram_scan_row": "pii" + "ppppp" + "ii" + "i" + "p" + "i" + "p",
+    "dram_scan_row": "pii" + "pppp" + "ii" + "i" + "p" + "i" + "p",
     "dram_scan_column": "piiii" + "pppp" + "ii" + "ip",
     "dram_scan_active": "ppii" + "ppp" + "p" + "ii" + "ip",
     "dram_touch_bank": "pii",
@@ -274,8 +270,7 @@ def _ptr(a: np.ndarray) -> int:
 def simulate_batch(req_key, req_write, inject_tick, chase, start_tick, par, offs,
                    con_ptr, con_next, con_lat, con_win, fast,
                    ready, hist, open_row, next_ref, write_mode, pq, pq_n, chst, clock,
-                   arrive, done_tick, outcome, scratch, counts, active_per_bank, hits_per_bank,
-                   ready_lb) -> int:
+                   arrive, done_tick, outcome, scratch, counts, banks) -> int:
     """Replay one batch of requests; fills ``arrive``, ``done_tick`` and ``outcome`` per request.
 
     Args:
@@ -293,8 +288,8 @@ def simulate_batch(req_key, req_write, inject_tick, chase, start_tick, par, offs
         ready ... clock: device state (updated in place; see ``new_state``).
         arrive, done_tick, outcome: outputs (tick the request entered its queue, tick its data
             transfer finished, HIT/MISS/CONFLICT).
-        scratch ... ready_lb: work arrays from ``new_scratch`` (queues, counters, per-bank
-            bookkeeping); the kernel allocates nothing.
+        scratch, counts, banks: work arrays from ``new_scratch`` (queues, per-channel counters,
+            per-bank records); the kernel allocates nothing.
 
     Returns:
         The tick at which the last request finished.
@@ -311,8 +306,8 @@ def simulate_batch(req_key, req_write, inject_tick, chase, start_tick, par, offs
         _ptr(offs), _ptr(con_ptr), _ptr(con_next), _ptr(con_lat), _ptr(con_win), _ptr(fast),
         _ptr(ready), _ptr(hist), _ptr(open_row), _ptr(next_ref), _ptr(write_mode), _ptr(pq),
         pq.shape[1], _ptr(pq_n), _ptr(chst), _ptr(clock), _ptr(arrive), _ptr(done_tick),
-        _ptr(outcome), _ptr(scratch), scratch.shape[2], _ptr(counts), _ptr(active_per_bank),
-        active_per_bank.shape[0], _ptr(hits_per_bank), _ptr(ready_lb)))
+        _ptr(outcome), _ptr(scratch), scratch.shape[2], _ptr(counts), _ptr(banks),
+        banks.shape[0]))
 
 
 # Entry points of the kernel's parts, for the unit tests (same arguments as the C functions).
@@ -341,13 +336,30 @@ def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
                                           n_banks))
 
 
+def bank_records(n_banks: int, ready_lb, active_per_bank=None) -> np.ndarray:
+    """The kernel's per-bank records ``[bank, 8]`` (``new_scratch``) of ``n_banks`` banks holding
+    the lower bounds ``ready_lb[bank * 4 + k]`` and the activated-request counts; the rest zero."""
+    banks = np.zeros((n_banks, 8), dtype=np.int64)
+    banks[:, :4] = np.reshape(ready_lb[:4 * n_banks], (-1, 4))
+    if active_per_bank is not None:
+        banks[:, 4:].view(np.int32)[:, 0] = active_per_bank[:n_banks]
+    return banks
+
+
+def _bounds_back(banks, ready_lb) -> None:
+    """The lower bounds a scan set, back into ``ready_lb``."""
+    ready_lb[:4 * len(banks)] = banks[:, :4].reshape(-1)
+
+
 def _scan_row(keys, c, n, open_row, active_per_bank, ready, ready_lb, offs, n_bgs, n_banks, clk,
               counts, q):
-    """The row pick of queue ``q`` (0 read, 1 write) of channel ``c``: (slot, command, wake)."""
+    """The row pick of queue ``q`` (0 read, 1 write) of channel ``c``: (slot, command, wake);
+    ``ready_lb`` takes the bounds the scan sets."""
     out = np.zeros(3, dtype=np.int64)
-    _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(active_per_bank),
-                             _ptr(ready), _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk,
-                             _ptr(counts), q, _ptr(out))
+    banks = bank_records(len(open_row), ready_lb, active_per_bank)
+    _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(banks), _ptr(ready),
+                             _ptr(offs), n_bgs, n_banks, clk, _ptr(counts), q, _ptr(out))
+    _bounds_back(banks, ready_lb)
     return int(out[0]), int(out[1]), int(out[2])
 
 
@@ -356,8 +368,10 @@ def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_bank
     """The column pick of a read or write queue of channel ``c``: (slot, wake); bank ``blocked``
     (a pending REFpb's) takes no hits."""
     out = np.zeros(2, dtype=np.int64)
+    banks = bank_records(len(open_row), ready_lb)
     _library().dram_scan_column(_ptr(keys[c]), c, n, cmd, blocked, _ptr(open_row), _ptr(ready),
-                                _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
+                                _ptr(banks), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
+    _bounds_back(banks, ready_lb)
     return int(out[0]), int(out[1])
 
 
@@ -370,8 +384,10 @@ def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, of
     ids = aq[c][:n]
     keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << 31)
     arr = np.ascontiguousarray(arrive[ids], dtype=np.int64)
+    banks = bank_records(len(open_row), ready_lb)
     _library().dram_scan_active(_ptr(keys), _ptr(arr), c, n, _ptr(open_row), _ptr(ready),
-                                _ptr(ready_lb), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
+                                _ptr(banks), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
+    _bounds_back(banks, ready_lb)
     return int(out[0]), int(out[1]), int(out[2])
 
 
