@@ -309,8 +309,8 @@ static inline i64 bank_ready(const Device *d, Bank *bk, i64 cmd, i64 c, i64 bank
     return t;
 }
 
-/* The row bound lb[0]: no queued request of the bank that is not a row hit can
- * issue its row command before this tick. That command is the bank's state's: PRE if it is open
+/* The row bound Bank.lb[0]: no queued request of the bank that is not a row hit can issue its
+ * row command before this tick. That command is the bank's state's: PRE if it is open
  * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
  * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
  * NOTE(perf): see scripts/bench_dram.py -- one bound per bank whatever its state, so the row scan
@@ -460,12 +460,11 @@ static inline void drop_slot(i64 *cnt, int qi, i64 i)
         cnt[C_PLEN + qi] -= 1;
 }
 
-static inline void remove_slot(i64 *buf, i64 *keys, i64 i, i64 n)
+/* Entry i of a[0:n] leaves: the entries behind it move up. */
+static inline void remove_entry(i64 *a, i64 i, i64 n)
 {
-    for (i64 j = i; j < n - 1; j++) {
-        buf[j] = buf[j + 1];
-        keys[j] = keys[j + 1];
-    }
+    for (i64 j = i; j < n - 1; j++)
+        a[j] = a[j + 1];
 }
 
 static inline i64 count_key(const i64 *keys, i64 n, i64 key)
@@ -477,12 +476,12 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 }
 
 /* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
- * its head) leaves it: the queue closes up, the row scan's prefix and the bank's queued count and
- * row sum follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Bank *bq)
+ * its head; cnt: the channel's counters; b: the request's bank) leaves it: the queue closes up,
+ * the row scan's prefix and the bank's queued count and row XOR follow. */
+static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Bank *b)
 {
     i64 *qn = &cnt[C_RN + qi];
-    bq->rows_xor[qi] ^= (int32_t)(keys[i] & 0xFFFFFFFF);
+    b->rows_xor[qi] ^= (int32_t)(keys[i] & 0xFFFFFFFF);
     if (i < *qn - 1 - i) {
         /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
          * the head follows, when they are fewer than those behind it (a row pick is mostly near
@@ -493,11 +492,12 @@ static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Ban
         }
         cnt[C_HEAD + qi]++;
     } else {
-        remove_slot(buf, keys, i, *qn);
+        remove_entry(buf, i, *qn);
+        remove_entry(keys, i, *qn);
     }
     drop_slot(cnt, qi, i);
     (*qn)--;
-    bq->queued[qi]--;
+    b->queued[qi]--;
 }
 
 /* Requests of `key` (bank << 32 | row) in a queue (keys[0:n]) that holds `queued` requests of its
@@ -520,12 +520,12 @@ static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi,
     }
 }
 
-/* A bank closed: the row hits queued for it become misses. */
-static inline void close_bank(Bank *bq, i64 *cnt)
+/* Bank b of the channel with counters cnt closed: the row hits queued for it become misses. */
+static inline void close_bank(Bank *b, i64 *cnt)
 {
-    cnt[C_HQ_R] -= bq->hits[0];
-    cnt[C_HQ_W] -= bq->hits[1];
-    bq->hits[0] = bq->hits[1] = 0;
+    cnt[C_HQ_R] -= b->hits[0];
+    cnt[C_HQ_W] -= b->hits[1];
+    b->hits[0] = b->hits[1] = 0;
 }
 
 static inline void reset_prefix(i64 *cnt)
@@ -859,8 +859,9 @@ EXPORT i64 dram_simulate_batch(
                     last_done = done_tick[r];
                 finished++;
                 if (src == 0) {
-                    remove_slot(caq, caqk, i, cnt[C_AN]);
-                    remove_slot(carr, carr, i, cnt[C_AN]);
+                    remove_entry(caq, i, cnt[C_AN]);
+                    remove_entry(caqk, i, cnt[C_AN]);
+                    remove_entry(carr, i, cnt[C_AN]);
                     cnt[C_AN]--;
                     bk[bank].active--;
                     if (bk[bank].active == 0)
