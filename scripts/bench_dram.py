@@ -5,12 +5,12 @@ Every ``NOTE(perf): see scripts/bench_dram.py`` in ``accelsim/hw/dram_kernel.c``
 ``dram_kernel.py`` and ``hbm.py`` is measured here. Each figure is the best of ``--repeat`` runs
 of ``hbm.run_batch`` (mapping + kernel) on one core, after one warm-up call, as wall time
 (``perf_counter``) and as CPU time of this process (``process_time``, the figure to trust on a
-shared, busy machine); the repeats go round robin over the rows (``bench_rows``). Prints one line per (pattern, mapping, channels), then per pattern the
-worst row and its ratio to the issue's goal of 5 M simulated DRAM requests/s, plus the
-extrapolated-transfer path (a 200 MB weight read as one ``transfer``), what building the kernel
-costs at ``pip install`` (the extension compiled from scratch into a temporary directory), and
-the time a fresh process takes to its first kernel result (an empty numba cache: nothing on this
-path compiles at run time).
+shared, busy machine); the repeats go round robin over the rows (``bench_rows``). Prints one
+line per (pattern, mapping, channels), then per pattern the worst row and its ratio to the issue's
+goal of 5 M simulated DRAM requests/s, plus the extrapolated-transfer path (a 200 MB weight read
+as one ``transfer``), what building the kernel costs at ``pip install`` (the extension compiled
+from scratch into a temporary directory), and the time a fresh process takes to its first kernel
+result (nothing on this path compiles at run time).
 
     python scripts/bench_dram.py [--requests 1000000] [--repeat 3] [--json PATH]
 """
@@ -69,7 +69,7 @@ def bench_transfer(nbytes: int) -> tuple[float, float]:
     mem = build_memory({"impl": "hbm", "preset": "hbm2_2000", "channels": 8})
     env = simpy.Environment()
     mem.bind(env)
-    env.process(mem.transfer(64 << 20))          # warm-up: compiles, measures the steady rate
+    env.process(mem.transfer(64 << 20))          # warm-up: measures the steady rate
     env.run()
     env = simpy.Environment()
     mem.bind(env)
@@ -93,10 +93,9 @@ print(time.perf_counter() - t0)
 """
 
 
-def first_result_s(cache_dir: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of a fresh Python process to its first kernel result, with numba's
-    cache in ``cache_dir`` (``NUMBA_CACHE_DIR``: an empty one, as after a fresh install)."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+def first_result_s() -> tuple[float, float]:
+    """(wall, CPU) seconds of a fresh Python process to its first kernel result."""
+    env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -141,13 +140,11 @@ def main(argv=None) -> int:
                     help="also write the figures (value, unit, goal, met) to this JSON file")
     args = ap.parse_args(argv)
     build = build_kernel_s()
-    with tempfile.TemporaryDirectory(prefix="accelsim-numba-") as cache_dir:
-        cold = first_result_s(cache_dir)
-        warm = first_result_s(cache_dir)
+    first = first_result_s()
     if build is not None:
         print(f"building the kernel (pip install compiles dram_kernel.c): {build:.1f} s wall")
-    print(f"first kernel result in a fresh process: empty numba cache {cold[0]:.2f} s wall "
-          f"({cold[1]:.2f} s CPU), second process {warm[0]:.2f} s wall ({warm[1]:.2f} s CPU)\n")
+    print(f"first kernel result in a fresh process: {first[0]:.2f} s wall ({first[1]:.2f} s "
+          f"CPU)\n")
     print(f"{'pattern':8s} {'mapping':10s} {'ch':>3s} {'wall M req/s':>13s} {'CPU M req/s':>12s}"
           f" {'CPU / goal':>10s}")
     figures = {}
@@ -163,10 +160,8 @@ def main(argv=None) -> int:
     out = [figure("requests", args.requests, "count"),
            figure("transfer_200mb_wall_s", wall, "s"),
            *([figure("kernel_build_wall_s", build, "s")] if build is not None else []),
-           figure("first_result_cold_cache_wall_s", cold[0], "s"),
-           figure("first_result_cold_cache_cpu_s", cold[1], "s"),
-           figure("first_result_warm_cache_wall_s", warm[0], "s"),
-           figure("first_result_warm_cache_cpu_s", warm[1], "s")]
+           figure("first_result_wall_s", first[0], "s"),
+           figure("first_result_cpu_s", first[1], "s")]
     for pattern in ("stream", "random", "mixed"):
         rows = [v for k, v in figures.items() if k[0] == pattern]
         w = min(r[0] for r in rows)

@@ -44,7 +44,7 @@ enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE 
 enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
 #define WRITE_BIT 31
 #define QUEUE(plane, qi) (q + ((plane) + (qi)) * slots + cnt[C_HEAD + (qi)])
-#define ROW_OF(key) ((key) & 0x7FFFFFFF)
+#define ROW_OF(key) ((key) & 0x7FFFFFFF)   /* a key's row (without an active entry's WRITE_BIT) */
 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
@@ -375,7 +375,7 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
     for (i64 i = 0; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        if (d->open_row[bank] != (key & 0xFFFFFFFF) || bank == blocked)
+        if (d->open_row[bank] != ROW_OF(key) || bank == blocked)
             continue;
         i64 t = bank_ready(d, bk, cmd, c, bank, clk);
         if (t <= clk) {
@@ -416,7 +416,7 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
     for (i64 i = start; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        i64 t = open_row[bank] == (key & 0xFFFFFFFF) ? FAR : bk[bank].lb[0];
+        i64 t = open_row[bank] == ROW_OF(key) ? FAR : bk[bank].lb[0];
         if (t <= clk) {
             t = row_bound(d, bk, c, bank);
             bk[bank].lb[0] = t;
@@ -481,7 +481,7 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
 static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Bank *b)
 {
     i64 *qn = &cnt[C_RN + qi];
-    b->rows_xor[qi] ^= (int32_t)(keys[i] & 0xFFFFFFFF);
+    b->rows_xor[qi] ^= (int32_t)ROW_OF(keys[i]);
     if (i < *qn - 1 - i) {
         /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
          * the head follows, when they are fewer than those behind it (a row pick is mostly near
@@ -506,7 +506,7 @@ static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Ban
 static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64 rows_xor)
 {
     if (queued <= 1)
-        return queued == 1 && rows_xor == (key & 0xFFFFFFFF);
+        return queued == 1 && rows_xor == ROW_OF(key);
     return count_key(keys, n, key);
 }
 
@@ -740,7 +740,7 @@ EXPORT i64 dram_simulate_batch(
             i64 key = req_key[nxt];
             i64 bank = key >> 32;
             i64 c = bank >> ch_shift;          /* banks per channel: a power of two */
-            int hit = open_row[bank] == (key & 0xFFFFFFFF);
+            int hit = open_row[bank] == ROW_OF(key);
             /* the write (w = 1) or the read queue. NOTE(perf): see scripts/bench_dram.py -- its
              * counters by index arithmetic, not by branches on a direction that mixed traffic
              * draws at random */
@@ -767,7 +767,7 @@ EXPORT i64 dram_simulate_batch(
             keys[*head + len] = key;
             cnt[C_RN + w]++;
             bk[bank].queued[w]++;
-            bk[bank].rows_xor[w] ^= (int32_t)(key & 0xFFFFFFFF);
+            bk[bank].rows_xor[w] ^= (int32_t)ROW_OF(key);
             bk[bank].hits[w] += hit;
             cnt[C_HQ_R + w] += hit;
             arrive[nxt] = clk;
@@ -945,7 +945,7 @@ EXPORT i64 dram_simulate_batch(
                     i64 r = QUEUE(Q_IDS, src - 1)[i];
                     i64 key = QUEUE(Q_KEYS, src - 1)[i];
                     i64 bank = key >> 32;
-                    issue_bank_command(d, cmd, clk, c, bank, key & 0xFFFFFFFF);
+                    issue_bank_command(d, cmd, clk, c, bank, ROW_OF(key));
                     issued = 1;
                     touch_bank(cnt, bank);
                     if (cmd == ACT) {

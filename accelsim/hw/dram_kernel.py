@@ -197,7 +197,7 @@ def command_rule_table(con_ptr, con_next, con_lat, con_win) -> np.ndarray:
 # ------------------------------------------------------------------------ the compiled kernel
 _EXTENSION = "accelsim.hw._dram_kernel"
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
-# Argument kinds of each C entry point: "i" an integer, "p" an array (see _call).
+# Argument kinds of each C entry point: "i" an integer, "p" an array (see _library).
 _SIGNATURES = {
     "dram_simulate_batch": "i" + "p" * 3 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pi",
     "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
@@ -336,6 +336,11 @@ def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
                                           n_banks))
 
 
+# An active-queue key carries its request's direction in this bit (WRITE_BIT in the C file; rows
+# are below 2^30, hbm.ORG_MAX).
+ACTIVE_WRITE_BIT = 31
+
+
 def bank_records(n_banks: int, ready_lb, active_per_bank=None) -> np.ndarray:
     """The kernel's per-bank records ``[bank, 8]`` (``new_scratch``) of ``n_banks`` banks holding
     the lower bounds ``ready_lb[bank * 4 + k]`` and the activated-request counts; the rest zero."""
@@ -378,11 +383,11 @@ def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_bank
 def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, offs, n_bgs,
                  n_banks, clk):
     """The column pick of channel ``c``'s active queue: (slot, RD/WR, wake). The kernel keeps an
-    entry's direction in its key (bit 31) and its arrival tick beside it: built here from
+    entry's direction in its key (``ACTIVE_WRITE_BIT``) and its arrival tick beside it: built here from
     ``req_write`` and ``arrive``."""
     out = np.zeros(3, dtype=np.int64)
     ids = aq[c][:n]
-    keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << 31)
+    keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << ACTIVE_WRITE_BIT)
     arr = np.ascontiguousarray(arrive[ids], dtype=np.int64)
     banks = bank_records(len(open_row), ready_lb)
     _library().dram_scan_active(_ptr(keys), _ptr(arr), c, n, _ptr(open_row), _ptr(ready),

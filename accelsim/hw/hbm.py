@@ -64,8 +64,9 @@ _TIMING_KEY = re.compile(r"^(t[A-Z][A-Za-z0-9_]*?)_(ns|cycles)$")
 ORG_FIELDS = ("stacks", "channels", "pseudo_channels", "bank_groups", "banks_per_group", "rows",
               "columns", "bus_width_bits", "burst_length")
 # Largest organization the kernel's state and request keys hold: a request key is
-# ``flat bank << 32 | row``, so a row must fit 32 bits (rows < 2^31 keeps -1 free for "closed"),
-# and every bank has ready clocks and a command history (~300 B), so the whole device is bounded.
+# ``flat bank << 32 | row`` and an active-queue key also carries the request's direction in bit
+# 31 (dram_kernel.ACTIVE_WRITE_BIT), so rows stay below 2^30; every bank has ready clocks and a
+# command history (~300 B), so the whole device is bounded.
 ORG_MAX = {"stacks": 64, "channels": 1024, "pseudo_channels": 16, "bank_groups": 64,
            "banks_per_group": 64, "rows": 1 << 30, "columns": 1 << 20, "bus_width_bits": 4096,
            "burst_length": 1024}
@@ -514,8 +515,9 @@ def load_spec(section: Section) -> HbmSpec:
     tck_ps = pre.int("tCK_ps", minimum=1)
     # overrides of the organization from the architecture YAML
     org_vals["channels"] = section.int("channels", default=org_vals["channels"], minimum=1,
-                                       maximum=1024)
-    org_vals["stacks"] = section.int("stacks", default=org_vals["stacks"], minimum=1, maximum=64)
+                                       maximum=ORG_MAX["channels"])
+    org_vals["stacks"] = section.int("stacks", default=org_vals["stacks"], minimum=1,
+                                     maximum=ORG_MAX["stacks"])
     banks = (org_vals["stacks"] * org_vals["channels"] * org_vals["pseudo_channels"]
              * org_vals["bank_groups"] * org_vals["banks_per_group"])
     if banks > MAX_BANKS:
