@@ -484,8 +484,8 @@ class HbmSpec:
         bank by shifts. NOTE(perf): see scripts/bench_dram.py -- shifts and ORs into one array
         (the mapping's outputs are left alone: a mapping may return one array twice)."""
         key = np.left_shift(ch, self.pc_bits, dtype=np.int64)
-        for field, bits in ((pc, self.bg_bits), (bg, self.ba_bits), (ba, 32)):
-            key |= field
+        for level, bits in ((pc, self.bg_bits), (bg, self.ba_bits), (ba, 32)):
+            key |= level
             key <<= bits
         key |= row
         return key
