@@ -333,8 +333,10 @@ static inline void bound_row_command(const Device *d, Bank *bk, i64 c, i64 bank)
 
 /* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
  * NOTE(perf): see scripts/bench_dram.py -- the direction in the key and the arrival tick in the
- * queue, not read from the request arrays): the oldest ready entry
- * (every entry is a row hit). Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
+ * queue, not read from the request arrays): the oldest ready entry. Every entry is a row hit:
+ * nothing closes a bank an activated request waits on (row_bound gives no PRE, a refresh waits,
+ * an RDA / WRA counts the bank's active entries), so no entry is checked against its open row.
+ * Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
 static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive, i64 c, i64 n,
                               Bank *bk, i64 clk, i64 *cmd_out, i64 *wake_out)
@@ -343,8 +345,6 @@ static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive
     for (i64 i = 0; i < n; i++) {
         i64 key = aqk[i];
         i64 bank = key >> 32;
-        if (d->open_row[bank] != ROW_OF(key))
-            continue;
         i64 cmd = RD + (key >> WRITE_BIT & 1);   /* WR = RD + 1 */
         i64 t = bank_ready(d, bk, cmd, c, bank, clk);
         if (t <= clk) {

@@ -382,9 +382,9 @@ def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_bank
 
 def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, offs, n_bgs,
                  n_banks, clk):
-    """The column pick of channel ``c``'s active queue: (slot, RD/WR, wake). The kernel keeps an
-    entry's direction in its key (``ACTIVE_WRITE_BIT``) and its arrival tick beside it: built here from
-    ``req_write`` and ``arrive``."""
+    """The column pick of channel ``c``'s active queue (activated requests: each a row hit):
+    (slot, RD/WR, wake). The kernel keeps an entry's direction in its key (``ACTIVE_WRITE_BIT``)
+    and its arrival tick beside it: built here from ``req_write`` and ``arrive``."""
     out = np.zeros(3, dtype=np.int64)
     ids = aq[c][:n]
     keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << ACTIVE_WRITE_BIT)

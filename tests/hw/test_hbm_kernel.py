@@ -263,24 +263,26 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         lb[:] = K.NEVER
         assert K._scan_column(keys, 0, n, K.RD, open_row, ready, lb, offs, nbg, nba,
                               clk) == (want, wake)
-        # active queue: oldest ready hit (RD or WR by direction); wake = clk if two are ready
+        # active queue (activated requests: every entry a row hit): oldest ready entry (RD or WR
+        # by direction); wake = clk if two are ready
+        hits = [i for i in range(n) if open_row[bank[i]] == row[i]]
         best, best_cmd, best_arr, wake, n_ready = -1, -1, K.FAR, K.FAR, 0
-        for i in range(n):
-            if open_row[bank[i]] != row[i]:
-                continue
+        for slot, i in enumerate(hits):
             cmd = K.WR if write[i] else K.RD
             t = _plain_ready(ready, cmd, n3[i], offs, nbg, nba)
             if t <= clk:
                 n_ready += 1
                 if arrive[i] < best_arr:
-                    best, best_cmd, best_arr = i, cmd, arrive[i]
+                    best, best_cmd, best_arr = slot, cmd, arrive[i]
             else:
                 wake = min(wake, t)
         if n_ready > 1:
             wake = clk
         lb[:] = K.NEVER
-        assert K._scan_active(buf, keys, 0, n, write, arrive, open_row, ready, lb, offs, nbg,
-                              nba, clk) == (best, best_cmd, wake)
+        active_ids = np.asarray(hits, dtype=np.int64)[None, :]
+        active_keys = np.ascontiguousarray(keys[:, hits])
+        assert K._scan_active(active_ids, active_keys, 0, len(hits), write, arrive, open_row,
+                              ready, lb, offs, nbg, nba, clk) == (best, best_cmd, wake)
 
 
 def test_zero_low_watermark_leaves_write_mode_when_the_write_queue_empties():
