@@ -37,12 +37,13 @@ import numpy as np
 
 from ..arch.fields import Section
 from ..errors import ConfigError, unknown_name
+from ..paths import data_root
 from ..units import bytes_to_ps, ns_to_cycles
 from . import dram_kernel as K
 from .hbm_patterns import PatternTransfers
 from .memory import MEMORIES, MemoryModel
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "arch_configs" / "memory"
+PRESET_DIR = data_root() / "arch_configs" / "memory"     # $ACCELSIM_HOME or the checkout
 STANDARD_DIR = PRESET_DIR / "standards"
 
 #: Short names accepted wherever a preset is named (``--memory hbm2``).
