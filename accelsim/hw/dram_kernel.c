@@ -28,13 +28,29 @@ enum { P_CHANNELS, P_PCS, P_BGS, P_BANKS, P_RQ, P_WQ, P_AQ, P_PQ, P_WR_HIGH, P_W
        P_READ_LAT, P_WRITE_LAT, P_REFI, P_RFC, P_CLOSED_PAGE, P_FRONTEND, P_HIST, P_PER_BANK_REF,
        P_RREFD };
 
-/* Per-channel statistics chst[c * N_CH_STATS + S_*]. */
+/* Per-channel statistics chst[c * N_CH_STATS + S_*] (Chan.stats during a batch). */
 enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS, S_LAST_TICK,
        S_TURNS, N_CH_STATS };
 
-/* Per-channel counters counts[c * N_COUNTS + C_*] (N_COUNTS in dram_kernel.py). */
+/* Per-channel counters Chan.cnt[C_*] (N_COUNTS in dram_kernel.py). */
 enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE = 9,
        C_PMASK = 11, C_HEAD = 13, N_COUNTS = 15 };
+
+/* A channel during a batch (work array `counts`, CHAN_WORDS int64 per channel, its counters
+ * first): the counters, copies of its part of the device state (next refresh tick, REFs queued,
+ * write mode, statistics; in at the start of the batch and back at its end), and pointers to its
+ * queues (scratch), its refresh queue (state pq) and its node's ready clocks. NOTE(perf): see
+ * scripts/bench_dram.py -- the controller loop steps one pointer per channel, where arrays
+ * indexed by channel made GCC step a dozen pointers, kept on the stack. */
+typedef struct {
+    i64 cnt[N_COUNTS];
+    i64 next_ref, pq_n, write_mode;
+    i64 stats[N_CH_STATS];
+    i64 *q, *pq, *clk;
+    i64 unused;
+} Chan;
+enum { CHAN_WORDS = 32 };
+typedef char chan_has_chan_words[sizeof(Chan) == CHAN_WORDS * sizeof(i64) ? 1 : -1];
 
 /* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
  * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue, and the arrival
@@ -58,21 +74,34 @@ enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED 
 #define EXPORT __attribute__((visibility("default")))
 #endif
 
-/* A bank's bookkeeping for one batch (work array `banks`, 64 bytes per bank): lower bounds on its
- * ready ticks (lb[0]: its next row command, row_bound; lb[RD - 1], lb[WR - 1]: bank_ready; lb[1]
- * unused), the activated requests waiting on it, and per read (0) and write (1) queue the row
- * hits queued, the requests queued and the XOR of their rows (with one request queued: its row,
- * queued_of_key). NOTE(perf): see scripts/bench_dram.py -- one cache line per bank: a scan, filing
- * a request or a command touch one line of the bank, not nine arrays indexed by bank (whose
- * entries for one bank, a power-of-two apart, also competed for the same L1 sets). */
+/* A bank during a batch (work array `banks`, 64 bytes per bank): the ready clocks of its node for
+ * the commands in HOT_SLOT (ACT, PRE, RD, WR: the device state's, copied in at the start of the
+ * batch and back at its end, load_banks / store_banks; its other commands' clocks stay in
+ * `ready`), a lower bound on the tick its next row command can issue (row_bound), its open row
+ * (-1: closed; copied like the clocks), and per read (0) and write (1) queue the XOR of the rows
+ * queued for it (with one request queued: its row, queued_of_key), then the activated requests
+ * waiting on it, and per queue the row hits and the requests queued. NOTE(perf): see
+ * scripts/bench_dram.py -- one cache line holds all a scan, a pick or a command reads or writes of
+ * the bank: not nine arrays indexed by bank (whose entries for one bank, a power of two apart,
+ * also competed for the same L1 sets), nor a second line for its clocks and one for its open
+ * row. The counts fit 16 bits: queues hold at most 4096 requests (hbm.py), and a bank at most
+ * one activated request (nothing activates an open bank, nothing closes it while one waits). */
 typedef struct {
-    i64 lb[4];
-    int32_t active, hits[2], queued[2], rows_xor[2], unused;
+    i64 clk[4];
+    i64 row_lb;
+    int32_t open_row, rows_xor[2];
+    int16_t active, hits[2], queued[2], unused;
 } Bank;
+typedef char bank_is_one_line[sizeof(Bank) == 64 ? 1 : -1];
 
-/* The window-1 rules of each bank command, as a list: (level, next command, latency). */
+/* Slot of a command's ready clock in Bank.clk (ACT 0, PRE 1, RD 2, WR 3), or -1: in `ready`. */
+static const int HOT_SLOT[N_COMMANDS] = {0, 1, -1, 2, 3, -1, -1, -1};
+
+/* The window-1 rules of each bank command, as a list: (clock array, index, latency). The clock
+ * array (issue_bank_command_k) is the channel's (0), the pseudo channel's (1), the bank group's (2)
+ * or the bank's ready clocks: Bank.clk (3, index HOT_SLOT) or its node in `ready` (4). */
 typedef struct {
-    int32_t level, next;
+    int32_t where, index;
     i64 latency;
 } Rule;
 typedef struct {
@@ -80,11 +109,13 @@ typedef struct {
     Rule rule[N_COMMANDS][N_LEVELS * N_COMMANDS];
 } BankRules;
 
-/* The device: timing clocks ready[node * N_COMMANDS + cmd], the command history
- * hist[(node * N_COMMANDS + cmd) * hist_len + w] (newest first), open rows per bank, the node
- * numbering (offs: first node of each level) and the rule tables. */
+/* The device: timing clocks ready[node * N_COMMANDS + cmd] (a bank's HOT_SLOT commands' in its
+ * Bank record instead: bank_clock), the command history hist[(node * N_COMMANDS + cmd) *
+ * hist_len + w] (newest first), the banks, the node numbering (offs: first node of each level)
+ * and the rule tables. */
 typedef struct {
-    i64 *restrict ready, *restrict hist, *restrict open_row;
+    i64 *restrict ready, *restrict hist;
+    Bank *restrict bk;
     const i64 *restrict offs, *restrict fast, *con_ptr, *con_next, *con_lat, *con_win;
     i64 n_bgs, n_banks, hist_len;
     int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
@@ -105,7 +136,8 @@ static void list_bank_rules(BankRules *br, const i64 *fast, int dead)
             for (int next = 0; next < N_COMMANDS; next++) {
                 i64 lat = fast[F_DENSE + (cmd * N_LEVELS + level) * N_COMMANDS + next];
                 if (lat != NO_RULE && !(dead >> next & 1)) {
-                    Rule r = {level, next, lat};
+                    int hot = level == 3 && HOT_SLOT[next] >= 0;
+                    Rule r = {hot ? 3 : level < 3 ? level : 4, hot ? HOT_SLOT[next] : next, lat};
                     br->rule[cmd][n++] = r;
                 }
             }
@@ -122,14 +154,49 @@ static int log2_of(i64 v)   /* bank groups and banks per group are powers of two
     return s;
 }
 
-static Device make_device(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, const i64 *offs,
+static Device make_device(i64 *ready, i64 *hist, i64 hist_len, Bank *bk, const i64 *offs,
                           const i64 *fast, const i64 *con_ptr, const i64 *con_next,
                           const i64 *con_lat, const i64 *con_win, i64 n_bgs, i64 n_banks)
 {
-    Device d = {ready, hist, open_row, offs, fast, con_ptr, con_next, con_lat, con_win, n_bgs,
+    Device d = {ready, hist, bk, offs, fast, con_ptr, con_next, con_lat, con_win, n_bgs,
                 n_banks, hist_len, log2_of(n_banks), log2_of(n_bgs * n_banks), offs[1], offs[2],
                 offs[3], 0};
     return d;
+}
+
+/* Ready clock of `cmd` on the node of flat bank `bank`. */
+static inline i64 *bank_clock(const Device *d, i64 bank, i64 cmd)
+{
+    int slot = HOT_SLOT[cmd];
+    return slot >= 0 ? &d->bk[bank].clk[slot] : &d->ready[(d->bank_node0 + bank) * N_COMMANDS + cmd];
+}
+
+/* Ready clock of `cmd` on `node` (any level). */
+static inline i64 *node_clock(const Device *d, i64 node, i64 cmd)
+{
+    return node >= d->bank_node0 ? bank_clock(d, node - d->bank_node0, cmd)
+                                 : &d->ready[node * N_COMMANDS + cmd];
+}
+
+/* The banks' clocks and open rows from the device state into their records, and back. */
+static void load_banks(const Device *d, i64 n_bank_nodes, const i64 *open_row)
+{
+    for (i64 b = 0; b < n_bank_nodes; b++) {
+        d->bk[b].open_row = (int32_t)open_row[b];
+        for (int cmd = 0; cmd < N_COMMANDS; cmd++)
+            if (HOT_SLOT[cmd] >= 0)
+                d->bk[b].clk[HOT_SLOT[cmd]] = d->ready[(d->bank_node0 + b) * N_COMMANDS + cmd];
+    }
+}
+
+static void store_banks(const Device *d, i64 n_bank_nodes, i64 *open_row)
+{
+    for (i64 b = 0; b < n_bank_nodes; b++) {
+        open_row[b] = d->bk[b].open_row;
+        for (int cmd = 0; cmd < N_COMMANDS; cmd++)
+            if (HOT_SLOT[cmd] >= 0)
+                d->ready[(d->bank_node0 + b) * N_COMMANDS + cmd] = d->bk[b].clk[HOT_SLOT[cmd]];
+    }
 }
 
 /* Node path of flat bank `bank` on channel c: the pseudo channel, bank group and bank nodes. */
@@ -153,14 +220,14 @@ static void apply_rules(const Device *d, i64 node, i64 level, i64 cmd, i64 t)
             h[w] = h[w - 1];
         h[0] = t;
     }
-    i64 *ready = d->ready + node * N_COMMANDS;
     for (i64 k = k0; k < k1; k++) {
         i64 w = d->con_win[k];
         i64 past = w == 1 ? t : h[w - 1];
         if (past > NEVER) {
             i64 v = past + d->con_lat[k];
-            if (v > ready[d->con_next[k]])
-                ready[d->con_next[k]] = v;
+            i64 *clock = node_clock(d, node, d->con_next[k]);
+            if (v > *clock)
+                *clock = v;
         }
     }
 }
@@ -179,9 +246,9 @@ static void issue_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n
         apply_rules(d, n3, 3, cmd, t);
         i64 b = n3 - offs[3];
         if (cmd == ACT)
-            d->open_row[b] = row;
+            d->bk[b].open_row = (int32_t)row;
         else if (cmd == PRE || cmd == RDA || cmd == WRA)
-            d->open_row[b] = -1;
+            d->bk[b].open_row = -1;
         return;
     }
     i64 pc = n1 - offs[1];
@@ -192,7 +259,7 @@ static void issue_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 n1, i64 n
     for (i64 b = b0; b < b0 + d->n_bgs * d->n_banks; b++) {
         apply_rules(d, offs[3] + b, 3, cmd, t);
         if (cmd == PREA)
-            d->open_row[b] = -1;
+            d->bk[b].open_row = -1;
     }
 }
 
@@ -208,11 +275,12 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
     for (i64 w = d->hist_len - 1; w > 0; w--)
         h[w] = h[w - 1];
     h[0] = t;
-    i64 *ready = d->ready + node * N_COMMANDS;
     for (i64 k = k0; k < k1; k += 3) {
         i64 past = h[d->fast[k + 2] - 1];
-        if (past > NEVER)
-            ready[d->fast[k]] = MAX(ready[d->fast[k]], past + d->fast[k + 1]);
+        if (past > NEVER) {
+            i64 *clock = node_clock(d, node, d->fast[k]);
+            *clock = MAX(*clock, past + d->fast[k + 1]);
+        }
     }
 }
 
@@ -227,12 +295,12 @@ static inline __attribute__((always_inline)) void issue_bank_command_k(const Dev
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
     i64 *ready = d->ready;
-    const i64 base[N_LEVELS] = {n0 * N_COMMANDS, n1 * N_COMMANDS, n2 * N_COMMANDS,
-                                n3 * N_COMMANDS};
+    i64 *const base[5] = {ready + n0 * N_COMMANDS, ready + n1 * N_COMMANDS,
+                          ready + n2 * N_COMMANDS, d->bk[bank].clk, ready + n3 * N_COMMANDS};
     const Rule *rule = d->rules->rule[cmd];
     for (int k = 0, n = d->rules->n[cmd]; k < n; k++) {
-        i64 j = base[rule[k].level] + rule[k].next;
-        ready[j] = MAX(ready[j], t + rule[k].latency);
+        i64 *clock = base[rule[k].where] + rule[k].index;
+        *clock = MAX(*clock, t + rule[k].latency);
     }
     if (fast[F_WINDOWED + cmd] != 0) {
         const i64 *w = fast + F_WPTR + cmd * N_LEVELS;
@@ -242,9 +310,9 @@ static inline __attribute__((always_inline)) void issue_bank_command_k(const Dev
         apply_windowed(d, n3, cmd, t, w[3], w[4]);
     }
     if (cmd == ACT)
-        d->open_row[bank] = row;
+        d->bk[bank].open_row = (int32_t)row;
     else if (cmd == PRE || cmd == RDA || cmd == WRA)
-        d->open_row[bank] = -1;
+        d->bk[bank].open_row = -1;
 }
 /* NOTE(perf): see scripts/bench_dram.py -- each command its own copy of the rule loop: one trip
  * count per copy, so the loop's exit is predicted. */
@@ -259,57 +327,53 @@ static void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank
     }
 }
 
-/* Earliest tick a command meets every rule on the node path n0 (channel) .. n3 (bank). */
-static inline i64 path_ready(const i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
-{
-    i64 t = ready[n0 * N_COMMANDS + cmd];
-    t = MAX(t, ready[n1 * N_COMMANDS + cmd]);
-    t = MAX(t, ready[n2 * N_COMMANDS + cmd]);
-    return MAX(t, ready[n3 * N_COMMANDS + cmd]);
-}
-
 /* Earliest tick a command on flat bank `bank` of channel c meets every rule. */
 static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
 {
-    return path_ready(d->ready, cmd, c, PC_NODE(d, bank), BG_NODE(d, bank), BANK_NODE(d, bank));
+    const i64 *ready = d->ready;
+    i64 t = ready[c * N_COMMANDS + cmd];
+    t = MAX(t, ready[PC_NODE(d, bank) * N_COMMANDS + cmd]);
+    t = MAX(t, ready[BG_NODE(d, bank) * N_COMMANDS + cmd]);
+    return MAX(t, *bank_clock(d, bank, cmd));
 }
 
-/* ready tick of `cmd` on its node path; all banks of the pseudo channel for PREA/REF. */
+/* bank_path_ready of a column command (RD or WR: Bank.clk[cmd - 1]), or a lower bound on it
+ * when that already shows the command cannot issue at clk. NOTE(perf): see scripts/bench_dram.py
+ * -- the bank's own clock first (after an ACT it holds tRCD, the bound that mostly decides): while
+ * it is > clk the other three levels need not be read. Callers use the value as "wake no earlier
+ * than", which a lower bound keeps safe. */
+static inline i64 column_ready(const Device *d, i64 cmd, i64 c, i64 bank, i64 clk)
+{
+    i64 t = d->bk[bank].clk[cmd - 1];
+    if (t > clk)
+        return t;
+    const i64 *ready = d->ready;
+    t = MAX(t, ready[c * N_COMMANDS + cmd]);
+    t = MAX(t, ready[PC_NODE(d, bank) * N_COMMANDS + cmd]);
+    return MAX(t, ready[BG_NODE(d, bank) * N_COMMANDS + cmd]);
+}
+
+/* ready tick of `cmd` on its node path (n1, n2 are those of bank n3); all banks of the pseudo
+ * channel for PREA/REF (n2 = n3 = -1). */
 static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 {
     if (n2 >= 0)
-        return path_ready(d->ready, cmd, n0, n1, n2, n3);
+        return bank_path_ready(d, cmd, n0, n3 - d->bank_node0);
     const i64 *ready = d->ready, *offs = d->offs;
     i64 t = MAX(ready[n0 * N_COMMANDS + cmd], ready[n1 * N_COMMANDS + cmd]);
     i64 pc = n1 - offs[1];
     i64 g0 = offs[2] + pc * d->n_bgs;
     for (i64 g = g0; g < g0 + d->n_bgs; g++)
         t = MAX(t, ready[g * N_COMMANDS + cmd]);
-    i64 b0 = offs[3] + pc * d->n_bgs * d->n_banks;
+    i64 b0 = pc * d->n_bgs * d->n_banks;
     for (i64 b = b0; b < b0 + d->n_bgs * d->n_banks; b++)
-        t = MAX(t, ready[b * N_COMMANDS + cmd]);
+        t = MAX(t, *bank_clock(d, b, cmd));
     return t;
 }
 
 /* ------------------------------------------------------------------------------- queues */
 
-/* ready tick of `cmd` at a bank, or a lower bound on it when that bound already shows the command
- * cannot issue at clk. NOTE(perf): see scripts/bench_dram.py -- Ready clocks only grow (rules
- * apply max), so a bank's ready tick computed once stays a lower bound: while it is > clk the
- * 4-level path need not be re-read. Callers use the value as "wake no earlier than", which a lower
- * bound keeps safe. */
-static inline i64 bank_ready(const Device *d, Bank *bk, i64 cmd, i64 c, i64 bank, i64 clk)
-{
-    i64 *lb = &bk[bank].lb[cmd - 1];   /* RD or WR */
-    i64 t = *lb;
-    if (t <= clk) {
-        t = bank_path_ready(d, cmd, c, bank);
-        *lb = t;
-    }
-    return t;
-}
-
-/* The row bound Bank.lb[0]: no queued request of the bank that is not a row hit can issue its
+/* The row bound Bank.row_lb: no queued request of the bank that is not a row hit can issue its
  * row command before this tick. That command is the bank's state's: PRE if it is open
  * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
  * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
@@ -320,7 +384,7 @@ static inline i64 bank_ready(const Device *d, Bank *bk, i64 cmd, i64 c, i64 bank
  * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
 static inline i64 row_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
 {
-    if (d->open_row[bank] < 0)
+    if (bk[bank].open_row < 0)
         return bank_path_ready(d, ACT, c, bank);
     return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
 }
@@ -328,7 +392,7 @@ static inline i64 row_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
 /* Set the bank's row bound (after a command on it or a change of its state). */
 static inline void bound_row_command(const Device *d, Bank *bk, i64 c, i64 bank)
 {
-    bk[bank].lb[0] = row_bound(d, bk, c, bank);
+    bk[bank].row_lb = row_bound(d, bk, c, bank);
 }
 
 /* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
@@ -339,14 +403,14 @@ static inline void bound_row_command(const Device *d, Bank *bk, i64 c, i64 bank)
  * Returns the slot or -1; *cmd_out = RD/WR; *wake_out = earliest
  * tick at which an entry other than the pick may be ready (clk if another is ready now). */
 static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive, i64 c, i64 n,
-                              Bank *bk, i64 clk, i64 *cmd_out, i64 *wake_out)
+                              i64 clk, i64 *cmd_out, i64 *wake_out)
 {
     i64 best = -1, best_cmd = -1, best_arr = FAR, wake = FAR, n_ready = 0;
     for (i64 i = 0; i < n; i++) {
         i64 key = aqk[i];
         i64 bank = key >> 32;
         i64 cmd = RD + (key >> WRITE_BIT & 1);   /* WR = RD + 1 */
-        i64 t = bank_ready(d, bk, cmd, c, bank, clk);
+        i64 t = column_ready(d, cmd, c, bank, clk);
         if (t <= clk) {
             n_ready++;
             if (arrive[i] < best_arr) {
@@ -375,9 +439,9 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
     for (i64 i = 0; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        if (d->open_row[bank] != ROW_OF(key) || bank == blocked)
+        if (bk[bank].open_row != ROW_OF(key) || bank == blocked)
             continue;
-        i64 t = bank_ready(d, bk, cmd, c, bank, clk);
+        i64 t = column_ready(d, cmd, c, bank, clk);
         if (t <= clk) {
             *wake_out = wake;
             return i;
@@ -403,7 +467,6 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
                            Bank *bk, i64 clk, i64 *cnt,
                            int qi, i64 *cmd_out, i64 *wake_out)
 {
-    const i64 *open_row = d->open_row;
     i64 *plen = cnt + C_PLEN + qi;
     i64 *pwake = cnt + C_PWAKE + qi;
     i64 *pmask = cnt + C_PMASK + qi;
@@ -416,15 +479,15 @@ static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
     for (i64 i = start; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
-        i64 t = open_row[bank] == ROW_OF(key) ? FAR : bk[bank].lb[0];
+        i64 t = bk[bank].open_row == ROW_OF(key) ? FAR : bk[bank].row_lb;
         if (t <= clk) {
             t = row_bound(d, bk, c, bank);
-            bk[bank].lb[0] = t;
+            bk[bank].row_lb = t;
             if (t <= clk) {
                 *plen = i;
                 *pwake = wake;
                 *pmask = mask;
-                *cmd_out = open_row[bank] >= 0 ? PRE : ACT;
+                *cmd_out = bk[bank].open_row >= 0 ? PRE : ACT;
                 *wake_out = wake;
                 return i;
             }
@@ -510,13 +573,14 @@ static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64
     return count_key(keys, n, key);
 }
 
-static inline void set_write_mode(u8 *write_mode, i64 c, i64 rn, i64 wn, i64 hi, i64 lo)
+static inline void set_write_mode(Chan *ch, i64 hi, i64 lo)
 {
-    if (!write_mode[c]) {
+    i64 rn = ch->cnt[C_RN], wn = ch->cnt[C_WN];
+    if (!ch->write_mode) {
         if (wn > hi || rn == 0)
-            write_mode[c] = 1;
+            ch->write_mode = 1;
     } else if (wn < lo && rn != 0) {
-        write_mode[c] = 0;
+        ch->write_mode = 0;
     }
 }
 
@@ -537,6 +601,14 @@ static inline void reset_prefix(i64 *cnt)
     }
 }
 
+/* The head of channel ch's refresh queue issued: the others move up. */
+static inline void drop_refresh(Chan *ch)
+{
+    for (i64 j = 0; j < ch->pq_n - 1; j++)
+        ch->pq[j] = ch->pq[j + 1];
+    ch->pq_n--;
+}
+
 /* ---------------------------------------------------------------------- per-bank refresh */
 /* A refresh-queue entry is p + n_pcs * k: bank k (0 .. bank groups x banks - 1) of pseudo
  * channel p. The bank of the REFpb due at tick s is (s / tREFIpb - 1) mod banks: round robin,
@@ -550,10 +622,10 @@ static inline i64 refresh_entry_bank(const Device *d, i64 c, i64 n_pcs, i64 e)
  * its pseudo channel, nor another REFpb (it waits as an ACT would), for tRREFD. */
 static inline void refpb_issue(const Device *d, i64 bank, i64 t, i64 rfc_pb, i64 rrefd)
 {
-    d->open_row[bank] = -1;
-    i64 j = BANK_NODE(d, bank) * N_COMMANDS + ACT;
-    d->ready[j] = MAX(d->ready[j], t + rfc_pb);
-    j = PC_NODE(d, bank) * N_COMMANDS + ACT;
+    d->bk[bank].open_row = -1;
+    i64 *clock = bank_clock(d, bank, ACT);
+    *clock = MAX(*clock, t + rfc_pb);
+    i64 j = PC_NODE(d, bank) * N_COMMANDS + ACT;
     d->ready[j] = MAX(d->ready[j], t + rrefd);
 }
 
@@ -561,27 +633,27 @@ static inline void refpb_issue(const Device *d, i64 bank, i64 t, i64 rfc_pb, i64
  * before clk, happened: a pending one as soon as its bank could be closed and refreshed, a missed
  * slot's at the slot (only the last `banks` slots matter: earlier ones refreshed the same banks);
  * each closes its bank, with tRFCpb / tRREFD. */
-static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 *pq_n,
-                         i64 *chst, i64 c, i64 clk, i64 refi, i64 n_pcs, i64 rfc_pb, i64 rrefd)
+static void missed_refpb(const Device *d, Chan *ch, i64 c, i64 clk, i64 refi, i64 n_pcs,
+                         i64 rfc_pb, i64 rrefd)
 {
     const i64 n_bpp = d->n_bgs * d->n_banks;
-    for (i64 j = 0; j < pq_n[c]; j++) {
-        i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap + j]);
-        if (d->open_row[bank] >= 0)
+    for (i64 j = 0; j < ch->pq_n; j++) {
+        i64 bank = refresh_entry_bank(d, c, n_pcs, ch->pq[j]);
+        if (d->bk[bank].open_row >= 0)
             issue_bank_command(d, PRE, bank_path_ready(d, PRE, c, bank), c, bank, 0);
         refpb_issue(d, bank, bank_path_ready(d, ACT, c, bank), rfc_pb, rrefd);
     }
-    chst[c * N_CH_STATS + S_REFS] += pq_n[c];
-    pq_n[c] = 0;
-    i64 missed = (clk - next_ref[c] + refi - 1) / refi;
+    ch->stats[S_REFS] += ch->pq_n;
+    ch->pq_n = 0;
+    i64 missed = (clk - ch->next_ref + refi - 1) / refi;
     for (i64 j = MAX(0, missed - n_bpp); j < missed; j++) {
-        i64 s = next_ref[c] + j * refi;
+        i64 s = ch->next_ref + j * refi;
         i64 k = (s / refi - 1) % n_bpp;
         for (i64 p = 0; p < n_pcs; p++)
             refpb_issue(d, (c * n_pcs + p) * n_bpp + k, s, rfc_pb, rrefd);
     }
-    chst[c * N_CH_STATS + S_REFS] += missed * n_pcs;
-    next_ref[c] += missed * refi;
+    ch->stats[S_REFS] += missed * n_pcs;
+    ch->next_ref += missed * refi;
 }
 
 /* Per-bank refresh on channel c's row bus: the head REFpb of its refresh queue. Returns 1 if a
@@ -591,12 +663,12 @@ static void missed_refpb(const Device *d, i64 *next_ref, i64 *pq, i64 pcap, i64 
  * (tRP...), tRRD, tFAW and the row bus apply as to that ACT (Ramulator 2.1 applies tRC, tRP and
  * tRRD_S only); refresh goes first on the row bus, so no ACT from the queues reaches the bank
  * before its REFpb. */
-static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i64 *chst,
-                               Bank *bk, i64 *cnt, i64 c, i64 clk,
-                               i64 n_pcs, i64 rfc_pb, i64 rrefd, i64 *t_out)
+static inline int refresh_bank(const Device *d, Chan *ch, Bank *bk, i64 c, i64 clk, i64 n_pcs,
+                               i64 rfc_pb, i64 rrefd, i64 *t_out)
 {
-    i64 bank = refresh_entry_bank(d, c, n_pcs, pq[c * pcap]);
-    if (d->open_row[bank] >= 0) {
+    i64 *cnt = ch->cnt;
+    i64 bank = refresh_entry_bank(d, c, n_pcs, ch->pq[0]);
+    if (bk[bank].open_row >= 0) {
         if (bk[bank].active > 0) {   /* its activated request issues first */
             *t_out = FAR;
             return 0;
@@ -615,10 +687,8 @@ static inline int refresh_bank(const Device *d, i64 *pq, i64 pcap, i64 *pq_n, i6
             return 0;
         }
         refpb_issue(d, bank, clk, rfc_pb, rrefd);
-        chst[c * N_CH_STATS + S_REFS]++;
-        for (i64 j = 0; j < pq_n[c] - 1; j++)
-            pq[c * pcap + j] = pq[c * pcap + j + 1];
-        pq_n[c]--;
+        ch->stats[S_REFS]++;
+        drop_refresh(ch);
     }
     touch_bank(cnt, bank);
     bound_row_command(d, bk, c, bank);
@@ -658,7 +728,8 @@ EXPORT i64 dram_simulate_batch(
     BankRules rules;
     list_bank_rules(&rules, fast, (closed ? 0 : 1 << RDA | 1 << WRA)
                                   | (per_bank ? 1 << PREA | 1 << REF : 0));
-    Device dev = make_device(ready, hist, par[P_HIST], open_row, offs, fast, con_ptr, con_next,
+    Bank *bk = (Bank *)banks;
+    Device dev = make_device(ready, hist, par[P_HIST], bk, offs, fast, con_ptr, con_next,
                              con_lat, con_win, n_bgs, n_banks);
     dev.rules = &rules;
     const Device *d = &dev;
@@ -670,23 +741,26 @@ EXPORT i64 dram_simulate_batch(
      * row is its bank's open row; that changes only when a request is queued or leaves, or when a
      * bank opens (ACT: count the queued keys of the new row) or closes (PRE/PREA/RDA/WRA:
      * zero). */
-    Bank *bk = (Bank *)banks;
     /* NOTE(perf): see scripts/bench_dram.py -- requests queued per bank in the read / write
      * queue (Bank.queued): an ACT counts the new row's queued hits only in a queue that holds its
      * bank. */
     /* NOTE(perf): see scripts/bench_dram.py -- C_AQ_WAKE: no active-queue entry is ready before
      * this tick. Entries never change row state while queued and ready clocks only grow, so the
      * bound stays valid until an entry is added (an ACT promotes one: fold its ready tick in). */
+    Chan *chans = (Chan *)counts;
     for (i64 c = 0; c < n_ch; c++) {
-        i64 *cnt = counts + c * N_COUNTS;
-        reset_prefix(cnt);
-        cnt[C_RN] = cnt[C_WN] = cnt[C_AN] = cnt[C_WAKE] = cnt[C_HQ_R] = cnt[C_HQ_W] = 0;
-        cnt[C_AQ_WAKE] = cnt[C_HEAD] = cnt[C_HEAD + 1] = 0;
+        Chan fresh = {{0}, next_ref[c], pq_n[c], write_mode[c], {0},
+                      scratch + c * N_PLANES * slots, pq + c * pcap, ready + c * N_COMMANDS, 0};
+        for (int k = 0; k < N_CH_STATS; k++)
+            fresh.stats[k] = chst[c * N_CH_STATS + k];
+        reset_prefix(fresh.cnt);
+        chans[c] = fresh;
     }
     for (i64 b = 0; b < n_bank_nodes; b++) {
-        Bank fresh = {{NEVER, NEVER, NEVER, NEVER}, 0, {0, 0}, {0, 0}, {0, 0}, 0};
+        Bank fresh = {{0}, NEVER, -1, {0, 0}, 0, {0, 0}, {0, 0}, 0};
         bk[b] = fresh;
     }
+    load_banks(d, n_bank_nodes, open_row);
     /* every request gets its arrive tick when injected and its done tick when its column command
      * issues; before that only pointer chasing reads a done tick (-1: not done) */
     for (i64 i = 0; i < n; i++)
@@ -699,19 +773,20 @@ EXPORT i64 dram_simulate_batch(
     /* Refreshes that fell due while the device sat idle before this batch: they happened, so
      * rows are closed and the last one still blocks ACT for tRFC. */
     for (i64 c = 0; c < n_ch; c++) {
-        if (next_ref[c] < clk && per_bank) {
-            missed_refpb(d, next_ref, pq, pcap, pq_n, chst, c, clk, refi, n_pcs, rfc, rrefd);
-        } else if (next_ref[c] < clk && pq_n[c] == 0) {
-            i64 missed = (clk - next_ref[c] + refi - 1) / refi;
-            i64 last = next_ref[c] + (missed - 1) * refi;
-            next_ref[c] += missed * refi;
+        Chan *ch = &chans[c];
+        if (ch->next_ref < clk && per_bank) {
+            missed_refpb(d, ch, c, clk, refi, n_pcs, rfc, rrefd);
+        } else if (ch->next_ref < clk && ch->pq_n == 0) {
+            i64 missed = (clk - ch->next_ref + refi - 1) / refi;
+            i64 last = ch->next_ref + (missed - 1) * refi;
+            ch->next_ref += missed * refi;
             for (i64 p = 0; p < n_pcs; p++) {
                 i64 n1 = offs[1] + c * n_pcs + p;
                 issue_command(d, REF, last, c, n1, -1, -1, -1);
-                chst[c * N_CH_STATS + S_REFS] += missed;
+                ch->stats[S_REFS] += missed;
                 i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
                 for (i64 b = b0; b < b0 + n_bgs * n_banks; b++)
-                    open_row[b] = -1;
+                    bk[b].open_row = -1;
             }
         }
     }
@@ -740,12 +815,12 @@ EXPORT i64 dram_simulate_batch(
             i64 key = req_key[nxt];
             i64 bank = key >> 32;
             i64 c = bank >> ch_shift;          /* banks per channel: a power of two */
-            int hit = open_row[bank] == ROW_OF(key);
+            int hit = bk[bank].open_row == ROW_OF(key);
             /* the write (w = 1) or the read queue. NOTE(perf): see scripts/bench_dram.py -- its
              * counters by index arithmetic, not by branches on a direction that mixed traffic
              * draws at random */
             int w = req_write[nxt];
-            i64 *cnt = counts + c * N_COUNTS;
+            i64 *cnt = chans[c].cnt;
             i64 len = cnt[C_RN + w];
             if (len >= cap[w]) {
                 blocked = 1;
@@ -753,7 +828,7 @@ EXPORT i64 dram_simulate_batch(
                 full_cap = cap[w];
                 break;
             }
-            i64 *ids = scratch + (c * N_PLANES + Q_IDS + w) * slots;
+            i64 *ids = chans[c].q + (Q_IDS + w) * slots;
             i64 *keys = ids + (Q_KEYS - Q_IDS) * slots;
             i64 *head = cnt + C_HEAD + w;
             if (*head + len == slots) {          /* the queue reached the plane's end */
@@ -780,36 +855,37 @@ EXPORT i64 dram_simulate_batch(
         clk++;
         int any_issue = 0;
         for (i64 c = 0; c < n_ch; c++) {
-            i64 *cnt = counts + c * N_COUNTS;
-            if (clk >= next_ref[c]) {
-                i64 e0 = per_bank ? n_pcs * ((next_ref[c] / refi - 1) % n_bpp) : 0;
-                next_ref[c] += refi;
+            Chan *ch = &chans[c];
+            i64 *cnt = ch->cnt;
+            if (clk >= ch->next_ref) {
+                i64 e0 = per_bank ? n_pcs * ((ch->next_ref / refi - 1) % n_bpp) : 0;
+                ch->next_ref += refi;
                 for (i64 p = 0; p < n_pcs; p++) {
-                    if (pq_n[c] < pcap) {
-                        pq[c * pcap + pq_n[c]] = p + e0;
-                        pq_n[c]++;
+                    if (ch->pq_n < pcap) {
+                        ch->pq[ch->pq_n] = p + e0;
+                        ch->pq_n++;
                     }
                 }
                 cnt[C_WAKE] = 0;
             }
             if (clk < cnt[C_WAKE])
                 continue;
-            i64 *q = scratch + c * N_PLANES * slots;     /* channel c's queues */
+            i64 *q = ch->q;     /* channel c's queues */
             i64 *caq = q + Q_ACTIVE * slots, *caqk = q + (Q_KEYS + Q_ACTIVE) * slots;
             i64 *carr = q + Q_ARRIVE * slots;
             int issued = 0;
-            i64 soon = next_ref[c];
+            i64 soon = ch->next_ref;
             i64 i, t, cmd = -1;
             /* per-bank refresh: the pending REFpb's bank takes no new hits */
-            i64 ref_bank = per_bank && pq_n[c] > 0
-                ? refresh_entry_bank(d, c, n_pcs, pq[c * pcap]) : -1;
+            i64 ref_bank = per_bank && ch->pq_n > 0
+                ? refresh_entry_bank(d, c, n_pcs, ch->pq[0]) : -1;
 
             /* -- column bus: active queue first, then (no refresh pending) the r/w queue -- */
             if (clk < cnt[C_AQ_WAKE]) {
                 i = -1;
                 t = cnt[C_AQ_WAKE];
             } else {
-                i = scan_active(d, caqk, carr, c, cnt[C_AN], bk, clk, &cmd,
+                i = scan_active(d, caqk, carr, c, cnt[C_AN], clk, &cmd,
                                 &t);
                 cnt[C_AQ_WAKE] = t;
                 if (t <= clk)
@@ -818,12 +894,12 @@ EXPORT i64 dram_simulate_batch(
             int src = 0;
             if (t < soon)
                 soon = t;
-            if (i < 0 && (pq_n[c] == 0 || per_bank)) {
-                u8 was_writing = write_mode[c];
-                set_write_mode(write_mode, c, cnt[C_RN], cnt[C_WN], hi, lo);
-                if (write_mode[c] != was_writing)
-                    chst[c * N_CH_STATS + S_TURNS]++;
-                int wm = write_mode[c];
+            if (i < 0 && (ch->pq_n == 0 || per_bank)) {
+                i64 was_writing = ch->write_mode;
+                set_write_mode(ch, hi, lo);
+                if (ch->write_mode != was_writing)
+                    ch->stats[S_TURNS]++;
+                int wm = (int)ch->write_mode;
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
                 if (cnt[C_HQ_R + wm] > 0) {
@@ -851,10 +927,10 @@ EXPORT i64 dram_simulate_batch(
                 issue_bank_command(d, cmd, clk, c, bank, ROW_OF(key));
                 if (outcome[r] < 0) {
                     outcome[r] = HIT;
-                    chst[c * N_CH_STATS + S_HITS]++;
+                    ch->stats[S_HITS]++;
                 }
                 done_tick[r] = clk + (wr ? write_lat : read_lat);
-                chst[c * N_CH_STATS + S_READS + wr]++;      /* S_WRITES = S_READS + 1 */
+                ch->stats[S_READS + wr]++;      /* S_WRITES = S_READS + 1 */
                 if (done_tick[r] > last_done)
                     last_done = done_tick[r];
                 finished++;
@@ -882,21 +958,20 @@ EXPORT i64 dram_simulate_batch(
 
             /* -- row bus: refresh first; ACT/PRE from the r/w queue only if none pending (per-bank
              * refresh: also when its command cannot issue) -- */
-            int row_free = pq_n[c] == 0;
+            int row_free = ch->pq_n == 0;
             if (per_bank && !row_free) {
-                int did = refresh_bank(d, pq, pcap, pq_n, chst, bk, cnt, c, clk,
-                                       n_pcs, rfc, rrefd, &t);
+                int did = refresh_bank(d, ch, bk, c, clk, n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
                 if (t < soon)
                     soon = t;
             } else if (!row_free) {
-                i64 p = pq[c * pcap];
+                i64 p = ch->pq[0];
                 i64 n1 = offs[1] + c * n_pcs + p;
                 i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
                 int any_open = 0, busy = 0;
                 for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
-                    any_open |= open_row[b] >= 0;
+                    any_open |= bk[b].open_row >= 0;
                     busy |= bk[b].active > 0;
                 }
                 i64 rcmd = any_open ? PREA : REF;
@@ -907,14 +982,12 @@ EXPORT i64 dram_simulate_batch(
                         issued = 1;
                         reset_prefix(cnt);
                         if (rcmd == REF) {
-                            chst[c * N_CH_STATS + S_REFS]++;
-                            for (i64 j = 0; j < pq_n[c] - 1; j++)
-                                pq[c * pcap + j] = pq[c * pcap + j + 1];
-                            pq_n[c]--;
+                            ch->stats[S_REFS]++;
+                            drop_refresh(ch);
                         } else {
                             for (i64 b = b0; b < b0 + n_bgs * n_banks; b++) {
                                 close_bank(&bk[b], cnt);
-                                bk[b].lb[0] = NEVER;   /* closed: ACT next */
+                                bk[b].row_lb = NEVER;   /* closed: ACT next */
                             }
                         }
                     } else if (t < soon) {
@@ -923,15 +996,15 @@ EXPORT i64 dram_simulate_batch(
                 }
             }
             if (row_free) {
-                set_write_mode(write_mode, c, cnt[C_RN], cnt[C_WN], hi, lo);
-                i64 bus_free = MIN(ready[c * N_COMMANDS + ACT], ready[c * N_COMMANDS + PRE]);
+                set_write_mode(ch, hi, lo);
+                i64 bus_free = MIN(ch->clk[ACT], ch->clk[PRE]);
                 i = -1;
                 if (bus_free > clk) {
                     /* NOTE(perf): the row bus is busy (multi-cycle ACT): skip the scan */
                     t = bus_free;
                     src = 1;
                 } else {
-                    int wm = write_mode[c];
+                    int wm = (int)ch->write_mode;
                     src = wm ? 2 : 1;
                     t = FAR;
                     i64 n_q = cnt[C_RN + wm];
@@ -949,10 +1022,10 @@ EXPORT i64 dram_simulate_batch(
                     issued = 1;
                     touch_bank(cnt, bank);
                     if (cmd == ACT) {
-                        chst[c * N_CH_STATS + S_ACTS]++;
+                        ch->stats[S_ACTS]++;
                         if (outcome[r] < 0) {
                             outcome[r] = MISS;
-                            chst[c * N_CH_STATS + S_MISSES]++;
+                            ch->stats[S_MISSES]++;
                         }
                         if (cnt[C_AN] < acap) {   /* promote: the request leaves its queue */
                             caq[cnt[C_AN]] = r;
@@ -960,7 +1033,7 @@ EXPORT i64 dram_simulate_batch(
                             carr[cnt[C_AN]] = arrive[r];
                             cnt[C_AN]++;
                             bk[bank].active++;
-                            t = bank_ready(d, bk, src == 2 ? WR : RD, c, bank, clk);
+                            t = column_ready(d, src == 2 ? WR : RD, c, bank, clk);
                             if (t < cnt[C_AQ_WAKE])
                                 cnt[C_AQ_WAKE] = t;
                             int qi = src - 1;
@@ -971,14 +1044,14 @@ EXPORT i64 dram_simulate_batch(
                         for (int qi = 0; qi < 2; qi++) {
                             i64 k = queued_of_key(QUEUE(Q_KEYS, qi), cnt[C_RN + qi], key,
                                                   bk[bank].queued[qi], bk[bank].rows_xor[qi]);
-                            bk[bank].hits[qi] = (int32_t)k;
+                            bk[bank].hits[qi] = (int16_t)k;
                             cnt[C_HQ_R + qi] += k;
                         }
                     } else {
-                        chst[c * N_CH_STATS + S_PRES]++;
+                        ch->stats[S_PRES]++;
                         if (outcome[r] < 0) {
                             outcome[r] = CONFLICT;
-                            chst[c * N_CH_STATS + S_CONFLICTS]++;
+                            ch->stats[S_CONFLICTS]++;
                         }
                         close_bank(&bk[bank], cnt);
                     }
@@ -1003,8 +1076,8 @@ EXPORT i64 dram_simulate_batch(
             if (!can_send) {
                 i64 target = FAR;
                 for (i64 c = 0; c < n_ch; c++)
-                    if (counts[c * N_COUNTS + C_WAKE] - 1 < target)
-                        target = counts[c * N_COUNTS + C_WAKE] - 1;
+                    if (chans[c].cnt[C_WAKE] - 1 < target)
+                        target = chans[c].cnt[C_WAKE] - 1;
                 if (nxt < n && !blocked) {
                     i64 tt = INJECT(nxt);
                     if (chase && nxt > 0 && done_tick[nxt - 1] > tt)
@@ -1017,9 +1090,16 @@ EXPORT i64 dram_simulate_batch(
             }
         }
     }
-    for (i64 c = 0; c < n_ch; c++)
-        if (last_done > chst[c * N_CH_STATS + S_LAST_TICK])
-            chst[c * N_CH_STATS + S_LAST_TICK] = last_done;
+    for (i64 c = 0; c < n_ch; c++) {
+        Chan *ch = &chans[c];
+        ch->stats[S_LAST_TICK] = MAX(ch->stats[S_LAST_TICK], last_done);
+        for (int k = 0; k < N_CH_STATS; k++)
+            chst[c * N_CH_STATS + k] = ch->stats[k];
+        next_ref[c] = ch->next_ref;
+        pq_n[c] = ch->pq_n;
+        write_mode[c] = (u8)ch->write_mode;
+    }
+    store_banks(d, n_bank_nodes, open_row);
     clock[0] = clk;
     return last_done;
 }
@@ -1037,72 +1117,82 @@ EXPORT const char *dram_source_hash(void)
 }
 
 /* ------------------------------------------------- entry points for the unit tests (ctypes) */
+/* Each takes the device state's arrays (ready, open_row) and `banks`, the Bank records of its
+ * n_bank_nodes banks (64 bytes each, dram_kernel.py builds them: row bounds and activated
+ * requests), and copies the banks' clocks and open rows in and, where it changes them, back. */
 
 EXPORT void dram_issue_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,
                                i64 t, i64 n0, i64 n1, i64 n2, i64 n3, i64 row, const i64 *offs,
                                i64 n_bgs, i64 n_banks, const i64 *con_ptr, const i64 *con_next,
-                               const i64 *con_lat, const i64 *con_win)
+                               const i64 *con_lat, const i64 *con_win, i64 *banks,
+                               i64 n_bank_nodes)
 {
-    Device d = make_device(ready, hist, hist_len, open_row, offs, 0, con_ptr, con_next, con_lat,
-                           con_win, n_bgs, n_banks);
+    Device d = make_device(ready, hist, hist_len, (Bank *)banks, offs, 0, con_ptr, con_next,
+                           con_lat, con_win, n_bgs, n_banks);
+    load_banks(&d, n_bank_nodes, open_row);
     issue_command(&d, cmd, t, n0, n1, n2, n3, row);
+    store_banks(&d, n_bank_nodes, open_row);
 }
 
 EXPORT void dram_issue_bank_command(i64 *ready, i64 *hist, i64 hist_len, i64 *open_row, i64 cmd,
                                     i64 t, i64 c, i64 bank, i64 row, const i64 *offs,
-                                    const i64 *fast, i64 n_bgs, i64 n_banks)
+                                    const i64 *fast, i64 n_bgs, i64 n_banks, i64 *banks,
+                                    i64 n_bank_nodes)
 {
     BankRules rules;
     list_bank_rules(&rules, fast, 0);
-    Device d = make_device(ready, hist, hist_len, open_row, offs, fast, 0, 0, 0, 0, n_bgs,
+    Device d = make_device(ready, hist, hist_len, (Bank *)banks, offs, fast, 0, 0, 0, 0, n_bgs,
                            n_banks);
     d.rules = &rules;
+    load_banks(&d, n_bank_nodes, open_row);
     issue_bank_command(&d, cmd, t, c, bank, row);
+    store_banks(&d, n_bank_nodes, open_row);
 }
 
-EXPORT i64 dram_ready_tick(i64 *ready, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3, const i64 *offs,
-                           i64 n_bgs, i64 n_banks)
+EXPORT i64 dram_ready_tick(i64 *ready, const i64 *open_row, i64 cmd, i64 n0, i64 n1, i64 n2,
+                           i64 n3, const i64 *offs, i64 n_bgs, i64 n_banks, i64 *banks,
+                           i64 n_bank_nodes)
 {
-    Device d = make_device(ready, 0, 0, 0, offs, 0, 0, 0, 0, 0, n_bgs, n_banks);
+    Device d = make_device(ready, 0, 0, (Bank *)banks, offs, 0, 0, 0, 0, 0, n_bgs, n_banks);
+    load_banks(&d, n_bank_nodes, open_row);
     return ready_tick(&d, cmd, n0, n1, n2, n3);
 }
 
-/* The queue scans on channel c's slots (keys: bank << 32 | row). The device needs: ready,
- * open_row, offs and the organization (n_bgs, n_banks); banks: the Bank records (64 bytes each,
- * dram_kernel.py builds them). */
-#define SCAN_DEVICE Device d = make_device((i64 *)ready, 0, 0, (i64 *)open_row, offs, 0, 0, 0, \
-                                           0, 0, n_bgs, n_banks)
+/* The queue scans on channel c's slots (keys: bank << 32 | row); they set row bounds in `banks`. */
+#define SCAN_DEVICE \
+    Device d = make_device((i64 *)ready, 0, 0, (Bank *)banks, offs, 0, 0, 0, 0, 0, n_bgs, \
+                           n_banks); \
+    load_banks(&d, n_bank_nodes, open_row)
 
 /* out[0..2] = slot, command, wake */
-EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row,
-                          i64 *banks, const i64 *ready,
-                          const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *counts,
-                          i64 qi, i64 *out)
+EXPORT void dram_scan_row(const i64 *keys, i64 c, i64 n, const i64 *open_row, const i64 *ready,
+                          const i64 *offs, i64 n_bgs, i64 n_banks, i64 *banks, i64 n_bank_nodes,
+                          i64 clk, i64 *counts, i64 qi, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_row(&d, keys, c, n, (Bank *)banks, clk, counts + c * N_COUNTS,
-                      (int)qi, &out[1], &out[2]);
+    out[0] = scan_row(&d, keys, c, n, d.bk, clk, counts + c * CHAN_WORDS, (int)qi, &out[1],
+                      &out[2]);
 }
 
 /* out[0..1] = slot, wake */
 EXPORT void dram_scan_column(const i64 *keys, i64 c, i64 n, i64 cmd, i64 blocked,
-                             const i64 *open_row, const i64 *ready, i64 *banks,
-                             const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
+                             const i64 *open_row, const i64 *ready, const i64 *offs, i64 n_bgs,
+                             i64 n_banks, i64 *banks, i64 n_bank_nodes, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_column(&d, keys, c, n, cmd, blocked, (Bank *)banks, clk, &out[1]);
+    out[0] = scan_column(&d, keys, c, n, cmd, blocked, d.bk, clk, &out[1]);
 }
 
 /* out[0..2] = slot, command, wake; keys with the direction in bit WRITE_BIT, arrival ticks */
 EXPORT void dram_scan_active(const i64 *keys, const i64 *arrive, i64 c, i64 n,
-                             const i64 *open_row, const i64 *ready, i64 *banks,
-                             const i64 *offs, i64 n_bgs, i64 n_banks, i64 clk, i64 *out)
+                             const i64 *open_row, const i64 *ready, const i64 *offs, i64 n_bgs,
+                             i64 n_banks, i64 *banks, i64 n_bank_nodes, i64 clk, i64 *out)
 {
     SCAN_DEVICE;
-    out[0] = scan_active(&d, keys, arrive, c, n, (Bank *)banks, clk, &out[1], &out[2]);
+    out[0] = scan_active(&d, keys, arrive, c, n, clk, &out[1], &out[2]);
 }
 
 EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 bank)
 {
-    touch_bank(counts + c * N_COUNTS, bank);
+    touch_bank(counts + c * CHAN_WORDS, bank);
 }

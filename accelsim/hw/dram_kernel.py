@@ -85,6 +85,9 @@ N_CH_STATS = 10
 C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
 C_PLEN, C_PWAKE, C_PMASK, C_HEAD = 7, 9, 11, 13   # + 0 for the read queue, + 1 for the write queue
 N_COUNTS = 15
+# int64 words per channel of the ``counts`` work array: the kernel's ``Chan`` record, its
+# counters (``C_*``) first
+CHAN_WORDS = 32
 
 
 def new_state(n_channels: int, n_pcs: int, n_bgs: int, n_banks: int, hist: int, queue_caps
@@ -138,17 +141,19 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
 
     Returns (queues ``[channel, 7, 2 * queue_slots]``: request ids of the read, write and active
     queue, their packed keys, and the active queue's arrival ticks -- a read or write queue starts
-    at its head, counter ``C_HEAD``; per-channel counters ``[channel, N_COUNTS]`` (queue lengths,
-    wake tick, row hits queued in the read / write queue, next tick the active queue needs a look,
-    per read / write queue the row scan's known-not-ready prefix: length, wake bound, bank bitmask
-    -- see ``_scan_row`` -- and the queue's head); and one 64-byte record per bank ``[bank, 8]``
-    (the kernel's ``Bank``: lower bounds on its ready ticks -- its next row command, unused, RD,
-    WR -- then int32 activated requests and, per read / write queue, the row hits queued, the
-    requests queued and the XOR of their rows; ``bank_records``). NOTE(perf): see
-    scripts/bench_dram.py -- channel-major queues and counters, one cache line per bank.
+    at its head, counter ``C_HEAD``; one record per channel ``[channel, CHAN_WORDS]`` (the
+    kernel's ``Chan``: first its ``N_COUNTS`` counters -- queue lengths, wake tick, row hits queued
+    in the read / write queue, next tick the active queue needs a look, per read / write queue the
+    row scan's known-not-ready prefix: length, wake bound, bank bitmask, see ``_scan_row`` -- and
+    the queue's head --, then its part of the device state and pointers the kernel sets); and one 64-byte record per bank ``[bank, 8]`` (the kernel's ``Bank``: the
+    ready clocks of ACT, PRE, RD and WR on its node, a lower bound on the tick of its next row
+    command, then int32 its open row and per read / write queue the XOR of the rows queued, then
+    int16 its activated requests and per queue the row hits and the requests queued;
+    ``bank_records``). NOTE(perf): see scripts/bench_dram.py -- channel-major queues, one record
+    per channel, one cache line per bank.
     """
     return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
-            np.zeros((n_channels, N_COUNTS), dtype=np.int64),
+            np.zeros((n_channels, CHAN_WORDS), dtype=np.int64),
             np.zeros((n_bank_nodes, 8), dtype=np.int64))
 
 
@@ -200,12 +205,12 @@ _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 # Argument kinds of each C entry point: "i" an integer, "p" an array (see _library).
 _SIGNATURES = {
     "dram_simulate_batch": "i" + "p" * 3 + "ii" + "p" * 13 + "ip" + "p" * 6 + "ip" + "pi",
-    "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp",
-    "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii",
-    "dram_ready_tick": "pi" + "iiii" + "p" + "ii",
-    "dram_scan_row": "pii" + "pppp" + "ii" + "i" + "p" + "i" + "p",
-    "dram_scan_column": "piiii" + "pppp" + "ii" + "ip",
-    "dram_scan_active": "ppii" + "ppp" + "p" + "ii" + "ip",
+    "dram_issue_command": "ppip" + "i" * 7 + "p" + "ii" + "pppp" + "pi",
+    "dram_issue_bank_command": "ppip" + "i" * 5 + "pp" + "ii" + "pi",
+    "dram_ready_tick": "ppi" + "iiii" + "p" + "ii" + "pi",
+    "dram_scan_row": "pii" + "ppp" + "ii" + "pi" + "i" + "p" + "i" + "p",
+    "dram_scan_column": "piiii" + "ppp" + "ii" + "pi" + "ip",
+    "dram_scan_active": "ppii" + "ppp" + "ii" + "pi" + "ip",
     "dram_touch_bank": "pii",
 }
 _lib = None
@@ -316,24 +321,30 @@ def issue_command(ready, hist, open_row, cmd, t, n0, n1, n2, n3, row, offs, n_bg
     """Record ``cmd`` issued at tick ``t`` on the node path (n0 channel, n1 PC, n2 BG, n3 bank):
     every rule's ready clock and the bank state (the rule table's CSR walk). PREA/REF
     (n2 = n3 = -1) act on all bank groups and banks of the pseudo channel."""
+    banks = bank_records(len(open_row))
     _library().dram_issue_command(_ptr(ready), _ptr(hist), hist.shape[2], _ptr(open_row), cmd, t,
                                   n0, n1, n2, n3, row, _ptr(offs), n_bgs, n_banks, _ptr(con_ptr),
-                                  _ptr(con_next), _ptr(con_lat), _ptr(con_win))
+                                  _ptr(con_next), _ptr(con_lat), _ptr(con_win), _ptr(banks),
+                                  len(banks))
 
 
 def issue_bank_command(ready, hist, open_row, cmd, t, c, bank, row, offs, fast, n_bgs, n_banks):
     """``issue_command`` for a command on flat bank ``bank`` of channel ``c``, from the
     per-command table ``fast``."""
+    banks = bank_records(len(open_row))
     _library().dram_issue_bank_command(_ptr(ready), _ptr(hist), hist.shape[2], _ptr(open_row),
                                        cmd, t, c, bank, row, _ptr(offs), _ptr(fast), n_bgs,
-                                       n_banks)
+                                       n_banks, _ptr(banks), len(banks))
 
 
 def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
     """Earliest tick at which ``cmd`` meets every rule on its node path (all banks for
     PREA/REF); ``ready`` is the flattened ``[node, command]`` array."""
-    return int(_library().dram_ready_tick(_ptr(ready), cmd, n0, n1, n2, n3, _ptr(offs), n_bgs,
-                                          n_banks))
+    n_bank_nodes = ready.shape[0] // N_COMMANDS - int(offs[3])
+    banks = bank_records(n_bank_nodes)
+    closed = np.full(n_bank_nodes, -1, dtype=np.int64)   # open rows: not read
+    return int(_library().dram_ready_tick(_ptr(ready), _ptr(closed), cmd, n0, n1, n2, n3,
+                                          _ptr(offs), n_bgs, n_banks, _ptr(banks), len(banks)))
 
 
 # An active-queue key carries its request's direction in this bit (WRITE_BIT in the C file; rows
@@ -341,47 +352,47 @@ def ready_tick(ready, cmd, n0, n1, n2, n3, offs, n_bgs, n_banks) -> int:
 ACTIVE_WRITE_BIT = 31
 
 
-def bank_records(n_banks: int, ready_lb, active_per_bank=None) -> np.ndarray:
+# Where the kernel's ``Bank`` record (``new_scratch``) keeps its row bound (int64 word) and its
+# activated requests (int16 word).
+BANK_ROW_BOUND, BANK_ACTIVE = 4, 26
+
+
+def bank_records(n_banks: int, row_bound=None, active_per_bank=None) -> np.ndarray:
     """The kernel's per-bank records ``[bank, 8]`` (``new_scratch``) of ``n_banks`` banks holding
-    the lower bounds ``ready_lb[bank * 4 + k]`` and the activated-request counts; the rest zero."""
+    the row bounds ``row_bound[bank]`` (default NEVER: none known) and the activated-request
+    counts; the kernel's entry points copy the clocks and open rows in from the device state."""
     banks = np.zeros((n_banks, 8), dtype=np.int64)
-    banks[:, :4] = np.reshape(ready_lb[:4 * n_banks], (-1, 4))
+    banks[:, BANK_ROW_BOUND] = NEVER if row_bound is None else row_bound[:n_banks]
     if active_per_bank is not None:
-        banks[:, 4:].view(np.int32)[:, 0] = active_per_bank[:n_banks]
+        banks.view(np.int16)[:, BANK_ACTIVE] = active_per_bank[:n_banks]
     return banks
 
 
-def _bounds_back(banks, ready_lb) -> None:
-    """The lower bounds a scan set, back into ``ready_lb``."""
-    ready_lb[:4 * len(banks)] = banks[:, :4].reshape(-1)
-
-
-def _scan_row(keys, c, n, open_row, active_per_bank, ready, ready_lb, offs, n_bgs, n_banks, clk,
-              counts, q):
+def _scan_row(keys, c, n, open_row, active_per_bank, ready, row_bound, offs, n_bgs, n_banks,
+              clk, counts, q):
     """The row pick of queue ``q`` (0 read, 1 write) of channel ``c``: (slot, command, wake);
-    ``ready_lb`` takes the bounds the scan sets."""
+    ``row_bound`` (one per bank) takes the bounds the scan sets."""
     out = np.zeros(3, dtype=np.int64)
-    banks = bank_records(len(open_row), ready_lb, active_per_bank)
-    _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(banks), _ptr(ready),
-                             _ptr(offs), n_bgs, n_banks, clk, _ptr(counts), q, _ptr(out))
-    _bounds_back(banks, ready_lb)
+    banks = bank_records(len(open_row), row_bound, active_per_bank)
+    _library().dram_scan_row(_ptr(keys[c]), c, n, _ptr(open_row), _ptr(ready), _ptr(offs),
+                             n_bgs, n_banks, _ptr(banks), len(banks), clk, _ptr(counts), q,
+                             _ptr(out))
+    row_bound[:len(banks)] = banks[:, BANK_ROW_BOUND]
     return int(out[0]), int(out[1]), int(out[2])
 
 
-def _scan_column(keys, c, n, cmd, open_row, ready, ready_lb, offs, n_bgs, n_banks, clk,
-                 blocked=-1):
+def _scan_column(keys, c, n, cmd, open_row, ready, offs, n_bgs, n_banks, clk, blocked=-1):
     """The column pick of a read or write queue of channel ``c``: (slot, wake); bank ``blocked``
     (a pending REFpb's) takes no hits."""
     out = np.zeros(2, dtype=np.int64)
-    banks = bank_records(len(open_row), ready_lb)
+    banks = bank_records(len(open_row))
     _library().dram_scan_column(_ptr(keys[c]), c, n, cmd, blocked, _ptr(open_row), _ptr(ready),
-                                _ptr(banks), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
-    _bounds_back(banks, ready_lb)
+                                _ptr(offs), n_bgs, n_banks, _ptr(banks), len(banks), clk,
+                                _ptr(out))
     return int(out[0]), int(out[1])
 
 
-def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, offs, n_bgs,
-                 n_banks, clk):
+def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, offs, n_bgs, n_banks, clk):
     """The column pick of channel ``c``'s active queue (activated requests: each a row hit):
     (slot, RD/WR, wake). The kernel keeps an entry's direction in its key (``ACTIVE_WRITE_BIT``)
     and its arrival tick beside it: built here from ``req_write`` and ``arrive``."""
@@ -389,10 +400,10 @@ def _scan_active(aq, aqk, c, n, req_write, arrive, open_row, ready, ready_lb, of
     ids = aq[c][:n]
     keys = aqk[c][:n] | (req_write[ids].astype(np.int64) << ACTIVE_WRITE_BIT)
     arr = np.ascontiguousarray(arrive[ids], dtype=np.int64)
-    banks = bank_records(len(open_row), ready_lb)
+    banks = bank_records(len(open_row))
     _library().dram_scan_active(_ptr(keys), _ptr(arr), c, n, _ptr(open_row), _ptr(ready),
-                                _ptr(banks), _ptr(offs), n_bgs, n_banks, clk, _ptr(out))
-    _bounds_back(banks, ready_lb)
+                                _ptr(offs), n_bgs, n_banks, _ptr(banks), len(banks), clk,
+                                _ptr(out))
     return int(out[0]), int(out[1]), int(out[2])
 
 

@@ -79,7 +79,8 @@ def test_queued_hit_counters_drain_to_zero(pattern, policy):
     assert (res.done > res.arrive).all()
     _, counts, banks = state["scratch"]
     assert not counts[:, :3].any() and not counts[:, 4:6].any()   # queues and hit counters empty
-    assert not banks[:, 4:].any()      # per bank: nothing activated, queued or counted as a hit
+    # per bank: nothing activated, queued or counted as a hit (int16 words 26.. of the record)
+    assert not banks.view(np.int16)[:, K.BANK_ACTIVE:].any()
 
 
 def test_split_batches_equal_one_batch_on_the_same_state():
@@ -97,8 +98,8 @@ def test_split_batches_equal_one_batch_on_the_same_state():
     assert np.array_equal(ra2.done, rb2.done) and np.array_equal(ra2.outcome, rb2.outcome)
 
 
-def _scan(keys, n, open_row, active, ready, ready_lb, counts, clk, offs, n_bgs, n_banks):
-    return K._scan_row(keys, 0, n, open_row, active, ready, ready_lb, offs, n_bgs, n_banks, clk,
+def _scan(keys, n, open_row, active, ready, row_bound, counts, clk, offs, n_bgs, n_banks):
+    return K._scan_row(keys, 0, n, open_row, active, ready, row_bound, offs, n_bgs, n_banks, clk,
                        counts, 0)
 
 
@@ -118,9 +119,9 @@ def test_row_scan_prefix_picks_what_a_full_scan_picks(seed):
     n = 24
     bank = rng.integers(0, n_bank, n)
     keys = ((bank << 32) | rng.integers(0, 3, n))[None, :].astype(np.int64)
-    counts = np.zeros((1, K.N_COUNTS), dtype=np.int64)
+    counts = np.zeros((1, K.CHAN_WORDS), dtype=np.int64)
     counts[:, K.C_PWAKE] = K.NEVER
-    lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
+    lb = np.full(n_bank, K.NEVER, dtype=np.int64)
     for clk in range(0, 80, 3):
         ready += rng.integers(0, 3, ready.shape[0])     # clocks only grow
         fresh = np.zeros_like(counts)
@@ -209,11 +210,18 @@ def _plain_ready(ready, cmd, n3, offs, n_bgs, n_banks):
     return max(ready[n * K.N_COMMANDS + cmd] for n in (0, n1, n2, n3))
 
 
+def _column_bound(ready, cmd, n3, offs, n_bgs, n_banks, clk):
+    """What the column scans take as a column command's ready tick (``column_ready``): the bank's
+    own clock while it is after clk (a lower bound), else the exact tick."""
+    own = ready[n3 * K.N_COMMANDS + cmd]
+    return own if own > clk else _plain_ready(ready, cmd, n3, offs, n_bgs, n_banks)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_scans_pick_what_the_plain_slot_tests_pick(seed):
     """The row scan's select-based slot filter (NOTE(perf) in ``_scan_row``), and the column and
     active-queue scans, against the plain per-slot if/continue tests: same pick, command and
-    wake (fresh lower bounds, no prefix)."""
+    wake (fresh row bounds, no prefix; a column command's tick as ``_column_bound``)."""
     rng = np.random.default_rng(100 + seed)
     spec = spec_from_dict({"preset": "hbm2_2000", "channels": 1})
     offs = spec.node_offsets()
@@ -244,9 +252,9 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
                 want = (i, cmd)
                 break
             wake = min(wake, t)
-        counts = np.zeros((1, K.N_COUNTS), dtype=np.int64)
+        counts = np.zeros((1, K.CHAN_WORDS), dtype=np.int64)
         counts[:, K.C_PWAKE] = K.NEVER
-        lb = np.full(n_bank * K.N_COMMANDS, K.NEVER, dtype=np.int64)
+        lb = np.full(n_bank, K.NEVER, dtype=np.int64)
         got = K._scan_row(keys, 0, n, open_row, active, ready, lb, offs, nbg, nba, clk, counts,
                           0)
         assert got == (want[0], want[1], wake)
@@ -255,13 +263,12 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         for i in range(n):
             if open_row[bank[i]] != row[i]:
                 continue
-            t = _plain_ready(ready, K.RD, n3[i], offs, nbg, nba)
+            t = _column_bound(ready, K.RD, n3[i], offs, nbg, nba, clk)
             if t <= clk:
                 want = i
                 break
             wake = min(wake, t)
-        lb[:] = K.NEVER
-        assert K._scan_column(keys, 0, n, K.RD, open_row, ready, lb, offs, nbg, nba,
+        assert K._scan_column(keys, 0, n, K.RD, open_row, ready, offs, nbg, nba,
                               clk) == (want, wake)
         # active queue (activated requests: every entry a row hit): oldest ready entry (RD or WR
         # by direction); wake = clk if two are ready
@@ -269,7 +276,7 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
         best, best_cmd, best_arr, wake, n_ready = -1, -1, K.FAR, K.FAR, 0
         for slot, i in enumerate(hits):
             cmd = K.WR if write[i] else K.RD
-            t = _plain_ready(ready, cmd, n3[i], offs, nbg, nba)
+            t = _column_bound(ready, cmd, n3[i], offs, nbg, nba, clk)
             if t <= clk:
                 n_ready += 1
                 if arrive[i] < best_arr:
@@ -278,11 +285,10 @@ def test_scans_pick_what_the_plain_slot_tests_pick(seed):
                 wake = min(wake, t)
         if n_ready > 1:
             wake = clk
-        lb[:] = K.NEVER
         active_ids = np.asarray(hits, dtype=np.int64)[None, :]
         active_keys = np.ascontiguousarray(keys[:, hits])
         assert K._scan_active(active_ids, active_keys, 0, len(hits), write, arrive, open_row,
-                              ready, lb, offs, nbg, nba, clk) == (best, best_cmd, wake)
+                              ready, offs, nbg, nba, clk) == (best, best_cmd, wake)
 
 
 def test_zero_low_watermark_leaves_write_mode_when_the_write_queue_empties():
