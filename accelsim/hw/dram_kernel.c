@@ -168,7 +168,9 @@ static Device make_device(i64 *ready, i64 *hist, i64 hist_len, Bank *bk, const i
 static inline i64 *bank_clock(const Device *d, i64 bank, i64 cmd)
 {
     int slot = HOT_SLOT[cmd];
-    return slot >= 0 ? &d->bk[bank].clk[slot] : &d->ready[(d->bank_node0 + bank) * N_COMMANDS + cmd];
+    if (slot >= 0)
+        return &d->bk[bank].clk[slot];
+    return &d->ready[(d->bank_node0 + bank) * N_COMMANDS + cmd];
 }
 
 /* Ready clock of `cmd` on `node` (any level). */
@@ -337,11 +339,11 @@ static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
     return MAX(t, *bank_clock(d, bank, cmd));
 }
 
-/* bank_path_ready of a column command (RD or WR: Bank.clk[cmd - 1]), or a lower bound on it
- * when that already shows the command cannot issue at clk. NOTE(perf): see scripts/bench_dram.py
- * -- the bank's own clock first (after an ACT it holds tRCD, the bound that mostly decides): while
- * it is > clk the other three levels need not be read. Callers use the value as "wake no earlier
- * than", which a lower bound keeps safe. */
+/* bank_path_ready of a column command (RD or WR: Bank.clk[cmd - 1], as HOT_SLOT has it), or a
+ * lower bound on it when that already shows the command cannot issue at clk. NOTE(perf): see
+ * scripts/bench_dram.py -- the bank's own clock first (after an ACT it holds tRCD, the bound that
+ * mostly decides): while it is > clk the other three levels need not be read. Callers use the
+ * value as "wake no earlier than", which a lower bound keeps safe. */
 static inline i64 column_ready(const Device *d, i64 cmd, i64 c, i64 bank, i64 clk)
 {
     i64 t = d->bk[bank].clk[cmd - 1];

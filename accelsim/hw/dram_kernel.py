@@ -145,12 +145,14 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
     kernel's ``Chan``: first its ``N_COUNTS`` counters -- queue lengths, wake tick, row hits queued
     in the read / write queue, next tick the active queue needs a look, per read / write queue the
     row scan's known-not-ready prefix: length, wake bound, bank bitmask, see ``_scan_row`` -- and
-    the queue's head --, then its part of the device state and pointers the kernel sets); and one 64-byte record per bank ``[bank, 8]`` (the kernel's ``Bank``: the
-    ready clocks of ACT, PRE, RD and WR on its node, a lower bound on the tick of its next row
-    command, then int32 its open row and per read / write queue the XOR of the rows queued, then
-    int16 its activated requests and per queue the row hits and the requests queued;
-    ``bank_records``). NOTE(perf): see scripts/bench_dram.py -- channel-major queues, one record
-    per channel, one cache line per bank.
+    the queue's head --, then its part of the device state and pointers the kernel sets); and
+    one 64-byte record per bank ``[bank, 8]`` (the kernel's ``Bank``: the ready clocks of ACT,
+    PRE, RD and WR on its node, a lower bound on the tick of its next row command, then int32 its
+    open row and per read / write queue the XOR of the rows queued, then int16 its activated
+    requests and per queue the row hits and the requests queued; ``bank_records``). The kernel
+    copies the device state's part in at the start of a batch and back at its end. NOTE(perf):
+    see scripts/bench_dram.py -- channel-major queues, one record per channel, one cache line per
+    bank.
     """
     return (np.zeros((n_channels, 7, 2 * max(queue_slots, 1)), dtype=np.int64),
             np.zeros((n_channels, CHAN_WORDS), dtype=np.int64),
