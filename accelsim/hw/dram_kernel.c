@@ -736,7 +736,7 @@ EXPORT i64 dram_simulate_batch(
     dev.rules = &rules;
     const Device *d = &dev;
     const int ch_shift = log2_of(n_pcs * n_bgs * n_banks);   /* flat bank >> ch_shift = channel */
-    /* Channel c's counters are counts + c * N_COUNTS (C_*). NOTE(perf): see
+    /* Channel c's counters are chans[c].cnt (C_*). NOTE(perf): see
      * scripts/bench_dram.py -- row hits queued per channel (C_HQ_R / C_HQ_W) and per
      * bank (Bank.hits) are kept up to date, so a column scan runs only when its queue holds a
      * hit and a row scan only when it holds a miss or conflict. A queued request is a hit iff its
