@@ -437,13 +437,17 @@ static inline i64 scan_active(const Device *d, const i64 *aqk, const i64 *arrive
 static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i64 cmd,
                               i64 blocked, Bank *bk, i64 clk, i64 *wake_out)
 {
-    i64 wake = FAR;
+    i64 wake = FAR, last_bank = -1, last_t = FAR;
     for (i64 i = 0; i < n; i++) {
         i64 key = keys[i];
         i64 bank = key >> 32;
         if (bk[bank].open_row != ROW_OF(key) || bank == blocked)
             continue;
-        i64 t = column_ready(d, cmd, c, bank, clk);
+        /* NOTE(perf): see scripts/bench_dram.py -- a run of hits to one bank (a stream) reads
+         * its ready tick once */
+        i64 t = bank == last_bank ? last_t : column_ready(d, cmd, c, bank, clk);
+        last_bank = bank;
+        last_t = t;
         if (t <= clk) {
             *wake_out = wake;
             return i;
