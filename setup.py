@@ -5,22 +5,20 @@ numpy C API), built as a stable-ABI extension so one binary serves every Python 
 """
 
 import hashlib
-import sys
+import runpy
 from pathlib import Path
 
 from setuptools import Extension, setup
 
-# -fno-wrapv undoes the -fwrapv of Python's own CFLAGS (made for CPython's C): the kernel's integers
-# never overflow (ticks stay below 2^60: hbm.py bounds timings and organizations), and without
-# wrapping semantics GCC simplifies its index arithmetic (NOTE(perf): see scripts/bench_dram.py).
-flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden",
-                                                 "-fno-wrapv"]
+ROOT = Path(__file__).parent
+# compiler flags and source: accelsim/hw/dram_build.py (read as a file: nothing is installed yet)
+build = runpy.run_path(str(ROOT / "accelsim" / "hw" / "dram_build.py"))
+SOURCE = build["SOURCE"]
 # The library remembers which version of the source it was built from; dram_kernel.py refuses a
 # stale build (a checkout edited or pulled without rebuilding), whose array layouts may differ.
-SOURCE = "accelsim/hw/dram_kernel.c"
-source_hash = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()[:16]
+source_hash = hashlib.sha256((ROOT / SOURCE).read_bytes()).hexdigest()[:16]
 
 setup(ext_modules=[Extension("accelsim.hw._dram_kernel", [SOURCE,
                                                         "accelsim/hw/dram_module.c"],
                              define_macros=[("DRAM_SOURCE_HASH", f'"{source_hash}"')],
-                             extra_compile_args=flags, py_limited_api=True)])
+                             extra_compile_args=build["CFLAGS"], py_limited_api=True)])

@@ -114,16 +114,15 @@ def build_kernel_s() -> float | None:
     from setuptools._distutils.errors import CCompilerError, DistutilsError
     from setuptools._distutils.sysconfig import customize_compiler
 
+    from accelsim.hw.dram_build import CFLAGS, SOURCE   # what setup.py builds with
+
     root = Path(__file__).resolve().parents[1]
     cc = new_compiler()
-    customize_compiler(cc)
-    flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden",
-                                                     "-fno-wrapv", "-fPIC"]
+    customize_compiler(cc)                 # Python's compiler, with its shared-library flags
     with tempfile.TemporaryDirectory(prefix="accelsim-build-") as tmp:
         t0 = time.perf_counter()
         try:
-            objs = cc.compile([str(root / "accelsim/hw/dram_kernel.c")], output_dir=tmp,
-                              extra_postargs=flags)
+            objs = cc.compile([str(root / SOURCE)], output_dir=tmp, extra_postargs=CFLAGS)
             cc.link_shared_object(objs, str(Path(tmp) / "dram_kernel.so"))
         except (CCompilerError, DistutilsError) as exc:
             print(f"building the kernel: no working C compiler ({exc})")

@@ -329,14 +329,20 @@ static void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank
     }
 }
 
-/* Earliest tick a command on flat bank `bank` of channel c meets every rule. */
-static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
+/* Earliest tick a command on flat bank `bank` of channel c meets the rules of the levels above
+ * the bank (channel, pseudo channel, bank group). */
+static inline i64 upper_ready(const Device *d, i64 cmd, i64 c, i64 bank)
 {
     const i64 *ready = d->ready;
     i64 t = ready[c * N_COMMANDS + cmd];
     t = MAX(t, ready[PC_NODE(d, bank) * N_COMMANDS + cmd]);
-    t = MAX(t, ready[BG_NODE(d, bank) * N_COMMANDS + cmd]);
-    return MAX(t, *bank_clock(d, bank, cmd));
+    return MAX(t, ready[BG_NODE(d, bank) * N_COMMANDS + cmd]);
+}
+
+/* Earliest tick a command on flat bank `bank` of channel c meets every rule. */
+static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
+{
+    return MAX(upper_ready(d, cmd, c, bank), *bank_clock(d, bank, cmd));
 }
 
 /* bank_path_ready of a column command (RD or WR: Bank.clk[cmd - 1], as HOT_SLOT has it), or a
@@ -347,12 +353,7 @@ static inline i64 bank_path_ready(const Device *d, i64 cmd, i64 c, i64 bank)
 static inline i64 column_ready(const Device *d, i64 cmd, i64 c, i64 bank, i64 clk)
 {
     i64 t = d->bk[bank].clk[cmd - 1];
-    if (t > clk)
-        return t;
-    const i64 *ready = d->ready;
-    t = MAX(t, ready[c * N_COMMANDS + cmd]);
-    t = MAX(t, ready[PC_NODE(d, bank) * N_COMMANDS + cmd]);
-    return MAX(t, ready[BG_NODE(d, bank) * N_COMMANDS + cmd]);
+    return t > clk ? t : MAX(t, upper_ready(d, cmd, c, bank));
 }
 
 /* ready tick of `cmd` on its node path (n1, n2 are those of bank n3); all banks of the pseudo
