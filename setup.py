@@ -18,7 +18,7 @@ SOURCE = build["SOURCE"]
 # stale build (a checkout edited or pulled without rebuilding), whose array layouts may differ.
 source_hash = hashlib.sha256((ROOT / SOURCE).read_bytes()).hexdigest()[:16]
 
-setup(ext_modules=[Extension("accelsim.hw._dram_kernel", [SOURCE,
-                                                        "accelsim/hw/dram_module.c"],
+setup(ext_modules=[Extension("accelsim.hw._dram_kernel",
+                             build["SOURCES"] + ["accelsim/hw/dram_module.c"],
                              define_macros=[("DRAM_SOURCE_HASH", f'"{source_hash}"')],
                              extra_compile_args=build["CFLAGS"], py_limited_api=True)])

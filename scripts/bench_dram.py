@@ -114,7 +114,7 @@ def build_kernel_s() -> float | None:
     from setuptools._distutils.errors import CCompilerError, DistutilsError
     from setuptools._distutils.sysconfig import customize_compiler
 
-    from accelsim.hw.dram_build import CFLAGS, SOURCE   # what setup.py builds with
+    from accelsim.hw.dram_build import CFLAGS, SOURCES   # what setup.py builds with
 
     root = Path(__file__).resolve().parents[1]
     cc = new_compiler()
@@ -122,7 +122,8 @@ def build_kernel_s() -> float | None:
     with tempfile.TemporaryDirectory(prefix="accelsim-build-") as tmp:
         t0 = time.perf_counter()
         try:
-            objs = cc.compile([str(root / SOURCE)], output_dir=tmp, extra_postargs=CFLAGS)
+            objs = cc.compile([str(root / s) for s in SOURCES], output_dir=tmp,
+                              extra_postargs=CFLAGS)
             cc.link_shared_object(objs, str(Path(tmp) / "dram_kernel.so"))
         except (CCompilerError, DistutilsError) as exc:
             print(f"building the kernel: no working C compiler ({exc})")

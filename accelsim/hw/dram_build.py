@@ -10,3 +10,5 @@ import sys
 CFLAGS = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fvisibility=hidden",
                                                   "-fno-wrapv"]
 SOURCE = "accelsim/hw/dram_kernel.c"     # relative to the checkout
+# the sources compiled into the library: the kernel, and the kernel again for AVX2 CPUs
+SOURCES = [SOURCE, "accelsim/hw/dram_kernel_avx2.c"]

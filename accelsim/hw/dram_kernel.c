@@ -7,6 +7,10 @@
  *
  * All channels advance in lock step, one loop iteration per DRAM clock tCK, with a jump over
  * ticks where nothing can happen. Times are integer ticks; nothing here knows ns.
+ *
+ * dram_kernel_avx2.c compiles this file a second time for x86 CPUs with AVX2, as
+ * dram_simulate_batch_avx2 (DRAM_KERNEL_VARIANT: the batch only); dram_kernel.py calls it where
+ * dram_cpu_has_avx2() says the CPU can run it. Both give the same results.
  */
 
 #include <stdint.h>
@@ -97,16 +101,14 @@ typedef char bank_is_one_line[sizeof(Bank) == 64 ? 1 : -1];
 /* Slot of a command's ready clock in Bank.clk (ACT 0, PRE 1, RD 2, WR 3), or -1: in `ready`. */
 static const int HOT_SLOT[N_COMMANDS] = {0, 1, -1, 2, 3, -1, -1, -1};
 
-/* The window-1 rules of each bank command, as a list: (clock array, index, latency). The clock
- * array (issue_bank_command_k) is the channel's (0), the pseudo channel's (1), the bank group's (2)
- * or the bank's ready clocks: Bank.clk (3, index HOT_SLOT) or its node in `ready` (4). */
+/* The window-1 rules of each bank command as dense rows of latencies, one lane per next command
+ * (NO_RULE: no rule, so the max leaves the clock as it is): row[cmd][where] for the clocks of the
+ * channel (where 0), the pseudo channel (1) and the bank group (2) in `ready`, of the bank's
+ * Bank.clk (3: lanes in HOT_SLOT order, four used) and of its node in `ready` (4: the commands
+ * not in HOT_SLOT). Bit `where` of live[cmd] is set when that row holds a rule. */
 typedef struct {
-    int32_t where, index;
-    i64 latency;
-} Rule;
-typedef struct {
-    int n[N_COMMANDS];
-    Rule rule[N_COMMANDS][N_LEVELS * N_COMMANDS];
+    i64 row[N_COMMANDS][5][N_COMMANDS];
+    int live[N_COMMANDS];
 } BankRules;
 
 /* The device: timing clocks ready[node * N_COMMANDS + cmd] (a bank's HOT_SLOT commands' in its
@@ -131,18 +133,21 @@ typedef struct {
 static void list_bank_rules(BankRules *br, const i64 *fast, int dead)
 {
     for (int cmd = 0; cmd < N_COMMANDS; cmd++) {
-        int n = 0;
+        br->live[cmd] = 0;
+        for (int where = 0; where < 5; where++)
+            for (int next = 0; next < N_COMMANDS; next++)
+                br->row[cmd][where][next] = NO_RULE;
         for (int level = 0; level < N_LEVELS; level++) {
             for (int next = 0; next < N_COMMANDS; next++) {
                 i64 lat = fast[F_DENSE + (cmd * N_LEVELS + level) * N_COMMANDS + next];
-                if (lat != NO_RULE && !(dead >> next & 1)) {
-                    int hot = level == 3 && HOT_SLOT[next] >= 0;
-                    Rule r = {hot ? 3 : level < 3 ? level : 4, hot ? HOT_SLOT[next] : next, lat};
-                    br->rule[cmd][n++] = r;
-                }
+                if (lat == NO_RULE || (dead >> next & 1))
+                    continue;
+                int hot = level == 3 && HOT_SLOT[next] >= 0;
+                int where = hot ? 3 : level < 3 ? level : 4;
+                br->row[cmd][where][hot ? HOT_SLOT[next] : next] = lat;
+                br->live[cmd] |= 1 << (2 * where + (hot ? 0 : next / 4));
             }
         }
-        br->n[cmd] = n;
     }
 }
 
@@ -286,6 +291,19 @@ static inline void apply_windowed(const Device *d, i64 node, i64 cmd, i64 t, i64
     }
 }
 
+/* clock[k] = max(clock[k], t + lat[k]) for k < 4. */
+typedef i64 v4 __attribute__((vector_size(32)));
+static inline __attribute__((always_inline)) void raise4(i64 *clock, const i64 *lat, i64 t)
+{
+    v4 c, l;
+    __builtin_memcpy(&c, clock, sizeof c);
+    __builtin_memcpy(&l, lat, sizeof l);
+    v4 x = l + t;
+    v4 m = x > c;
+    c = (x & m) | (c & ~m);
+    __builtin_memcpy(clock, &c, sizeof c);
+}
+
 /* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks.
  * NOTE(perf): see scripts/bench_dram.py -- from the per-command rule list (ready = max(ready, t +
  * latency) per rule, no table walk; the history only for commands with a windowed rule). Every
@@ -297,13 +315,20 @@ static inline __attribute__((always_inline)) void issue_bank_command_k(const Dev
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
     i64 *ready = d->ready;
-    i64 *const base[5] = {ready + n0 * N_COMMANDS, ready + n1 * N_COMMANDS,
-                          ready + n2 * N_COMMANDS, d->bk[bank].clk, ready + n3 * N_COMMANDS};
-    const Rule *rule = d->rules->rule[cmd];
-    for (int k = 0, n = d->rules->n[cmd]; k < n; k++) {
-        i64 *clock = base[rule[k].where] + rule[k].index;
-        *clock = MAX(*clock, t + rule[k].latency);
-    }
+    const BankRules *br = d->rules;
+    int live = br->live[cmd];
+    const i64 (*lat)[N_COMMANDS] = br->row[cmd];
+    i64 *clocks[5] = {ready + n0 * N_COMMANDS, ready + n1 * N_COMMANDS, ready + n2 * N_COMMANDS,
+                      d->bk[bank].clk, ready + n3 * N_COMMANDS};
+#define RAISE_HALF(where, half) \
+    if (live >> (2 * (where) + (half)) & 1) \
+        raise4(clocks[where] + 4 * (half), lat[where] + 4 * (half), t)
+    RAISE_HALF(0, 0); RAISE_HALF(0, 1);
+    RAISE_HALF(1, 0); RAISE_HALF(1, 1);
+    RAISE_HALF(2, 0); RAISE_HALF(2, 1);
+    RAISE_HALF(3, 0);
+    RAISE_HALF(4, 0); RAISE_HALF(4, 1);
+#undef RAISE_HALF
     if (fast[F_WINDOWED + cmd] != 0) {
         const i64 *w = fast + F_WPTR + cmd * N_LEVELS;
         apply_windowed(d, n0, cmd, t, w[0], w[1]);
@@ -1111,6 +1136,18 @@ EXPORT i64 dram_simulate_batch(
     return last_done;
 }
 
+#ifndef DRAM_KERNEL_VARIANT   /* the rest once, in the portable build */
+
+/* 1 when the CPU runs AVX2 (dram_simulate_batch_avx2 may be called), else 0. */
+EXPORT i64 dram_cpu_has_avx2(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
+
 /* The SHA-256 (first 16 hex digits) of this file as built: setup.py passes it, and
  * dram_kernel.py refuses a library built from another version of this file (its array layouts
  * may differ). Empty when built without setup.py (not checked). */
@@ -1203,3 +1240,5 @@ EXPORT void dram_touch_bank(i64 *counts, i64 c, i64 bank)
 {
     touch_bank(counts + c * CHAN_WORDS, bank);
 }
+
+#endif   /* DRAM_KERNEL_VARIANT */

@@ -214,14 +214,19 @@ _SIGNATURES = {
     "dram_scan_column": "piiii" + "ppp" + "ii" + "pi" + "ip",
     "dram_scan_active": "ppii" + "ppp" + "ii" + "pi" + "ip",
     "dram_touch_bank": "pii",
+    "dram_cpu_has_avx2": "",
 }
+_RETURNS_INT = {"dram_simulate_batch", "dram_ready_tick", "dram_cpu_has_avx2"}
+# dram_kernel_avx2.c: the batch function built again for AVX2 (x86 with GCC; absent elsewhere)
+_AVX2_BATCH = "dram_simulate_batch_avx2"
 _lib = None
+_batch = None   # the batch function simulate_batch calls: batch_variants()'s first
 
 
 def _library():
     """The built extension, loaded once. A checkout that was never installed has none: say how to
     build it instead of failing inside ctypes."""
-    global _lib
+    global _lib, _batch
     if _lib is None:
         spec = importlib.util.find_spec(_EXTENSION)
         if spec is None or not spec.origin:
@@ -230,13 +235,29 @@ def _library():
                 "`pip install -e .` in the accelsim checkout (it needs a C compiler), or use "
                 "memory impl 'analytical'")
         lib = ctypes.CDLL(spec.origin)
-        for name, kinds in _SIGNATURES.items():
+        signatures = dict(_SIGNATURES)
+        if hasattr(lib, _AVX2_BATCH):
+            signatures[_AVX2_BATCH] = signatures["dram_simulate_batch"]
+        for name, kinds in signatures.items():
             fn = getattr(lib, name)
             fn.argtypes = [_I64 if k == "i" else _PTR for k in kinds]
-            fn.restype = _I64 if name in ("dram_simulate_batch", "dram_ready_tick") else None
+            fn.restype = _I64 if name in _RETURNS_INT or name == _AVX2_BATCH else None
         _check_built_from_this_source(lib, spec.origin)
         _lib = lib
+        _batch = next(iter(batch_variants().values()))
     return _lib
+
+
+def batch_variants() -> dict:
+    """The builds of the batch function this library and CPU can run, fastest first:
+    ``"avx2"`` (dram_kernel_avx2.c: the same source compiled for AVX2; x86 with GCC, on a CPU
+    that has it) and ``"portable"``. They give the same results (tests/hw)."""
+    lib = _library()
+    variants = {}
+    if hasattr(lib, _AVX2_BATCH) and lib.dram_cpu_has_avx2():
+        variants["avx2"] = getattr(lib, _AVX2_BATCH)
+    variants["portable"] = lib.dram_simulate_batch
+    return variants
 
 
 def source_hash(source: bytes) -> str:
@@ -306,7 +327,8 @@ def simulate_batch(req_key, req_write, inject_tick, chase, start_tick, par, offs
             () if inject_tick is None else (inject_tick,)):
         if a.shape[0] != n:
             raise ValueError(f"request arrays differ in length: {a.shape[0]} != {n}")
-    return int(_library().dram_simulate_batch(
+    _library()
+    return int(_batch(
         n, _ptr(req_key), _ptr(req_write),
         None if inject_tick is None else _ptr(inject_tick), int(bool(chase)), int(start_tick),
         _ptr(par),
