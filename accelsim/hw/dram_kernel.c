@@ -410,17 +410,29 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
  * activated count; and taken exact right after the bank's command, which raised its own clocks
  * (tRAS, tRTP, tWR, tRP...): else the scan's next look would take the exact path only to find
  * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
+static inline i64 open_bank_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
+{
+    return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
+}
+
 static inline i64 row_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
 {
     if (bk[bank].open_row < 0)
         return bank_path_ready(d, ACT, c, bank);
-    return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
+    return open_bank_bound(d, bk, c, bank);
 }
 
-/* Set the bank's row bound (after a command on it or a change of its state). */
-static inline void bound_row_command(const Device *d, Bank *bk, i64 c, i64 bank)
+/* Set the bank's row bound after a command on it, which left it closed or open. NOTE(perf): see
+ * scripts/bench_dram.py -- the caller knows which (the command it issued), so no branch on the
+ * open row, which random traffic makes unpredictable (PRE, ACT, column command in turn). */
+static inline void bound_closed_bank(const Device *d, Bank *bk, i64 c, i64 bank)
 {
-    bk[bank].row_lb = row_bound(d, bk, c, bank);
+    bk[bank].row_lb = bank_path_ready(d, ACT, c, bank);
+}
+
+static inline void bound_open_bank(const Device *d, Bank *bk, i64 c, i64 bank)
+{
+    bk[bank].row_lb = open_bank_bound(d, bk, c, bank);
 }
 
 /* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
@@ -494,7 +506,7 @@ static inline i64 scan_column(const Device *d, const i64 *keys, i64 c, i64 n, i6
  * tick, because ready clocks only grow, unless its bank changes state (touch_bank drops the
  * prefix). `cnt` points at channel c's counters. A row hit gets the tick
  * FAR (skipped); the others read their bank's row bound (FAR for a conflict whose bank has an
- * activated request: bound_row_command) and only a bound that has come takes the exact path. */
+ * activated request: bound_open_bank) and only a bound that has come takes the exact path. */
 static inline i64 scan_row(const Device *d, const i64 *keys, i64 c, i64 n,
                            Bank *bk, i64 clk, i64 *cnt,
                            int qi, i64 *cmd_out, i64 *wake_out)
@@ -723,7 +735,7 @@ static inline int refresh_bank(const Device *d, Chan *ch, Bank *bk, i64 c, i64 c
         drop_refresh(ch);
     }
     touch_bank(cnt, bank);
-    bound_row_command(d, bk, c, bank);
+    bound_closed_bank(d, bk, c, bank);   /* PRE or REFpb: closed */
     *t_out = clk;
     return 1;
 }
@@ -983,8 +995,10 @@ EXPORT i64 dram_simulate_batch(
                 if (cmd == RDA || cmd == WRA) {
                     close_bank(&bk[bank], cnt);
                     touch_bank(cnt, bank);
+                    bound_closed_bank(d, bk, c, bank);
+                } else {
+                    bound_open_bank(d, bk, c, bank);
                 }
-                bound_row_command(d, bk, c, bank);
                 issued = 1;
             }
 
@@ -1030,25 +1044,24 @@ EXPORT i64 dram_simulate_batch(
             if (row_free) {
                 set_write_mode(ch, hi, lo);
                 i64 bus_free = MIN(ch->clk[ACT], ch->clk[PRE]);
+                int wm = (int)ch->write_mode;
+                /* NOTE(perf): see scripts/bench_dram.py -- the queue's planes once per visit */
+                i64 *ids = QUEUE(Q_IDS, wm), *keys = QUEUE(Q_KEYS, wm);
                 i = -1;
                 if (bus_free > clk) {
                     /* NOTE(perf): the row bus is busy (multi-cycle ACT): skip the scan */
                     t = bus_free;
-                    src = 1;
                 } else {
-                    int wm = (int)ch->write_mode;
-                    src = wm ? 2 : 1;
                     t = FAR;
                     i64 n_q = cnt[C_RN + wm];
                     if (n_q > cnt[C_HQ_R + wm])
-                        i = scan_row(d, QUEUE(Q_KEYS, wm), c, n_q, bk, clk,
-                                     cnt, wm, &cmd, &t);
+                        i = scan_row(d, keys, c, n_q, bk, clk, cnt, wm, &cmd, &t);
                 }
                 if (t < soon)
                     soon = t;
                 if (i >= 0) {
-                    i64 r = QUEUE(Q_IDS, src - 1)[i];
-                    i64 key = QUEUE(Q_KEYS, src - 1)[i];
+                    i64 r = ids[i];
+                    i64 key = keys[i];
                     i64 bank = key >> 32;
                     issue_bank_command(d, cmd, clk, c, bank, ROW_OF(key));
                     issued = 1;
@@ -1061,16 +1074,14 @@ EXPORT i64 dram_simulate_batch(
                         }
                         if (cnt[C_AN] < acap) {   /* promote: the request leaves its queue */
                             caq[cnt[C_AN]] = r;
-                            caqk[cnt[C_AN]] = key | (i64)(src == 2) << WRITE_BIT;
+                            caqk[cnt[C_AN]] = key | (i64)wm << WRITE_BIT;
                             carr[cnt[C_AN]] = arrive[r];
                             cnt[C_AN]++;
                             bk[bank].active++;
-                            t = column_ready(d, src == 2 ? WR : RD, c, bank, clk);
+                            t = column_ready(d, RD + wm, c, bank, clk);   /* WR = RD + 1 */
                             if (t < cnt[C_AQ_WAKE])
                                 cnt[C_AQ_WAKE] = t;
-                            int qi = src - 1;
-                            leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i,
-                                        &bk[bank]);
+                            leave_queue(ids, keys, cnt, wm, i, &bk[bank]);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
                         for (int qi = 0; qi < 2; qi++) {
@@ -1079,6 +1090,7 @@ EXPORT i64 dram_simulate_batch(
                             bk[bank].hits[qi] = (int16_t)k;
                             cnt[C_HQ_R + qi] += k;
                         }
+                        bound_open_bank(d, bk, c, bank);
                     } else {
                         ch->stats[S_PRES]++;
                         if (outcome[r] < 0) {
@@ -1086,8 +1098,8 @@ EXPORT i64 dram_simulate_batch(
                             ch->stats[S_CONFLICTS]++;
                         }
                         close_bank(&bk[bank], cnt);
+                        bound_closed_bank(d, bk, c, bank);
                     }
-                    bound_row_command(d, bk, c, bank);
                 }
             }
             if (issued) {
