@@ -404,35 +404,33 @@ static i64 ready_tick(const Device *d, i64 cmd, i64 n0, i64 n1, i64 n2, i64 n3)
 /* The row bound Bank.row_lb: no queued request of the bank that is not a row hit can issue its
  * row command before this tick. That command is the bank's state's: PRE if it is open
  * (FAR while an activated request waits on it: no PRE then), ACT if closed; so every change of
- * the bank's state (open row, activated requests) sets the bound again, here, or to NEVER.
+ * the bank's state (open row, activated requests) sets the bound again, or to NEVER. row_bound
+ * is the exact tick (every level's clocks), which the row scan takes once the bound has come.
  * NOTE(perf): see scripts/bench_dram.py -- one bound per bank whatever its state, so the row scan
  * reads it alongside the open row instead of after it (which of ACT / PRE) and without the
- * activated count; and taken exact right after the bank's command, which raised its own clocks
- * (tRAS, tRTP, tWR, tRP...): else the scan's next look would take the exact path only to find
- * the bank busy. The clocks read here are the ones the rules just wrote (in cache). */
-static inline i64 open_bank_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
-{
-    return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
-}
-
+ * activated count. */
 static inline i64 row_bound(const Device *d, const Bank *bk, i64 c, i64 bank)
 {
     if (bk[bank].open_row < 0)
         return bank_path_ready(d, ACT, c, bank);
-    return open_bank_bound(d, bk, c, bank);
+    return bk[bank].active > 0 ? FAR : bank_path_ready(d, PRE, c, bank);
 }
 
-/* Set the bank's row bound after a command on it, which left it closed or open. NOTE(perf): see
- * scripts/bench_dram.py -- the caller knows which (the command it issued), so no branch on the
- * open row, which random traffic makes unpredictable (PRE, ACT, column command in turn). */
-static inline void bound_closed_bank(const Device *d, Bank *bk, i64 c, i64 bank)
+/* Set the bank's row bound after a command on it, which left it closed (ACT next) or open (PRE
+ * next): the bank's own clock for that command, which the command just raised (tRP, tRAS, tRTP,
+ * tWR...) and which mostly decides. NOTE(perf): see scripts/bench_dram.py -- the caller knows
+ * which state (the command it issued): no branch on the open row, which random traffic makes
+ * unpredictable (PRE, ACT, column command in turn); and no read of the levels above, which the
+ * scan's exact path reads only if the bound comes while the request is still queued (Bank.clk's
+ * slots of ACT and PRE are their command ids, HOT_SLOT). */
+static inline void bound_closed_bank(Bank *bk, i64 bank)
 {
-    bk[bank].row_lb = bank_path_ready(d, ACT, c, bank);
+    bk[bank].row_lb = bk[bank].clk[ACT];
 }
 
-static inline void bound_open_bank(const Device *d, Bank *bk, i64 c, i64 bank)
+static inline void bound_open_bank(Bank *bk, i64 bank)
 {
-    bk[bank].row_lb = open_bank_bound(d, bk, c, bank);
+    bk[bank].row_lb = bk[bank].active > 0 ? FAR : bk[bank].clk[PRE];
 }
 
 /* FR-FCFS column pick in the active queue (aqk / arrive: channel c's keys, arrival ticks;
@@ -735,7 +733,7 @@ static inline int refresh_bank(const Device *d, Chan *ch, Bank *bk, i64 c, i64 c
         drop_refresh(ch);
     }
     touch_bank(cnt, bank);
-    bound_closed_bank(d, bk, c, bank);   /* PRE or REFpb: closed */
+    bound_closed_bank(bk, bank);   /* PRE or REFpb: closed */
     *t_out = clk;
     return 1;
 }
@@ -995,9 +993,9 @@ EXPORT i64 dram_simulate_batch(
                 if (cmd == RDA || cmd == WRA) {
                     close_bank(&bk[bank], cnt);
                     touch_bank(cnt, bank);
-                    bound_closed_bank(d, bk, c, bank);
+                    bound_closed_bank(bk, bank);
                 } else {
-                    bound_open_bank(d, bk, c, bank);
+                    bound_open_bank(bk, bank);
                 }
                 issued = 1;
             }
@@ -1090,7 +1088,7 @@ EXPORT i64 dram_simulate_batch(
                             bk[bank].hits[qi] = (int16_t)k;
                             cnt[C_HQ_R + qi] += k;
                         }
-                        bound_open_bank(d, bk, c, bank);
+                        bound_open_bank(bk, bank);
                     } else {
                         ch->stats[S_PRES]++;
                         if (outcome[r] < 0) {
@@ -1098,7 +1096,7 @@ EXPORT i64 dram_simulate_batch(
                             ch->stats[S_CONFLICTS]++;
                         }
                         close_bank(&bk[bank], cnt);
-                        bound_closed_bank(d, bk, c, bank);
+                        bound_closed_bank(bk, bank);
                     }
                 }
             }
