@@ -38,20 +38,22 @@ enum { S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES, S_REFS,
 
 /* Per-channel counters Chan.cnt[C_*] (N_COUNTS in dram_kernel.py). */
 enum { C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE, C_PLEN = 7, C_PWAKE = 9,
-       C_PMASK = 11, C_HEAD = 13, N_COUNTS = 15 };
+       C_PMASK = 11, N_COUNTS = 13 };
 
 /* A channel during a batch (work array `counts`, CHAN_WORDS int64 per channel, its counters
  * first): the counters, copies of its part of the device state (next refresh tick, REFs queued,
  * write mode, statistics; in at the start of the batch and back at its end), and pointers to its
- * queues (scratch), its refresh queue (state pq) and its node's ready clocks. NOTE(perf): see
- * scripts/bench_dram.py -- the controller loop steps one pointer per channel, where arrays
- * indexed by channel made GCC step a dozen pointers, kept on the stack. */
+ * queues (scratch: their first plane, the read / write queue's head, the active queue), its
+ * refresh queue (state pq) and its node's ready clocks. NOTE(perf): see scripts/bench_dram.py --
+ * the controller loop steps one pointer per channel, where arrays indexed by channel made GCC
+ * step a dozen pointers, kept on the stack; and a queue's head is a pointer, not an index to
+ * scale and add on every visit. */
 typedef struct {
     i64 cnt[N_COUNTS];
     i64 next_ref, pq_n, write_mode;
     i64 stats[N_CH_STATS];
     i64 *q, *pq, *clk;
-    i64 unused;
+    i64 *head[2], *aq;
 } Chan;
 enum { CHAN_WORDS = 32 };
 typedef char chan_has_chan_words[sizeof(Chan) == CHAN_WORDS * sizeof(i64) ? 1 : -1];
@@ -59,11 +61,13 @@ typedef char chan_has_chan_words[sizeof(Chan) == CHAN_WORDS * sizeof(i64) ? 1 : 
 /* Channel c's queues: planes of `slots` entries at scratch + (c * N_PLANES + plane) * slots, the
  * request ids and the keys of the read (qi = 0), write (qi = 1) and active queue, and the arrival
  * ticks of the active queue's requests. The read and write queues start at their head
- * (counts[C_HEAD + qi]) in a plane twice their capacity: QUEUE. An active-queue key carries its
- * direction in bit WRITE_BIT (rows < 2^30, hbm.py). */
+ * (Chan.head[qi], in the ids plane) in a plane twice their capacity; a queue's keys are
+ * KEYS_AT(ids) (kofs = Q_KEYS * slots: the keys plane is that far from the ids plane), the active
+ * queue's arrival ticks `aofs` from its ids. An active-queue key carries its direction in bit
+ * WRITE_BIT (rows < 2^30, hbm.py). */
 enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
 #define WRITE_BIT 31
-#define QUEUE(plane, qi) (q + ((plane) + (qi)) * slots + cnt[C_HEAD + (qi)])
+#define KEYS_AT(ids) ((ids) + kofs)
 #define ROW_OF(key) ((key) & 0x7FFFFFFF)   /* a key's row (without an active entry's WRITE_BIT) */
 
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
@@ -580,11 +584,12 @@ static inline i64 count_key(const i64 *keys, i64 n, i64 key)
     return k;
 }
 
-/* The request in slot i of channel c's read (qi = 0) or write (qi = 1) queue (buf / keys: from
- * its head; cnt: the channel's counters; b: the request's bank) leaves it: the queue closes up,
+/* The request in slot i of channel ch's read (qi = 0) or write (qi = 1) queue (buf / keys: from
+ * its head; b: the request's bank) leaves it: the queue closes up,
  * the row scan's prefix and the bank's queued count and row XOR follow. */
-static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Bank *b)
+static inline void leave_queue(i64 *buf, i64 *keys, Chan *ch, int qi, i64 i, Bank *b)
 {
+    i64 *cnt = ch->cnt;
     i64 *qn = &cnt[C_RN + qi];
     b->rows_xor[qi] ^= (int32_t)ROW_OF(keys[i]);
     if (i < *qn - 1 - i) {
@@ -595,7 +600,7 @@ static inline void leave_queue(i64 *buf, i64 *keys, i64 *cnt, int qi, i64 i, Ban
             buf[j] = buf[j - 1];
             keys[j] = keys[j - 1];
         }
-        cnt[C_HEAD + qi]++;
+        ch->head[qi]++;
     } else {
         remove_entry(buf, i, *qn);
         remove_entry(keys, i, *qn);
@@ -767,6 +772,7 @@ EXPORT i64 dram_simulate_batch(
     const i64 rfc = par[P_RFC], rrefd = par[P_RREFD], n_bpp = n_bgs * n_banks;
     const int closed = par[P_CLOSED_PAGE] != 0;
     const i64 per_tick = par[P_FRONTEND];
+    const i64 kofs = Q_KEYS * slots, aofs = (Q_ARRIVE - Q_ACTIVE) * slots;   /* KEYS_AT */
     BankRules rules;
     list_bank_rules(&rules, fast, (closed ? 0 : 1 << RDA | 1 << WRA)
                                   | (per_bank ? 1 << PREA | 1 << REF : 0));
@@ -791,8 +797,10 @@ EXPORT i64 dram_simulate_batch(
      * bound stays valid until an entry is added (an ACT promotes one: fold its ready tick in). */
     Chan *chans = (Chan *)counts;
     for (i64 c = 0; c < n_ch; c++) {
-        Chan fresh = {{0}, next_ref[c], pq_n[c], write_mode[c], {0},
-                      scratch + c * N_PLANES * slots, pq + c * pcap, ready + c * N_COMMANDS, 0};
+        i64 *q = scratch + c * N_PLANES * slots;
+        Chan fresh = {{0}, next_ref[c], pq_n[c], write_mode[c], {0}, q, pq + c * pcap,
+                      ready + c * N_COMMANDS, {q + Q_IDS * slots, q + (Q_IDS + 1) * slots},
+                      q + Q_ACTIVE * slots};
         for (int k = 0; k < N_CH_STATS; k++)
             fresh.stats[k] = chst[c * N_CH_STATS + k];
         reset_prefix(fresh.cnt);
@@ -870,18 +878,17 @@ EXPORT i64 dram_simulate_batch(
                 full_cap = cap[w];
                 break;
             }
-            i64 *ids = chans[c].q + (Q_IDS + w) * slots;
-            i64 *keys = ids + (Q_KEYS - Q_IDS) * slots;
-            i64 *head = cnt + C_HEAD + w;
-            if (*head + len == slots) {          /* the queue reached the plane's end */
+            i64 *ids = chans[c].head[w];
+            i64 *start = chans[c].q + (Q_IDS + w) * slots;     /* the plane's */
+            if (ids + len == start + slots) {          /* the queue reached the plane's end */
                 for (i64 j = 0; j < len; j++) {
-                    ids[j] = ids[*head + j];
-                    keys[j] = keys[*head + j];
+                    start[j] = ids[j];
+                    KEYS_AT(start)[j] = KEYS_AT(ids)[j];
                 }
-                *head = 0;
+                chans[c].head[w] = ids = start;
             }
-            ids[*head + len] = nxt;
-            keys[*head + len] = key;
+            ids[len] = nxt;
+            KEYS_AT(ids)[len] = key;
             cnt[C_RN + w]++;
             bk[bank].queued[w]++;
             bk[bank].rows_xor[w] ^= (int32_t)ROW_OF(key);
@@ -912,9 +919,7 @@ EXPORT i64 dram_simulate_batch(
             }
             if (clk < cnt[C_WAKE])
                 continue;
-            i64 *q = ch->q;     /* channel c's queues */
-            i64 *caq = q + Q_ACTIVE * slots, *caqk = q + (Q_KEYS + Q_ACTIVE) * slots;
-            i64 *carr = q + Q_ARRIVE * slots;
+            i64 *caq = ch->aq, *caqk = KEYS_AT(caq), *carr = caq + aofs;   /* active queue */
             int issued = 0;
             i64 soon = ch->next_ref;
             i64 i, t, cmd = -1;
@@ -945,7 +950,7 @@ EXPORT i64 dram_simulate_batch(
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;
                 if (cnt[C_HQ_R + wm] > 0) {
-                    i = scan_column(d, QUEUE(Q_KEYS, wm), c, cnt[C_RN + wm], cmd, ref_bank,
+                    i = scan_column(d, KEYS_AT(ch->head[wm]), c, cnt[C_RN + wm], cmd, ref_bank,
                                     bk, clk, &t);
                     if (t < soon)
                         soon = t;
@@ -954,8 +959,9 @@ EXPORT i64 dram_simulate_batch(
             if (i >= 0) {
                 /* NOTE(perf): see scripts/bench_dram.py -- the key and direction from the
                  * queue, not from the request arrays (a random load each) */
-                i64 r = src == 0 ? caq[i] : QUEUE(Q_IDS, src - 1)[i];
-                i64 key = src == 0 ? caqk[i] : QUEUE(Q_KEYS, src - 1)[i];
+                i64 *ids = src == 0 ? caq : ch->head[src - 1];
+                i64 r = ids[i];
+                i64 key = KEYS_AT(ids)[i];
                 i64 bank = key >> 32;
                 int wr = cmd == WR;
                 if (closed) {
@@ -986,7 +992,7 @@ EXPORT i64 dram_simulate_batch(
                         touch_bank(cnt, bank);
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
-                    leave_queue(QUEUE(Q_IDS, qi), QUEUE(Q_KEYS, qi), cnt, qi, i, &bk[bank]);
+                    leave_queue(ids, KEYS_AT(ids), ch, qi, i, &bk[bank]);
                     cnt[C_HQ_R + qi]--;
                     bk[bank].hits[qi]--;
                 }
@@ -1044,7 +1050,7 @@ EXPORT i64 dram_simulate_batch(
                 i64 bus_free = MIN(ch->clk[ACT], ch->clk[PRE]);
                 int wm = (int)ch->write_mode;
                 /* NOTE(perf): see scripts/bench_dram.py -- the queue's planes once per visit */
-                i64 *ids = QUEUE(Q_IDS, wm), *keys = QUEUE(Q_KEYS, wm);
+                i64 *ids = ch->head[wm], *keys = KEYS_AT(ids);
                 i = -1;
                 if (bus_free > clk) {
                     /* NOTE(perf): the row bus is busy (multi-cycle ACT): skip the scan */
@@ -1079,11 +1085,11 @@ EXPORT i64 dram_simulate_batch(
                             t = column_ready(d, RD + wm, c, bank, clk);   /* WR = RD + 1 */
                             if (t < cnt[C_AQ_WAKE])
                                 cnt[C_AQ_WAKE] = t;
-                            leave_queue(ids, keys, cnt, wm, i, &bk[bank]);
+                            leave_queue(ids, keys, ch, wm, i, &bk[bank]);
                         }
                         /* the bank was closed (no queued hits); now the new row's keys hit */
                         for (int qi = 0; qi < 2; qi++) {
-                            i64 k = queued_of_key(QUEUE(Q_KEYS, qi), cnt[C_RN + qi], key,
+                            i64 k = queued_of_key(KEYS_AT(ch->head[qi]), cnt[C_RN + qi], key,
                                                   bk[bank].queued[qi], bk[bank].rows_xor[qi]);
                             bk[bank].hits[qi] = (int16_t)k;
                             cnt[C_HQ_R + qi] += k;

@@ -83,8 +83,8 @@ N_CH_STATS = 10
 
 # Columns of the per-channel counter array ``counts[channel]`` (``new_scratch``).
 C_RN, C_WN, C_AN, C_WAKE, C_HQ_R, C_HQ_W, C_AQ_WAKE = range(7)
-C_PLEN, C_PWAKE, C_PMASK, C_HEAD = 7, 9, 11, 13   # + 0 for the read queue, + 1 for the write queue
-N_COUNTS = 15
+C_PLEN, C_PWAKE, C_PMASK = 7, 9, 11   # + 0 for the read queue, + 1 for the write queue
+N_COUNTS = 13
 # int64 words per channel of the ``counts`` work array: the kernel's ``Chan`` record, its
 # counters (``C_*``) first
 CHAN_WORDS = 32
@@ -160,11 +160,11 @@ def new_scratch(n_channels: int, queue_slots: int, n_bank_nodes: int):
 
     Returns (queues ``[channel, 7, 2 * queue_slots]``: request ids of the read, write and active
     queue, their packed keys, and the active queue's arrival ticks -- a read or write queue starts
-    at its head, counter ``C_HEAD``; one record per channel ``[channel, CHAN_WORDS]`` (the
+    at its head, a pointer in ``Chan``; one record per channel ``[channel, CHAN_WORDS]`` (the
     kernel's ``Chan``: first its ``N_COUNTS`` counters -- queue lengths, wake tick, row hits queued
     in the read / write queue, next tick the active queue needs a look, per read / write queue the
-    row scan's known-not-ready prefix: length, wake bound, bank bitmask, see ``_scan_row`` -- and
-    the queue's head --, then its part of the device state and pointers the kernel sets); and
+    row scan's known-not-ready prefix: length, wake bound, bank bitmask, see ``_scan_row`` --,
+    then its part of the device state and pointers the kernel sets); and
     one 64-byte record per bank ``[bank, 8]`` (the kernel's ``Bank``: the ready clocks of ACT,
     PRE, RD and WR on its node, a lower bound on the tick of its next row command, then int32 its
     open row and per read / write queue the XOR of the rows queued, then int16 its activated
