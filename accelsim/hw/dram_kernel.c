@@ -13,6 +13,7 @@
  * dram_cpu_has_avx2() says the CPU can run it. Both give the same results.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef int64_t i64;
@@ -572,8 +573,7 @@ static inline void drop_slot(i64 *cnt, int qi, i64 i)
 /* Entry i of a[0:n] leaves: the entries behind it move up. */
 static inline void remove_entry(i64 *a, i64 i, i64 n)
 {
-    for (i64 j = i; j < n - 1; j++)
-        a[j] = a[j + 1];
+    __builtin_memmove(a + i, a + i + 1, (size_t)(n - 1 - i) * sizeof *a);
 }
 
 static inline i64 count_key(const i64 *keys, i64 n, i64 key)
@@ -596,10 +596,8 @@ static inline void leave_queue(i64 *buf, i64 *keys, Chan *ch, int qi, i64 i, Ban
         /* NOTE(perf): see scripts/bench_dram.py -- the slots before it move one place back and
          * the head follows, when they are fewer than those behind it (a row pick is mostly near
          * the front): either way the others keep their order and places relative to the head */
-        for (i64 j = i; j > 0; j--) {
-            buf[j] = buf[j - 1];
-            keys[j] = keys[j - 1];
-        }
+        __builtin_memmove(buf + 1, buf, (size_t)i * sizeof *buf);
+        __builtin_memmove(keys + 1, keys, (size_t)i * sizeof *keys);
         ch->head[qi]++;
     } else {
         remove_entry(buf, i, *qn);
