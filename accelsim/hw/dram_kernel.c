@@ -939,9 +939,12 @@ EXPORT i64 dram_simulate_batch(
             int src = 0;
             if (t < soon)
                 soon = t;
+            /* the direction is up to date (set_write_mode) until a queue length changes */
+            int mode_set = 0;
             if (i < 0 && (ch->pq_n == 0 || per_bank)) {
                 i64 was_writing = ch->write_mode;
                 set_write_mode(ch, hi, lo);
+                mode_set = 1;
                 if (ch->write_mode != was_writing)
                     ch->stats[S_TURNS]++;
                 int wm = (int)ch->write_mode;
@@ -991,6 +994,7 @@ EXPORT i64 dram_simulate_batch(
                 } else {              /* a row hit from the read or write queue */
                     int qi = src - 1;
                     leave_queue(ids, KEYS_AT(ids), ch, qi, i, &bk[bank]);
+                    mode_set = 0;
                     cnt[C_HQ_R + qi]--;
                     bk[bank].hits[qi]--;
                 }
@@ -1044,7 +1048,10 @@ EXPORT i64 dram_simulate_batch(
                 }
             }
             if (row_free) {
-                set_write_mode(ch, hi, lo);
+                /* NOTE(perf): see scripts/bench_dram.py -- not again when the column bus just
+                 * set it (set_write_mode gives the same for the same queue lengths) */
+                if (!mode_set)
+                    set_write_mode(ch, hi, lo);
                 i64 bus_free = MIN(ch->clk[ACT], ch->clk[PRE]);
                 int wm = (int)ch->write_mode;
                 /* NOTE(perf): see scripts/bench_dram.py -- the queue's planes once per visit */
