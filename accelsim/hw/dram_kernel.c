@@ -618,14 +618,20 @@ static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64
     return count_key(keys, n, key);
 }
 
+/* The controller's direction: to writes when the write queue holds more than `hi` or no read
+ * waits, back to reads when it holds fewer than `lo` and a read waits; each switch counts as a
+ * read/write turnaround (S_TURNS). */
 static inline void set_write_mode(Chan *ch, i64 hi, i64 lo)
 {
     i64 rn = ch->cnt[C_RN], wn = ch->cnt[C_WN];
     if (!ch->write_mode) {
-        if (wn > hi || rn == 0)
+        if (wn > hi || rn == 0) {
             ch->write_mode = 1;
+            ch->stats[S_TURNS]++;
+        }
     } else if (wn < lo && rn != 0) {
         ch->write_mode = 0;
+        ch->stats[S_TURNS]++;
     }
 }
 
@@ -942,11 +948,8 @@ EXPORT i64 dram_simulate_batch(
             /* the direction is up to date (set_write_mode) until a queue length changes */
             int mode_set = 0;
             if (i < 0 && (ch->pq_n == 0 || per_bank)) {
-                i64 was_writing = ch->write_mode;
                 set_write_mode(ch, hi, lo);
                 mode_set = 1;
-                if (ch->write_mode != was_writing)
-                    ch->stats[S_TURNS]++;
                 int wm = (int)ch->write_mode;
                 src = wm ? 2 : 1;
                 cmd = wm ? WR : RD;

@@ -4,8 +4,9 @@ with the kernel of commit 9446563 (before the issue-16 speed work; only ``write_
 which never finished there, counts its low mark as one entry -- ``hbm.HbmSpec.kernel_params``).
 A change that moves any tick of any request, any row-buffer outcome or any final clock fails
 (but the clocks the kernel does not keep, ``dram_kernel.unkept_commands``: the state digests were
-taken again, with the kernel of commit cc5390d, when it stopped keeping them; the per-request
-digests are still those of 9446563).
+taken again, with the kernel of commit cc5390d, when it stopped keeping them, and again when
+the read/write turnaround count (``S_TURNS`` in ``chst``) began to count every switch of direction,
+also those the row bus's look makes; the per-request digests are still those of 9446563).
 
 The cases vary everything the kernel branches on: preset (HBM2 / 2E / 3), channels, mapping,
 page policy, queue depths and write watermarks, frontend width, traffic (stream, uniform,
