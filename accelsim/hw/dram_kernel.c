@@ -74,6 +74,7 @@ enum { Q_IDS = 0, Q_ACTIVE = 2, Q_KEYS = 3, Q_ARRIVE = 6, N_PLANES = 7 };
 /* Layout of the per-command rule table `fast` (command_rule_table in dram_kernel.py). */
 enum { F_WPTR = 0, F_WINDOWED = N_COMMANDS * N_LEVELS + 1, F_DENSE = F_WINDOWED + N_COMMANDS };
 
+#define RARELY(cond) __builtin_expect(!!(cond), 0)
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -884,7 +885,7 @@ EXPORT i64 dram_simulate_batch(
             }
             i64 *ids = chans[c].head[w];
             i64 *start = chans[c].q + (Q_IDS + w) * slots;     /* the plane's */
-            if (ids + len == start + slots) {          /* the queue reached the plane's end */
+            if (RARELY(ids + len == start + slots)) {          /* the queue reached the plane's end */
                 for (i64 j = 0; j < len; j++) {
                     start[j] = ids[j];
                     KEYS_AT(start)[j] = KEYS_AT(ids)[j];
@@ -910,7 +911,7 @@ EXPORT i64 dram_simulate_batch(
         for (i64 c = 0; c < n_ch; c++) {
             Chan *ch = &chans[c];
             i64 *cnt = ch->cnt;
-            if (clk >= ch->next_ref) {
+            if (RARELY(clk >= ch->next_ref)) {
                 i64 e0 = per_bank ? n_pcs * ((ch->next_ref / refi - 1) % n_bpp) : 0;
                 ch->next_ref += refi;
                 for (i64 p = 0; p < n_pcs; p++) {
@@ -968,7 +969,7 @@ EXPORT i64 dram_simulate_batch(
                 i64 key = KEYS_AT(ids)[i];
                 i64 bank = key >> 32;
                 int wr = cmd == WR;
-                if (closed) {
+                if (RARELY(closed)) {
                     /* auto-precharge unless another queued request hits this row: every aq
                      * entry of the bank is a hit, plus the queued hits; minus r itself */
                     i64 autop = cmd == RD ? RDA : WRA;
@@ -1001,7 +1002,7 @@ EXPORT i64 dram_simulate_batch(
                     cnt[C_HQ_R + qi]--;
                     bk[bank].hits[qi]--;
                 }
-                if (cmd == RDA || cmd == WRA) {
+                if (RARELY(cmd == RDA || cmd == WRA)) {
                     close_bank(&bk[bank], cnt);
                     touch_bank(cnt, bank);
                     bound_closed_bank(bk, bank);
@@ -1014,13 +1015,13 @@ EXPORT i64 dram_simulate_batch(
             /* -- row bus: refresh first; ACT/PRE from the r/w queue only if none pending (per-bank
              * refresh: also when its command cannot issue) -- */
             int row_free = ch->pq_n == 0;
-            if (per_bank && !row_free) {
+            if (RARELY(per_bank && !row_free)) {
                 int did = refresh_bank(d, ch, bk, c, clk, n_pcs, rfc, rrefd, &t);
                 issued |= did;
                 row_free = !did;
                 if (t < soon)
                     soon = t;
-            } else if (!row_free) {
+            } else if (RARELY(!row_free)) {
                 i64 p = ch->pq[0];
                 i64 n1 = offs[1] + c * n_pcs + p;
                 i64 b0 = (c * n_pcs + p) * n_bgs * n_banks;
