@@ -624,14 +624,14 @@ static inline i64 queued_of_key(const i64 *keys, i64 n, i64 key, i64 queued, i64
  * read/write turnaround (S_TURNS). */
 static inline void set_write_mode(Chan *ch, i64 hi, i64 lo)
 {
-    i64 rn = ch->cnt[C_RN], wn = ch->cnt[C_WN];
-    if (!ch->write_mode) {
-        if (wn > hi || rn == 0) {
-            ch->write_mode = 1;
-            ch->stats[S_TURNS]++;
-        }
-    } else if (wn < lo && rn != 0) {
-        ch->write_mode = 0;
+    i64 rn = ch->cnt[C_RN], wn = ch->cnt[C_WN], w = ch->write_mode;
+    i64 no_read = rn == 0;
+    /* NOTE(perf): see scripts/bench_dram.py -- bit arithmetic on the direction, one branch on
+     * the (rare) switch: with several channels in mixed traffic, the direction of the channel a
+     * look comes to is data the branch predictor cannot learn */
+    i64 turn = ((w ^ 1) & ((wn > hi) | no_read)) | (w & (wn < lo) & (no_read ^ 1));
+    if (RARELY(turn)) {
+        ch->write_mode = w ^ 1;
         ch->stats[S_TURNS]++;
     }
 }
