@@ -111,10 +111,11 @@ static const int HOT_SLOT[N_COMMANDS] = {0, 1, -1, 2, 3, -1, -1, -1};
  * (NO_RULE: no rule, so the max leaves the clock as it is): row[cmd][where] for the clocks of the
  * channel (where 0), the pseudo channel (1) and the bank group (2) in `ready`, of the bank's
  * Bank.clk (3: lanes in HOT_SLOT order, four used) and of its node in `ready` (4: the commands
- * not in HOT_SLOT). Bit `where` of live[cmd] is set when that row holds a rule. */
+ * not in HOT_SLOT). Bit 2 * where + half of live[cmd] is set when that row's half (lanes 0-3,
+ * 4-7) holds a rule; live_column is live[RD] | live[WR]. */
 typedef struct {
     i64 row[N_COMMANDS][5][N_COMMANDS];
-    int live[N_COMMANDS];
+    int live[N_COMMANDS], live_column;
 } BankRules;
 
 /* The device: timing clocks ready[node * N_COMMANDS + cmd] (a bank's HOT_SLOT commands' in its
@@ -155,6 +156,7 @@ static void list_bank_rules(BankRules *br, const i64 *fast, int dead)
             }
         }
     }
+    br->live_column = br->live[RD] | br->live[WR];
 }
 
 static int log2_of(i64 v)   /* bank groups and banks per group are powers of two (hbm.py) */
@@ -316,14 +318,12 @@ static inline __attribute__((always_inline)) void raise4(i64 *clock, const i64 *
  * rule is a max into a ready clock, so the order in which rules apply does not matter. */
 static inline __attribute__((always_inline)) void issue_bank_command_k(const Device *d, i64 cmd,
                                                                        i64 t, i64 n0, i64 bank,
-                                                                       i64 row)
+                                                                       i64 row, int live)
 {
     const i64 *fast = d->fast;
     i64 n1 = PC_NODE(d, bank), n2 = BG_NODE(d, bank), n3 = BANK_NODE(d, bank);
     i64 *ready = d->ready;
-    const BankRules *br = d->rules;
-    int live = br->live[cmd];
-    const i64 (*lat)[N_COMMANDS] = br->row[cmd];
+    const i64 (*lat)[N_COMMANDS] = d->rules->row[cmd];
     i64 *clocks[5] = {ready + n0 * N_COMMANDS, ready + n1 * N_COMMANDS, ready + n2 * N_COMMANDS,
                       d->bk[bank].clk, ready + n3 * N_COMMANDS};
 #define RAISE_HALF(where, half) \
@@ -347,16 +347,21 @@ static inline __attribute__((always_inline)) void issue_bank_command_k(const Dev
     else if (cmd == PRE || cmd == RDA || cmd == WRA)
         d->bk[bank].open_row = -1;
 }
-/* NOTE(perf): see scripts/bench_dram.py -- each command its own copy of the rule loop: one trip
- * count per copy, so the loop's exit is predicted. */
+/* NOTE(perf): see scripts/bench_dram.py -- ACT, PRE and the column commands each their own copy
+ * of the raises: the tests of `live` in a copy always go the same way, so they are predicted. */
 static void issue_bank_command(const Device *d, i64 cmd, i64 t, i64 n0, i64 bank, i64 row)
 {
+    const int *live = d->rules->live;
     switch (cmd) {
-    case ACT: issue_bank_command_k(d, ACT, t, n0, bank, row); break;
-    case PRE: issue_bank_command_k(d, PRE, t, n0, bank, row); break;
-    case RD: issue_bank_command_k(d, RD, t, n0, bank, row); break;
-    case WR: issue_bank_command_k(d, WR, t, n0, bank, row); break;
-    default: issue_bank_command_k(d, cmd, t, n0, bank, row); break;
+    case ACT: issue_bank_command_k(d, ACT, t, n0, bank, row, live[ACT]); break;
+    case PRE: issue_bank_command_k(d, PRE, t, n0, bank, row, live[PRE]); break;
+    case RD:
+    case WR:
+        /* NOTE(perf): see scripts/bench_dram.py -- one copy for both, whose rows (either's)
+         * are raised whichever it is: mixed traffic draws RD or WR at random */
+        issue_bank_command_k(d, cmd, t, n0, bank, row, d->rules->live_column);
+        break;
+    default: issue_bank_command_k(d, cmd, t, n0, bank, row, live[cmd]); break;
     }
 }
 
