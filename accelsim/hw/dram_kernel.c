@@ -1168,11 +1168,14 @@ EXPORT i64 dram_simulate_batch(
 
 #ifndef DRAM_KERNEL_VARIANT   /* the rest once, in the portable build */
 
-/* 1 when the CPU runs AVX2 (dram_simulate_batch_avx2 may be called), else 0. */
+/* 1 when the CPU runs what dram_kernel_avx2.c is built for (AVX2, BMI1/2, LZCNT, POPCNT:
+ * dram_simulate_batch_avx2 may be called), else 0. */
 EXPORT i64 dram_cpu_has_avx2(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-    return __builtin_cpu_supports("avx2") != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
+           && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("lzcnt")
+           && __builtin_cpu_supports("popcnt");
 #else
     return 0;
 #endif
