@@ -129,14 +129,14 @@ typedef struct {
     i64 n_bgs, n_banks, hist_len;
     int bg_shift, pc_shift;   /* flat bank index >> shift = flat bank group / pseudo channel */
     i64 pc_node0, bg_node0, bank_node0;   /* offs[1..3], the first node of each level */
-    const BankRules *rules;   /* fast's dense rows without their NO_RULE entries */
+    const BankRules *rules;   /* fast's dense rows per command and clock array (BankRules) */
 } Device;
 
-/* The rules of fast's dense rows (F_DENSE), listed per issued command, but for those to a next
- * command in the bit set `dead`: commands this replay never issues and never asks the ready tick
- * of. NOTE(perf): see scripts/bench_dram.py -- with an open page policy RDA and WRA (ACT 14 ->
- * 12 rules, RD 8 -> 5, WR 10 -> 6 on HBM2), with per-bank refresh PREA and REF; their clocks go
- * stale, unread. */
+/* The rules of fast's dense rows (F_DENSE), regrouped per issued command and clock array
+ * (BankRules), but for those to a next command in the bit set `dead`: commands this replay never
+ * issues and never asks the ready tick of. NOTE(perf): see scripts/bench_dram.py -- with an open
+ * page policy RDA and WRA, with per-bank refresh PREA and REF; their clocks go stale, unread, and
+ * a row half left with no rule is not raised at all. */
 static void list_bank_rules(BankRules *br, const i64 *fast, int dead)
 {
     for (int cmd = 0; cmd < N_COMMANDS; cmd++) {
@@ -313,9 +313,10 @@ static inline __attribute__((always_inline)) void raise4(i64 *clock, const i64 *
 }
 
 /* issue_command for a command on one bank (ACT, PRE, RD, WR, RDA, WRA): the same clocks.
- * NOTE(perf): see scripts/bench_dram.py -- from the per-command rule list (ready = max(ready, t +
- * latency) per rule, no table walk; the history only for commands with a windowed rule). Every
- * rule is a max into a ready clock, so the order in which rules apply does not matter. */
+ * NOTE(perf): see scripts/bench_dram.py -- each clock array's row of eight ready clocks raised
+ * as two four-lane maxima (raise4) against the command's dense latency row, the halves with no
+ * rule skipped (`live`); no table walk; the history only for commands with a windowed rule.
+ * Every rule is a max into a ready clock, so the order in which rules apply does not matter. */
 static inline __attribute__((always_inline)) void issue_bank_command_k(const Device *d, i64 cmd,
                                                                        i64 t, i64 n0, i64 bank,
                                                                        i64 row, int live)
@@ -890,7 +891,7 @@ EXPORT i64 dram_simulate_batch(
             }
             i64 *ids = chans[c].head[w];
             i64 *start = chans[c].q + (Q_IDS + w) * slots;     /* the plane's */
-            if (RARELY(ids + len == start + slots)) {          /* the queue reached the plane's end */
+            if (RARELY(ids + len == start + slots)) {   /* the queue reached the plane's end */
                 for (i64 j = 0; j < len; j++) {
                     start[j] = ids[j];
                     KEYS_AT(start)[j] = KEYS_AT(ids)[j];
