@@ -694,9 +694,14 @@ def run_batch(spec: HbmSpec, state: dict, line: np.ndarray, write: np.ndarray, *
     n = len(line)
     if inject_tick is not None:
         inject_tick = np.asarray(inject_tick, dtype=np.int64)
-    arrive = np.empty(n, dtype=np.int64)       # the kernel sets every entry
-    done = np.empty(n, dtype=np.int64)
-    outcome = np.empty(n, dtype=np.int8)
+    # the kernel sets every entry. NOTE(perf): see scripts/bench_dram.py -- one allocation for
+    # the three: a large batch's freed outputs then stay in the process for the next batch (glibc
+    # raises its thresholds to the size freed) instead of going back to the OS and faulting in
+    # again, page by page
+    out = np.empty(17 * n, dtype=np.uint8)
+    arrive = out[:8 * n].view(np.int64)
+    done = out[8 * n:16 * n].view(np.int64)
+    outcome = out[16 * n:].view(np.int8)
     r = spec.rules
     last = K.simulate_batch(
         key, np.asarray(write, dtype=np.bool_), inject_tick, chase,
