@@ -74,34 +74,3 @@ def test_pointers_of_writable_read_only_and_empty_arrays():
     ro.setflags(write=False)
     assert K._ptr(ro) == ro.__array_interface__["data"][0]
 
-
-@pytest.mark.parametrize("config", [
-    {"preset": "hbm2_2000", "channels": 2},
-    {"preset": "hbm3_6400", "channels": 2, "refresh": "per_bank", "page_policy": "closed"},
-])
-def test_every_build_of_the_batch_gives_the_same_results(monkeypatch, config):
-    """dram_kernel_avx2.c compiles the same source for AVX2; the two builds must agree on every
-    output and every piece of device state, with refreshes, reads and writes in the replay."""
-    import numpy as np
-
-    from accelsim.hw.hbm import pattern_lines, run_batch, spec_from_dict
-
-    variants = K.batch_variants()
-    if len(variants) < 2:
-        pytest.skip(f"this library and CPU run one build only: {list(variants)}")
-    spec = spec_from_dict(config)
-    lines, write = pattern_lines(spec, "mixed", 20_000, seed=5)
-    results = []
-    for fn in variants.values():
-        monkeypatch.setattr(K, "_batch", fn)
-        state = spec.new_state()
-        first = run_batch(spec, state, lines[:10_000], write[:10_000])
-        second = run_batch(spec, state, lines[10_000:], write[10_000:],
-                           start_tick=first.last_tick + 50_000)    # refreshes fall due while idle
-        device = [state[k] for k in sorted(state) if k != "scratch"]   # not the work arrays
-        results.append([first.done, first.outcome, second.arrive, second.done, second.outcome,
-                        *device])
-        stats = state["chst"].sum(axis=0)
-        assert stats[K.S_WRITES] > 0 and stats[K.S_REFS] > 0   # it wrote and refreshed
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)

@@ -120,8 +120,13 @@ def golden() -> dict:
 
 
 @pytest.mark.parametrize("k", range(N_CASES))
-def test_scheduler_matches_the_scan_based_kernel(k, golden):
-    assert run_case(k) == golden[str(k)], _case(k)
+def test_scheduler_matches_the_scan_based_kernel(k, golden, monkeypatch):
+    """Every build of the batch this library and CPU can run (``dram_kernel.batch_variants``:
+    the AVX2 build of dram_kernel_avx2.c where the CPU has it, and the portable one) replays
+    the case to the same digests."""
+    for name, batch in K.batch_variants().items():
+        monkeypatch.setattr(K, "_batch", batch)
+        assert run_case(k) == golden[str(k)], (name, _case(k))
 
 
 def test_golden_cases_cover_every_branch_of_the_case_space():
