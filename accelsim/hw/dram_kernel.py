@@ -235,9 +235,9 @@ _SIGNATURES = {
     "dram_touch_bank": "pii",
     "dram_cpu_has_avx2": "",
 }
-_RETURNS_INT = {"dram_simulate_batch", "dram_ready_tick", "dram_cpu_has_avx2"}
 # dram_kernel_avx2.c: the batch function built again for AVX2 (x86 with GCC; absent elsewhere)
 _AVX2_BATCH = "dram_simulate_batch_avx2"
+_RETURNS_INT = {"dram_simulate_batch", _AVX2_BATCH, "dram_ready_tick", "dram_cpu_has_avx2"}
 _lib = None
 _batch = None   # the batch function simulate_batch calls: batch_variants()'s first
 
@@ -260,7 +260,7 @@ def _library():
         for name, kinds in signatures.items():
             fn = getattr(lib, name)
             fn.argtypes = [_I64 if k == "i" else _PTR for k in kinds]
-            fn.restype = _I64 if name in _RETURNS_INT or name == _AVX2_BATCH else None
+            fn.restype = _I64 if name in _RETURNS_INT else None
         _check_built_from_this_source(lib, spec.origin)
         _lib = lib
         _batch = next(iter(batch_variants().values()))

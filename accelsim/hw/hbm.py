@@ -43,7 +43,7 @@ from . import dram_kernel as K
 from .hbm_patterns import PatternTransfers
 from .memory import MEMORIES, MemoryModel
 
-PRESET_DIR = data_root() / "arch_configs" / "memory"     # $ACCELSIM_HOME or the checkout
+PRESET_DIR = data_root() / "arch_configs" / "memory"     # paths.data_root says where
 STANDARD_DIR = PRESET_DIR / "standards"
 
 #: Short names accepted wherever a preset is named (``--memory hbm2``).
